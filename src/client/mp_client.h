@@ -1,0 +1,98 @@
+// The one outbound HTTP client the coordinator uses to talk to LMCache MP servers.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/system/error_code.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lmcache::client {
+
+// Where an MP server listens. `host` is an IPv4 literal, an IPv6 literal (with or
+// without brackets) or a host name.
+struct MpEndpoint {
+  std::string host;
+  uint16_t port = 0;
+
+  // The value of the Host header: "host:port", "[v6]:port" for IPv6 literals.
+  std::string host_header() const;
+};
+
+// The outcome of one request. A transport failure (resolve, connect, timeout, a
+// malformed or oversized response) sets `error`; any HTTP status, 2xx or not, is
+// a response: `status` and `body` are set and `error` is empty.
+struct MpResponse {
+  boost::system::error_code error;
+  // Which step failed and why, e.g. "connect: Connection refused"; empty on success.
+  std::string error_text;
+  unsigned status = 0;
+  std::string body;
+
+  // True when an HTTP response arrived (whatever its status).
+  bool ok() const { return !error; }
+  // True when an HTTP response arrived with a 2xx status.
+  bool success() const { return ok() && status >= 200 && status < 300; }
+};
+
+// Deadlines of one request (MpClient::Timeouts).
+struct MpTimeouts {
+  // Bounds name resolution plus TCP connect.
+  std::chrono::milliseconds connect{2000};
+  // Bounds the whole request, from the call to the last byte of the response.
+  std::chrono::milliseconds request{10000};
+};
+
+// Percent-encodes everything but RFC 3986 unreserved characters, for query
+// values and path segments.
+std::string percent_encode(std::string_view text);
+
+// Sends requests to MP servers without ever blocking the caller's thread.
+//
+// Each request opens its own connection ("Connection: close") and runs on its
+// own strand of the executor, so any number may be in flight at once; the
+// completion callback runs on that strand, exactly once, unless the executor's
+// io_context is stopped or destroyed first, in which case it is dropped without
+// being called (nothing is leaked or touched after that). The client holds no
+// per-request state: it may be destroyed while requests are pending.
+class MpClient {
+ public:
+  using Timeouts = MpTimeouts;
+  // Responses with a larger body fail with an error (a broken server cannot
+  // exhaust our memory). A 10,000-key page or delete is well below this.
+  static constexpr std::size_t kMaxResponseBodyBytes = 64u * 1024 * 1024;
+
+  using Callback = std::function<void(MpResponse)>;
+
+  explicit MpClient(boost::asio::any_io_executor executor, Timeouts timeouts = {});
+
+  const Timeouts& timeouts() const { return timeouts_; }
+
+  // Sends `method target` with `json_body` (Content-Type: application/json when
+  // non-empty) to `to`, and calls `done` with the outcome.
+  void request(boost::beast::http::verb method, const MpEndpoint& to, std::string target,
+               std::string json_body, Callback done);
+
+  // DELETE /l2 with {"keys":[...]} (eviction dispatch).
+  void delete_keys(const MpEndpoint& to, std::string keys_json_body, Callback done);
+  // GET /l2/keys?page_size=N[&page_token=T] (startup resync); the token is
+  // percent-encoded.
+  void get_keys_page(const MpEndpoint& to, std::size_t page_size,
+                     const std::optional<std::string>& page_token, Callback done);
+  // POST /l2/prefetch (warm prefetch submit).
+  void submit_prefetch(const MpEndpoint& to, std::string json_body, Callback done);
+  // GET /l2/prefetch/{request_id}; the id is percent-encoded as one path segment.
+  void poll_prefetch(const MpEndpoint& to, std::string_view request_id, Callback done);
+
+ private:
+  // Where sessions run; each gets its own strand of it.
+  boost::asio::any_io_executor executor_;
+  Timeouts timeouts_;
+};
+
+}  // namespace lmcache::client
