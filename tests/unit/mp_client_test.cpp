@@ -1,0 +1,319 @@
+#include "client/mp_client.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/fake_mp_server.h"
+
+namespace lmcache::client {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using testing::FakeMpServer;
+
+// Generous bound on anything that should be "prompt": a hung test fails here
+// instead of at the ctest timeout.
+constexpr auto kPatience = 10s;
+
+class MpClientTest : public ::testing::Test {
+ protected:
+  MpEndpoint endpoint() const { return {server_.host(), server_.port()}; }
+
+  // Runs the io_context until `start` has produced a response.
+  MpResponse run(const std::function<void(MpClient::Callback)>& start) {
+    std::optional<MpResponse> result;
+    start([&](MpResponse r) { result = std::move(r); });
+    ioc_.restart();
+    ioc_.run_for(kPatience);
+    EXPECT_TRUE(result.has_value()) << "no response within " << kPatience.count() << " s";
+    return result.value_or(MpResponse{});
+  }
+
+  FakeMpServer server_;
+  asio::io_context ioc_;
+  MpClient client_{ioc_.get_executor(), MpClient::Timeouts{200ms, 500ms}};
+};
+
+TEST_F(MpClientTest, DeleteSendsBodyAndServerRecordsIt) {
+  const std::string body =
+      R"({"keys":[{"chunk_hash_hex":"ab","model_name":"m","kv_rank":0,"object_group_id":0,"cache_salt":""}]})";
+  const MpResponse r = run([&](auto done) { client_.delete_keys(endpoint(), body, done); });
+  ASSERT_TRUE(r.ok()) << r.error_text;
+  EXPECT_TRUE(r.success());
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(json::parse(r.body), json::parse(R"({"status":"ok","deleted":1})"));
+
+  ASSERT_TRUE(server_.wait_for_deletes(1, kPatience));
+  EXPECT_EQ(server_.delete_bodies(), std::vector<std::string>{body});
+  ASSERT_EQ(server_.deleted_keys().size(), 1u);
+  EXPECT_EQ(server_.deleted_keys()[0].at("chunk_hash_hex"), "ab");
+  const auto requests = server_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "DELETE");
+  EXPECT_EQ(requests[0].target, "/l2");
+}
+
+TEST_F(MpClientTest, KeysPageTokenIsPercentEncoded) {
+  const MpResponse r = run([&](auto done) {
+    client_.get_keys_page(endpoint(), 7, std::string("a b&c=d/\xC3\xA9~"), done);
+  });
+  ASSERT_TRUE(r.ok()) << r.error_text;
+  const auto requests = server_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "GET");
+  EXPECT_EQ(requests[0].target, "/l2/keys?page_size=7&page_token=a%20b%26c%3Dd%2F%C3%A9~");
+}
+
+TEST_F(MpClientTest, PagesThroughAllKeysFollowingOpaqueTokens) {
+  std::vector<std::string> entries;
+  for (int i = 0; i < 5; ++i) {
+    entries.push_back(R"({"key":{"chunk_hash_hex":"0)" + std::to_string(i) +
+                      R"(","model_name":"m","kv_rank":0},"size_bytes":)" + std::to_string(i) + "}");
+  }
+  entries.push_back(R"({"key":{"chunk_hash_hex":"zz"},"size_bytes":1})");  // served as is
+  server_.set_keys(entries);
+
+  std::vector<std::string> seen;
+  std::optional<std::string> token;
+  for (int page = 0; page < 10; ++page) {
+    const MpResponse r = run([&](auto done) { client_.get_keys_page(endpoint(), 4, token, done); });
+    ASSERT_TRUE(r.success()) << r.error_text << " " << r.status << " " << r.body;
+    const json::object body = json::parse(r.body).as_object();
+    for (const auto& e : body.at("entries").as_array()) seen.push_back(json::serialize(e));
+    if (body.at("next_page_token").is_null()) break;
+    token = std::string(body.at("next_page_token").as_string());
+  }
+  ASSERT_EQ(seen.size(), entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(json::parse(seen[i]), json::parse(entries[i]));
+  }
+  EXPECT_EQ(server_.keys_page_sizes(), (std::vector<std::size_t>{4, 4}));
+}
+
+TEST_F(MpClientTest, FakeRejectsOversizedPagesAndFailsAtConfiguredPage) {
+  server_.set_keys({R"({"key":{},"size_bytes":1})", R"({"key":{},"size_bytes":2})"});
+  MpResponse r = run([&](auto done) { client_.get_keys_page(endpoint(), 5001, {}, done); });
+  ASSERT_TRUE(r.ok()) << r.error_text;
+  EXPECT_EQ(r.status, 422u);
+  EXPECT_EQ(json::parse(r.body).at("detail").at(0).at("loc"),
+            json::parse(R"(["query","page_size"])"));
+
+  r = run([&](auto done) { client_.get_keys_page(endpoint(), 5000, {}, done); });
+  EXPECT_EQ(r.status, 200u);
+
+  server_.set_keys_fail_at_page(1);
+  r = run([&](auto done) { client_.get_keys_page(endpoint(), 1, {}, done); });
+  ASSERT_EQ(r.status, 200u);
+  const std::string token(json::parse(r.body).at("next_page_token").as_string());
+  r = run([&](auto done) { client_.get_keys_page(endpoint(), 1, token, done); });
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.status, 500u);
+  EXPECT_EQ(server_.keys_page_sizes(), (std::vector<std::size_t>{5001, 5000, 1, 1}));
+}
+
+TEST_F(MpClientTest, NonSuccessStatusIsRelayedWithBodyNotAsTransportError) {
+  server_.set_delete_response(503, R"({"detail":"busy"})");
+  const MpResponse r =
+      run([&](auto done) { client_.delete_keys(endpoint(), R"({"keys":[]})", done); });
+  EXPECT_TRUE(r.ok());
+  EXPECT_FALSE(r.success());
+  EXPECT_FALSE(r.error);
+  EXPECT_TRUE(r.error_text.empty());
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(r.body, R"({"detail":"busy"})");
+}
+
+TEST_F(MpClientTest, FailAllAnswersEverythingWithThatStatus) {
+  server_.set_fail_all(500);
+  const MpResponse r = run([&](auto done) { client_.poll_prefetch(endpoint(), "x", done); });
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.status, 500u);
+}
+
+TEST_F(MpClientTest, ConnectionRefusedFailsPromptly) {
+  uint16_t closed_port = 0;
+  {
+    asio::io_context scratch;
+    asio::ip::tcp::acceptor a(scratch, {asio::ip::make_address("127.0.0.1"), 0});
+    closed_port = a.local_endpoint().port();
+  }  // closed: nothing listens there now
+  const auto start = std::chrono::steady_clock::now();
+  const MpResponse r = run([&](auto done) {
+    client_.delete_keys({"127.0.0.1", closed_port}, R"({"keys":[]})", done);
+  });
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error, asio::error::connection_refused) << r.error_text;
+  EXPECT_EQ(r.error_text.rfind("connect: ", 0), 0u) << r.error_text;
+  EXPECT_EQ(r.status, 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST_F(MpClientTest, ServerThatNeverAnswersHitsRequestTimeout) {
+  server_.set_blackhole(true);
+  const auto start = std::chrono::steady_clock::now();
+  const MpResponse r = run([&](auto done) { client_.submit_prefetch(endpoint(), "{}", done); });
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.error, beast::error::timeout) << r.error_text;
+  EXPECT_EQ(r.error_text.rfind("read: ", 0), 0u) << r.error_text;
+  EXPECT_GE(elapsed, 400ms);  // request timeout is 500 ms
+  EXPECT_LT(elapsed, 5s);
+  EXPECT_EQ(server_.requests().size(), 1u);  // it was received, just not answered
+}
+
+TEST_F(MpClientTest, SlowServerWithinTimeoutSucceeds) {
+  server_.set_delay(100ms);
+  const MpResponse r = run([&](auto done) { client_.poll_prefetch(endpoint(), "r-1", done); });
+  ASSERT_TRUE(r.success()) << r.error_text;
+}
+
+TEST_F(MpClientTest, PrefetchSubmitAndPoll) {
+  const std::string submit = R"({"model_name":"m","world_size":1,"token_ids":[)" + [] {
+    std::string ids;
+    for (int i = 0; i < 600; ++i) ids += (i ? "," : "") + std::to_string(i);
+    return ids;
+  }() + R"(],"cache_salt":""})";
+  MpResponse r = run([&](auto done) { client_.submit_prefetch(endpoint(), submit, done); });
+  ASSERT_TRUE(r.ok()) << r.error_text;
+  EXPECT_EQ(r.status, 202u);
+  EXPECT_EQ(json::parse(r.body),
+            json::parse(R"({"request_id":"r-1","chunks":2,"status":"submitted"})"));
+  EXPECT_EQ(server_.prefetch_bodies(), std::vector<std::string>{submit});
+
+  // The id is one percent-encoded path segment.
+  r = run([&](auto done) { client_.poll_prefetch(endpoint(), "r/1 x", done); });
+  ASSERT_TRUE(r.ok()) << r.error_text;
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(json::parse(r.body), json::parse(R"({"request_id":"r/1 x","status":"done"})"));
+  EXPECT_EQ(server_.requests().back().target, "/l2/prefetch/r%2F1%20x");
+
+  server_.set_prefetch_status("r-9", {404, "no such request", "text/plain"});
+  r = run([&](auto done) { client_.poll_prefetch(endpoint(), "r-9", done); });
+  EXPECT_EQ(r.status, 404u);
+  EXPECT_EQ(r.body, "no such request");
+}
+
+TEST_F(MpClientTest, OversizedResponseBodyIsAnErrorNotAnAllocation) {
+  server_.set_prefetch_status("big", {200, std::string(MpClient::kMaxResponseBodyBytes + 1, 'x')});
+  const MpResponse r = run([&](auto done) { client_.poll_prefetch(endpoint(), "big", done); });
+  EXPECT_EQ(r.error, http::error::body_limit) << r.error_text;
+  EXPECT_TRUE(r.body.empty());
+}
+
+TEST_F(MpClientTest, HostNameIsResolved) {
+  const MpResponse r = run([&](auto done) {
+    client_.poll_prefetch({"localhost", server_.port()}, "r-1", done);
+  });
+  ASSERT_TRUE(r.success()) << r.error_text;
+}
+
+TEST(MpEndpointTest, HostHeaderBracketsIpv6Literals) {
+  EXPECT_EQ((MpEndpoint{"127.0.0.1", 8080}.host_header()), "127.0.0.1:8080");
+  EXPECT_EQ((MpEndpoint{"mp-0.local", 80}.host_header()), "mp-0.local:80");
+  EXPECT_EQ((MpEndpoint{"::1", 8080}.host_header()), "[::1]:8080");
+  EXPECT_EQ((MpEndpoint{"[::1]", 8080}.host_header()), "[::1]:8080");
+  EXPECT_EQ((MpEndpoint{"fe80::1%eth0", 1}.host_header()), "[fe80::1%25eth0]:1");
+}
+
+TEST(PercentEncodeTest, KeepsOnlyUnreservedCharacters) {
+  EXPECT_EQ(percent_encode("AZaz09-._~"), "AZaz09-._~");
+  EXPECT_EQ(percent_encode("a b+c/%?#&="), "a%20b%2Bc%2F%25%3F%23%26%3D");
+  EXPECT_EQ(percent_encode(std::string("\x00\xff", 2)), "%00%FF");
+}
+
+// Many requests at once, on a multi-threaded pool: every callback runs once.
+TEST(MpClientConcurrencyTest, ManyRequestsInFlight) {
+  FakeMpServer server;
+  server.set_delay(50ms);
+  asio::thread_pool pool(2);
+  MpClient client(pool.get_executor(), {1000ms, 5000ms});
+  constexpr int kRequests = 64;
+  std::atomic<int> ok{0};
+  std::atomic<int> done{0};
+  std::promise<void> all_done;
+  for (int i = 0; i < kRequests; ++i) {
+    client.delete_keys({"127.0.0.1", server.port()}, R"({"keys":[]})", [&](MpResponse r) {
+      if (r.success()) ++ok;
+      if (++done == kRequests) all_done.set_value();
+    });
+  }
+  ASSERT_EQ(all_done.get_future().wait_for(kPatience), std::future_status::ready);
+  pool.join();
+  EXPECT_EQ(ok.load(), kRequests);
+  EXPECT_TRUE(server.wait_for_deletes(kRequests, kPatience));
+}
+
+// Stopping and destroying the io_context with requests pending drops their
+// callbacks without touching freed memory (checked under ASan).
+TEST(MpClientLifetimeTest, StoppedIoContextWithPendingRequests) {
+  FakeMpServer server;
+  server.set_blackhole(true);
+  auto called = std::make_shared<std::atomic<int>>(0);
+  {
+    auto ioc = std::make_unique<asio::io_context>();
+    auto client = std::make_unique<MpClient>(ioc->get_executor(), MpClient::Timeouts{1000ms, 60s});
+    for (int i = 0; i < 8; ++i) {
+      client->submit_prefetch({"127.0.0.1", server.port()}, "{}",
+                              [called](MpResponse) { ++*called; });
+      client->poll_prefetch({"localhost", server.port()}, "r", [called](MpResponse) { ++*called; });
+    }
+    client.reset();  // the client may go before its requests
+    std::thread runner([&] { ioc->run(); });
+    server.wait_for_requests(16, kPatience);
+    ioc->stop();
+    runner.join();
+    ioc.reset();
+  }
+  EXPECT_EQ(called->load(), 0);
+}
+
+// The fake honours HTTP/1.1 keep-alive: two requests on one connection.
+TEST(FakeMpServerTest, KeepAlive) {
+  FakeMpServer server;
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect({asio::ip::make_address("127.0.0.1"), server.port()});
+  beast::flat_buffer buffer;
+  for (int i = 0; i < 2; ++i) {
+    http::request<http::string_body> req{http::verb::get, "/l2/prefetch/r-" + std::to_string(i),
+                                         11};
+    req.set(http::field::host, "127.0.0.1");
+    http::write(stream, req);
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    EXPECT_EQ(res.result_int(), 200u);
+    EXPECT_TRUE(res.keep_alive());
+  }
+  EXPECT_EQ(server.requests().size(), 2u);
+
+  // Unknown paths and wrong methods answer like FastAPI.
+  http::request<http::string_body> req{http::verb::put, "/l2", 11};
+  req.set(http::field::host, "127.0.0.1");
+  http::write(stream, req);
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  EXPECT_EQ(res.result_int(), 405u);
+  EXPECT_EQ(res[http::field::allow], "DELETE");
+}
+
+}  // namespace
+}  // namespace lmcache::client
