@@ -1,0 +1,119 @@
+#include "app/coordinator_app.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <csignal>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "app/health_sweep.h"
+#include "app/periodic_task.h"
+#include "core/instance_registry.h"
+#include "http/http_server.h"
+#include "http/membership_routes.h"
+#include "http/router.h"
+
+namespace lmcache::app {
+namespace net = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+Clock::duration seconds(double value) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(value));
+}
+
+std::string url_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+unsigned io_thread_count() { return std::clamp(std::thread::hardware_concurrency(), 1U, 4U); }
+
+}  // namespace
+
+struct CoordinatorApp::Impl {
+  explicit Impl(CoordinatorConfig cfg)
+      : config(std::move(cfg)),
+        io(static_cast<int>(io_thread_count())),
+        health_sweep(registry, seconds(config.instance_timeout_s),
+                     seconds(config.health_check_interval_s)) {
+    http::add_membership_routes(router, registry);
+
+    http::HttpServerOptions options;
+    options.host = config.host;
+    options.port = config.port;
+    options.keep_alive_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(seconds(config.timeout_keep_alive_s));
+    server.emplace(io, options, router);
+    server->start();
+  }
+
+  void start_loops() {
+    if (config.health_check_interval_s > 0) {
+      health_task.emplace(
+          io.get_executor(), seconds(config.health_check_interval_s),
+          [this](Clock::duration lateness) { health_sweep.run(Clock::now(), lateness); });
+      health_task->start();
+    }
+  }
+
+  // Stops accepting, lets in-flight requests finish briefly, then stops the loop.
+  void begin_shutdown() {
+    spdlog::info("shutting down");
+    server->stop_accepting();
+    if (health_task) health_task->stop();
+    const auto deadline = Clock::now() + std::chrono::seconds(2);
+    auto timer = std::make_shared<net::steady_timer>(io);
+    wait_for_drain(timer, deadline);
+  }
+
+  void wait_for_drain(const std::shared_ptr<net::steady_timer>& timer, Clock::time_point deadline) {
+    if (server->requests_in_flight() == 0 || Clock::now() >= deadline) {
+      io.stop();
+      return;
+    }
+    timer->expires_after(std::chrono::milliseconds(20));
+    timer->async_wait(
+        [this, timer, deadline](boost::system::error_code) { wait_for_drain(timer, deadline); });
+  }
+
+  CoordinatorConfig config;
+  net::io_context io;
+  core::InstanceRegistry registry;
+  HealthSweep health_sweep;
+  http::Router router;
+  std::optional<http::HttpServer> server;
+  std::optional<PeriodicTask> health_task;
+};
+
+CoordinatorApp::CoordinatorApp(CoordinatorConfig config)
+    : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+CoordinatorApp::~CoordinatorApp() = default;
+
+int CoordinatorApp::run() {
+  Impl& impl = *impl_;
+  net::signal_set signals(impl.io, SIGINT, SIGTERM);
+  signals.async_wait([&impl](boost::system::error_code ec, int) {
+    if (!ec) impl.begin_shutdown();
+  });
+  impl.start_loops();
+  spdlog::info("MP coordinator listening on http://{}:{}", url_host(impl.config.host),
+               impl.server->port());
+
+  std::vector<std::thread> threads;
+  const unsigned count = io_thread_count();
+  for (unsigned i = 1; i < count; ++i) threads.emplace_back([&impl] { impl.io.run(); });
+  impl.io.run();
+  for (auto& thread : threads) thread.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace lmcache::app

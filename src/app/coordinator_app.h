@@ -1,0 +1,29 @@
+#pragma once
+
+#include <memory>
+
+#include "app/coordinator_config.h"
+
+namespace lmcache::app {
+
+// Wires configuration, domain state, background loops and the HTTP server
+// together, and runs them until SIGINT or SIGTERM.
+class CoordinatorApp {
+ public:
+  // Opens the durable state and binds the listening socket. Throws
+  // std::runtime_error (or boost::system::system_error) with a message fit
+  // for the operator when either fails.
+  explicit CoordinatorApp(CoordinatorConfig config);
+  ~CoordinatorApp();
+  CoordinatorApp(const CoordinatorApp&) = delete;
+  CoordinatorApp& operator=(const CoordinatorApp&) = delete;
+
+  // Serves until a stop signal, then stops gracefully. Returns the exit code.
+  int run();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lmcache::app

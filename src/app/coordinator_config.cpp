@@ -1,0 +1,265 @@
+#include "app/coordinator_config.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <vector>
+
+namespace lmcache::app {
+namespace {
+
+constexpr const char* kEnvPrefix = "LMCACHE_MP_COORDINATOR_";
+
+// Thrown inside this file only: one bad setting, already phrased for the operator.
+struct BadSetting {
+  std::string line;
+};
+
+// Where a raw value came from, so an error can name it.
+struct RawSetting {
+  std::string value;
+  std::string origin;  // "--port" or "env LMCACHE_MP_COORDINATOR_PORT"
+};
+
+std::string trim(std::string_view s) {
+  const auto begin = s.find_first_not_of(" \t\r\n");
+  if (begin == std::string_view::npos) return {};
+  const auto end = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(begin, end - begin + 1));
+}
+
+[[noreturn]] void reject(const RawSetting& raw, std::string_view what, std::string_view allowed) {
+  throw BadSetting{fmt::format("error: invalid value '{}' for {}: {}; allowed: {}", raw.value,
+                               raw.origin, what, allowed)};
+}
+
+double parse_number(const RawSetting& raw, std::string_view allowed) {
+  const std::string text = trim(raw.value);
+  if (text.empty()) reject(raw, "not a number", allowed);
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(value)) {
+    reject(raw, "not a finite number", allowed);
+  }
+  return value;
+}
+
+uint64_t parse_integer(const RawSetting& raw, std::string_view allowed) {
+  const std::string text = trim(raw.value);
+  if (text.empty() || text.find_first_not_of("0123456789+") != std::string::npos ||
+      text.find('+', 1) != std::string::npos) {
+    reject(raw, "not a whole number", allowed);
+  }
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
+  if (errno == ERANGE) reject(raw, "too large", allowed);
+  return value;
+}
+
+bool parse_bool(const RawSetting& raw) {
+  std::string text = trim(raw.value);
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (text == "true" || text == "1" || text == "yes") return true;
+  if (text == "false" || text == "0" || text == "no") return false;
+  reject(raw, "not a boolean", "true/false/1/0/yes/no (any case)");
+}
+
+// One setting: its flag (if any), its env variable and how to apply a raw value.
+struct SettingSpec {
+  std::string flag;  // empty for env-only settings
+  std::string env;   // without the prefix
+  std::string help;
+  std::string default_text;
+  std::function<void(CoordinatorConfig&, const RawSetting&)> apply;
+};
+
+// Seconds: a finite number; `zero_allowed` distinguishes ">= 0" from "> 0".
+auto seconds_setting(double CoordinatorConfig::*field, bool zero_allowed) {
+  return [field, zero_allowed](CoordinatorConfig& config, const RawSetting& raw) {
+    const char* allowed = zero_allowed ? "a number of seconds >= 0" : "a number of seconds > 0";
+    const double value = parse_number(raw, allowed);
+    if (value < 0 || (!zero_allowed && value == 0)) reject(raw, "out of range", allowed);
+    config.*field = value;
+  };
+}
+
+std::vector<SettingSpec> setting_specs() {
+  std::vector<SettingSpec> specs;
+  specs.push_back({"--host", "HOST", "Bind address (IPv4 or IPv6)", "0.0.0.0",
+                   [](CoordinatorConfig& c, const RawSetting& raw) {
+                     const std::string host = trim(raw.value);
+                     if (host.empty()) reject(raw, "empty", "an IPv4 or IPv6 address");
+                     c.host = host;
+                   }});
+  specs.push_back({"--port", "PORT", "TCP port; 0 picks a free port", "9300",
+                   [](CoordinatorConfig& c, const RawSetting& raw) {
+                     const uint64_t port = parse_integer(raw, "0..65535");
+                     if (port > 65535) reject(raw, "out of range", "0..65535");
+                     c.port = static_cast<uint16_t>(port);
+                   }});
+  specs.push_back({"--instance-timeout", "INSTANCE_TIMEOUT",
+                   "Seconds without heartbeat before an instance is dropped", "30",
+                   seconds_setting(&CoordinatorConfig::instance_timeout_s, false)});
+  specs.push_back({"--health-check-interval", "HEALTH_CHECK_INTERVAL",
+                   "Seconds between health sweeps; 0 disables them", "10",
+                   seconds_setting(&CoordinatorConfig::health_check_interval_s, true)});
+  specs.push_back({"--eviction-check-interval", "EVICTION_CHECK_INTERVAL",
+                   "Seconds between quota eviction sweeps; 0 disables them", "5",
+                   seconds_setting(&CoordinatorConfig::eviction_check_interval_s, true)});
+  specs.push_back({"--eviction-ratio", "EVICTION_RATIO",
+                   "Fraction of an over-quota salt's keys evicted per sweep", "0.2",
+                   [](CoordinatorConfig& c, const RawSetting& raw) {
+                     const double value = parse_number(raw, "0.0..1.0");
+                     if (value < 0.0 || value > 1.0) reject(raw, "out of range", "0.0..1.0");
+                     c.eviction_ratio = value;
+                   }});
+  specs.push_back({"--trigger-watermark", "TRIGGER_WATERMARK",
+                   "A salt is over quota when usage >= watermark * limit", "1.0",
+                   [](CoordinatorConfig& c, const RawSetting& raw) {
+                     const double value = parse_number(raw, "(0.0, 1.0]");
+                     if (value <= 0.0 || value > 1.0) reject(raw, "out of range", "(0.0, 1.0]");
+                     c.trigger_watermark = value;
+                   }});
+  specs.push_back({"--blend-chunk-size", "BLEND_CHUNK_SIZE",
+                   "Tokens per CacheBlend chunk; must equal the servers' chunk size", "256",
+                   [](CoordinatorConfig& c, const RawSetting& raw) {
+                     const uint64_t value = parse_integer(raw, "an integer >= 1");
+                     if (value < 1 || value > (1U << 24)) {
+                       reject(raw, "out of range", "1..16777216");
+                     }
+                     c.blend_chunk_size = value;
+                   }});
+  specs.push_back({"--blend-probe-stride", "BLEND_PROBE_STRIDE",
+                   "Match probes start at multiples of this many tokens", "1",
+                   [](CoordinatorConfig& c, const RawSetting& raw) {
+                     const uint64_t value = parse_integer(raw, "an integer >= 1");
+                     if (value < 1 || value > (1U << 24)) {
+                       reject(raw, "out of range", "1..16777216");
+                     }
+                     c.blend_probe_stride = value;
+                   }});
+  specs.push_back({"--timeout-keep-alive", "TIMEOUT_KEEP_ALIVE",
+                   "Seconds an idle keep-alive connection stays open", "10",
+                   seconds_setting(&CoordinatorConfig::timeout_keep_alive_s, false)});
+  specs.push_back({"--state-path", "STATE_PATH",
+                   "SQLite file that keeps quotas across restarts; ':memory:' for none",
+                   "lmcache-coordinator.db", [](CoordinatorConfig& c, const RawSetting& raw) {
+                     if (raw.value.empty()) reject(raw, "empty", "a file path or ':memory:'");
+                     c.state_path = raw.value;
+                   }});
+  specs.push_back({"--log-level", "LOG_LEVEL", "Log level", "info",
+                   [](CoordinatorConfig& c, const RawSetting& raw) {
+                     std::string level = trim(raw.value);
+                     for (char& ch : level) {
+                       ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                     }
+                     static const char* kLevels[] = {"trace", "debug", "info",     "warning",
+                                                     "warn",  "error", "critical", "off"};
+                     for (const char* known : kLevels) {
+                       if (level == known) {
+                         c.log_level = level == "warning" ? "warn" : level;
+                         return;
+                       }
+                     }
+                     reject(raw, "unknown level",
+                            "trace, debug, info, warning, error, critical, off");
+                   }});
+  specs.push_back(
+      {"", "ENABLE_STARTUP_RESYNC", "", "true", [](CoordinatorConfig& c, const RawSetting& raw) {
+         c.enable_startup_resync = parse_bool(raw);
+       }});
+  specs.push_back({"", "RESYNC_POLL_INTERVAL", "", "1",
+                   seconds_setting(&CoordinatorConfig::resync_poll_interval_s, false)});
+  specs.push_back({"", "RESYNC_MAX_WAIT", "", "60",
+                   seconds_setting(&CoordinatorConfig::resync_max_wait_s, true)});
+  specs.push_back(
+      {"", "RESYNC_PAGE_SIZE", "", "1000", [](CoordinatorConfig& c, const RawSetting& raw) {
+         const uint64_t value = parse_integer(raw, "an integer >= 1");
+         if (value < 1 || value > 1000000) reject(raw, "out of range", "1..1000000");
+         c.resync_page_size = value;
+       }});
+  return specs;
+}
+
+std::string env_only_help(const std::vector<SettingSpec>& specs) {
+  std::string text =
+      "\nEnvironment: every flag also reads " + std::string(kEnvPrefix) +
+      "<NAME> (shown in brackets above); a flag wins over its variable.\nEnv-only startup resync "
+      "settings:\n";
+  for (const auto& spec : specs) {
+    if (!spec.flag.empty()) continue;
+    text += fmt::format("  {}{} (default {})\n", kEnvPrefix, spec.env, spec.default_text);
+  }
+  return text;
+}
+
+}  // namespace
+
+EnvLookup process_environment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value =
+        std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe): read at start-up
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+ConfigOutcome parse_coordinator_command_line(int argc, const char* const* argv,
+                                             const EnvLookup& env) {
+  const std::vector<SettingSpec> specs = setting_specs();
+  CLI::App app{"LMCache multi-process mode tools", "lmcache"};
+  app.require_subcommand(1);
+  CLI::App* coordinator =
+      app.add_subcommand("coordinator", "Run the LMCache MP coordinator (HTTP service)");
+  coordinator->footer(env_only_help(specs));
+
+  std::vector<std::optional<std::string>> flag_values(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto& spec = specs[i];
+    if (spec.flag.empty()) continue;
+    std::string description = fmt::format("{} [env {}{}] (default {})", spec.help, kEnvPrefix,
+                                          spec.env, spec.default_text);
+    auto* option = coordinator->add_option_function<std::string>(
+        spec.flag, [&flag_values, i](const std::string& value) { flag_values[i] = value; },
+        description);
+    option->type_name("VALUE");
+    option->allow_extra_args(false);
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return ConfigExit{0, app.help()};
+  } catch (const CLI::CallForAllHelp&) {
+    return ConfigExit{0, app.help("", CLI::AppFormatMode::All)};
+  } catch (const CLI::ParseError& error) {
+    return ConfigExit{
+        2, fmt::format("error: {}\nRun 'lmcache coordinator --help' for usage.", error.what())};
+  }
+
+  CoordinatorConfig config;
+  try {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const auto& spec = specs[i];
+      if (flag_values[i]) {
+        spec.apply(config, RawSetting{*flag_values[i], spec.flag});
+        continue;
+      }
+      const std::string env_name = kEnvPrefix + spec.env;
+      if (auto value = env(env_name)) {
+        spec.apply(config, RawSetting{*value, "env " + env_name});
+      }
+    }
+  } catch (const BadSetting& bad) {
+    return ConfigExit{2, bad.line};
+  }
+  return config;
+}
+
+}  // namespace lmcache::app

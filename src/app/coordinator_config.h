@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace lmcache::app {
+
+// Every setting of `lmcache coordinator`, after flags, environment and defaults
+// have been merged (precedence: flag > env > default) and validated.
+struct CoordinatorConfig {
+  std::string host = "0.0.0.0";
+  uint16_t port = 9300;
+  double instance_timeout_s = 30.0;
+  double health_check_interval_s = 10.0;   // 0 disables the health sweep
+  double eviction_check_interval_s = 5.0;  // 0 disables the eviction loop
+  double eviction_ratio = 0.2;
+  double trigger_watermark = 1.0;
+  uint64_t blend_chunk_size = 256;
+  uint64_t blend_probe_stride = 1;
+  double timeout_keep_alive_s = 10.0;
+  std::string state_path = "lmcache-coordinator.db";  // ":memory:" keeps quotas in memory only
+  std::string log_level = "info";
+  // Env-only startup-resync knobs.
+  bool enable_startup_resync = true;
+  double resync_poll_interval_s = 1.0;
+  double resync_max_wait_s = 60.0;
+  uint64_t resync_page_size = 1000;
+};
+
+// What the command line asked for: run with a config, or exit now with a code
+// (0 after --help, 2 after a bad flag or value) and the text to print.
+struct ConfigExit {
+  int code = 0;
+  std::string message;  // printed to stdout when code is 0, to stderr otherwise
+};
+using ConfigOutcome = std::variant<CoordinatorConfig, ConfigExit>;
+
+// Reads one environment variable; std::nullopt when it is unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+// The process environment, for main().
+EnvLookup process_environment();
+
+// Parses `lmcache coordinator [options]` (argv[0] is the program name).
+// Every invalid flag or env value yields code 2 and one line naming the flag
+// or variable, the bad value and the allowed range.
+ConfigOutcome parse_coordinator_command_line(int argc, const char* const* argv,
+                                             const EnvLookup& env);
+
+}  // namespace lmcache::app

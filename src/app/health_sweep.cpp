@@ -1,0 +1,34 @@
+#include "app/health_sweep.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace lmcache::app {
+
+HealthSweep::HealthSweep(core::InstanceRegistry& registry, Clock::duration instance_timeout,
+                         Clock::duration interval)
+    : registry_(registry),
+      instance_timeout_(instance_timeout),
+      // Late by more than one interval and more than 1 s: not jitter, a stall.
+      stall_threshold_(std::max<Clock::duration>(interval, std::chrono::seconds(1))) {}
+
+size_t HealthSweep::run(Clock::time_point now, Clock::duration lateness) {
+  if (lateness > stall_threshold_) {
+    spdlog::warn(
+        "health sweep ran {:.1f} s late (coordinator stalled); granting every instance a "
+        "fresh grace period",
+        std::chrono::duration<double>(lateness).count());
+    registry_.refresh_all(now);
+    return 0;
+  }
+  const auto removed = registry_.remove_lapsed(now, instance_timeout_);
+  for (const auto& id : removed) {
+    spdlog::warn("evicted instance {}: no heartbeat for more than {:.1f} s", id,
+                 std::chrono::duration<double>(instance_timeout_).count());
+  }
+  removed_total_ += removed.size();
+  return removed.size();
+}
+
+}  // namespace lmcache::app

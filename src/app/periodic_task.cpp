@@ -1,0 +1,46 @@
+#include "app/periodic_task.h"
+
+#include <boost/asio/post.hpp>
+
+namespace lmcache::app {
+
+struct PeriodicTask::State : std::enable_shared_from_this<PeriodicTask::State> {
+  State(boost::asio::any_io_executor executor, Clock::duration interval, Callback callback)
+      : timer(std::move(executor)), interval(interval), callback(std::move(callback)) {}
+
+  void arm() {
+    due = Clock::now() + interval;
+    timer.expires_at(due);
+    timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->stopped) return;
+      const auto lateness = Clock::now() - self->due;
+      self->callback(lateness);
+      if (!self->stopped) self->arm();
+    });
+  }
+
+  boost::asio::steady_timer timer;
+  Clock::duration interval;
+  Callback callback;
+  Clock::time_point due;
+  bool stopped = false;  // touched only on the timer's executor
+};
+
+PeriodicTask::PeriodicTask(boost::asio::any_io_executor executor, Clock::duration interval,
+                           Callback callback)
+    : state_(std::make_shared<State>(std::move(executor), interval, std::move(callback))) {}
+
+PeriodicTask::~PeriodicTask() { stop(); }
+
+void PeriodicTask::start() {
+  boost::asio::post(state_->timer.get_executor(), [state = state_] { state->arm(); });
+}
+
+void PeriodicTask::stop() {
+  boost::asio::post(state_->timer.get_executor(), [state = state_] {
+    state->stopped = true;
+    state->timer.cancel();
+  });
+}
+
+}  // namespace lmcache::app

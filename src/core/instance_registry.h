@@ -1,0 +1,104 @@
+#pragma once
+
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace lmcache::core {
+
+// One registered LMCache MP server, as listed by GET /instances.
+struct InstanceRecord {
+  std::string instance_id;
+  std::string ip;
+  uint16_t http_port = 0;
+  double registration_time = 0.0;                             // wall clock, seconds since the epoch
+  std::vector<std::pair<std::string, std::string>> metadata;  // in the order received
+  std::string p2p_advertised_url;
+  uint16_t mq_port = 0;
+};
+
+// The fleet's membership: who is registered and when each last heartbeated.
+//
+// Thread-safe. Heartbeat times are on the monotonic clock passed in by the
+// caller, so wall-clock jumps never evict anyone. Listing order is the order
+// of first registration; a re-registration keeps its place, while a removed
+// instance that registers again goes to the end.
+class InstanceRegistry {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Registration {
+    std::string instance_id;  // minted when the request left it blank
+    bool re_registered = false;
+  };
+
+  InstanceRegistry() = default;
+  InstanceRegistry(const InstanceRegistry&) = delete;
+  InstanceRegistry& operator=(const InstanceRegistry&) = delete;
+
+  // Adds or replaces `record` and counts as its heartbeat. A blank
+  // `record.instance_id` is replaced by a fresh "mp-" + 32 lowercase hex id.
+  Registration register_instance(InstanceRecord record, Clock::time_point now);
+
+  // Records a heartbeat. False when the id is not registered.
+  bool heartbeat(std::string_view instance_id, Clock::time_point now);
+
+  // Removes an instance. False when it was not registered.
+  bool remove(std::string_view instance_id);
+
+  // All records in first-registration order.
+  std::vector<InstanceRecord> list() const;
+
+  std::optional<InstanceRecord> find(std::string_view instance_id) const;
+
+  // A registered instance chosen uniformly at random, if any.
+  std::optional<InstanceRecord> pick_random() const;
+
+  size_t size() const;
+
+  // Removes every instance whose last heartbeat is older than `timeout` at
+  // `now` and returns their ids.
+  std::vector<std::string> remove_lapsed(Clock::time_point now, Clock::duration timeout);
+
+  // Treats every instance as having heartbeated at `now`. Used when the
+  // coordinator itself stalled, so that nobody is removed on stale evidence.
+  void refresh_all(Clock::time_point now);
+
+  // Increments on every successful registration or removal; lets callers
+  // (startup resync) notice membership changes cheaply.
+  uint64_t generation() const;
+
+ private:
+  struct Entry {
+    uint64_t order = 0;  // position in `by_order_`
+    Clock::time_point last_heartbeat;
+  };
+
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept;
+  };
+  struct StringEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+  };
+
+  static std::string mint_instance_id();
+
+  mutable std::mutex mutex_;
+  // id -> listing position and last heartbeat.
+  boost::unordered_flat_map<std::string, Entry, StringHash, StringEqual> entries_;
+  // Listing position -> record; positions only grow, so iteration is registration order.
+  std::map<uint64_t, InstanceRecord> by_order_;
+  uint64_t next_order_ = 0;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace lmcache::core

@@ -1,0 +1,223 @@
+#include "http/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <optional>
+
+namespace lmcache::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+// One connection: owns its stream, buffer and the request being read.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const HttpServerOptions& options, const Router& router,
+          std::atomic<size_t>& in_flight)
+      : stream_(std::move(socket)), options_(options), router_(router), in_flight_(in_flight) {}
+
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+  }
+
+ private:
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(options_.header_limit));
+    parser_->body_limit(options_.body_limit);
+    stream_.expires_after(options_.keep_alive_timeout);
+    beast_http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return fail_read(ec);
+    const auto& header = parser_->get();
+    if (auto length = parser_->content_length(); length && *length > options_.body_limit) {
+      return reject(beast_http::status::payload_too_large, "Request body too large");
+    }
+    if (beast::iequals(header[beast_http::field::expect], "100-continue") && !parser_->is_done()) {
+      auto cont = std::make_shared<beast_http::response<beast_http::empty_body>>(
+          beast_http::status::continue_, header.version());
+      stream_.expires_after(options_.write_timeout);
+      beast_http::async_write(stream_, *cont,
+                              [self = shared_from_this(), cont](beast::error_code wec, size_t) {
+                                if (wec) return self->close();
+                                self->read_body();
+                              });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    stream_.expires_after(options_.body_timeout);
+    beast_http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
+  }
+
+  void on_body(beast::error_code ec) {
+    if (ec) return fail_read(ec);
+    stream_.expires_never();
+    HttpRequest request = parser_->release();
+    keep_alive_ = request.keep_alive();
+    version_ = request.version();
+    ++in_flight_;
+    router_.dispatch(std::move(request), [self = shared_from_this()](HttpResponse response) {
+      net::dispatch(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        --self->in_flight_;
+        self->write(std::move(response), self->keep_alive_);
+      });
+    });
+  }
+
+  // A read ended with an error: a normal close, a timeout or a limit.
+  void fail_read(beast::error_code ec) {
+    if (ec == beast_http::error::header_limit) {
+      return reject(beast_http::status::request_header_fields_too_large,
+                    "Request header fields too large");
+    }
+    if (ec == beast_http::error::body_limit) {
+      return reject(beast_http::status::payload_too_large, "Request body too large");
+    }
+    if (ec == beast_http::error::end_of_stream || ec == net::error::eof ||
+        ec == beast::error::timeout || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset) {
+      return close();
+    }
+    if (ec.category() == beast_http::make_error_code(beast_http::error::bad_method).category() &&
+        buffer_.size() > 0) {
+      // Unparsable request line or headers.
+      return reject(beast_http::status::bad_request, "Invalid HTTP request");
+    }
+    spdlog::debug("http read failed: {}", ec.message());
+    close();
+  }
+
+  // Answers a request that could not be read whole, then closes.
+  void reject(beast_http::status status, std::string_view detail) {
+    HttpResponse response = detail_response(status, detail);
+    version_ = 11;
+    write(std::move(response), false);
+  }
+
+  void write(HttpResponse response, bool keep_alive) {
+    response.version(version_ == 10 ? 10 : 11);
+    response.keep_alive(keep_alive);
+    response_ = std::make_shared<HttpResponse>(std::move(response));
+    stream_.expires_after(options_.write_timeout);
+    beast_http::async_write(
+        stream_, *response_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_write(ec); });
+  }
+
+  void on_write(beast::error_code ec) {
+    const bool keep = !ec && response_ && response_->keep_alive();
+    response_.reset();
+    if (!keep) return close();
+    read_header();
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  const HttpServerOptions options_;  // a copy: a session may outlive the listener
+  const Router& router_;
+  std::atomic<size_t>& in_flight_;
+  beast::flat_buffer buffer_;
+  std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
+  std::shared_ptr<HttpResponse> response_;  // kept alive until written
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Listener> {
+ public:
+  Listener(net::io_context& io, HttpServerOptions options, const Router& router)
+      : io_(io), acceptor_(net::make_strand(io)), options_(std::move(options)), router_(router) {}
+
+  void start() {
+    const auto address = net::ip::make_address(options_.host);
+    const tcp::endpoint endpoint{address, options_.port};
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(net::socket_base::reuse_address(true));
+    if (address.is_v6()) acceptor_.set_option(net::ip::v6_only(false));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(net::socket_base::max_listen_connections);
+    port_ = acceptor_.local_endpoint().port();
+    accept();
+  }
+
+  void stop() {
+    net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      self->acceptor_.close(ignored);
+    });
+  }
+
+  uint16_t port() const { return port_; }
+  size_t in_flight() const { return in_flight_.load(); }
+
+ private:
+  void accept() {
+    acceptor_.async_accept(net::make_strand(io_),
+                           [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                             self->on_accept(ec, std::move(socket));
+                           });
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      spdlog::warn("http accept failed: {}", ec.message());
+    } else {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Session>(std::move(socket), options_, router_, in_flight_)->start();
+    }
+    accept();
+  }
+
+  net::io_context& io_;
+  tcp::acceptor acceptor_;
+  HttpServerOptions options_;
+  const Router& router_;
+  uint16_t port_ = 0;
+  std::atomic<size_t> in_flight_{0};
+};
+
+HttpServer::HttpServer(net::io_context& io, HttpServerOptions options, const Router& router)
+    : listener_(std::make_shared<Listener>(io, std::move(options), router)) {}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::start() { listener_->start(); }
+
+uint16_t HttpServer::port() const { return listener_->port(); }
+
+void HttpServer::stop_accepting() { listener_->stop(); }
+
+size_t HttpServer::requests_in_flight() const { return listener_->in_flight(); }
+
+}  // namespace lmcache::http

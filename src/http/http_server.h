@@ -1,0 +1,58 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "http/router.h"
+
+namespace lmcache::http {
+
+struct HttpServerOptions {
+  std::string host = "0.0.0.0";
+  uint16_t port = 9300;  // 0 picks a free port
+  // An idle keep-alive connection (and a request whose headers have not all
+  // arrived) is closed after this long.
+  std::chrono::milliseconds keep_alive_timeout{10000};
+  // The body of a request must arrive within this long after its headers.
+  std::chrono::milliseconds body_timeout{30000};
+  // Writing a response must finish within this long.
+  std::chrono::milliseconds write_timeout{30000};
+  size_t header_limit = 16 * 1024;       // larger headers: 431
+  size_t body_limit = 64 * 1024 * 1024;  // larger bodies: 413
+};
+
+// The inbound HTTP/1.1 server: accepts connections and runs one session per
+// connection (read -> dispatch -> write -> read) on the io_context's threads.
+// Every wait has a deadline, so a silent or slow client cannot hold a
+// connection forever.
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, HttpServerOptions options, const Router& router);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts accepting. Throws boost::system::system_error when the
+  // address cannot be bound.
+  void start();
+
+  // The port actually bound (after start()).
+  uint16_t port() const;
+
+  // Stops accepting new connections. Sessions finish their current request.
+  void stop_accepting();
+
+  // Requests being handled right now (read complete, response not yet written).
+  size_t requests_in_flight() const;
+
+ private:
+  class Listener;
+  std::shared_ptr<Listener> listener_;
+};
+
+}  // namespace lmcache::http

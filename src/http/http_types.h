@@ -1,0 +1,43 @@
+#pragma once
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/value.hpp>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lmcache::http {
+
+namespace beast_http = boost::beast::http;
+
+using HttpRequest = beast_http::request<beast_http::string_body>;
+using HttpResponse = beast_http::response<beast_http::string_body>;
+
+// Path parameters of a matched route, percent-decoded, in pattern order.
+using PathParams = std::vector<std::pair<std::string, std::string>>;
+
+// A request as handed to a route handler.
+struct RouteRequest {
+  HttpRequest message;
+  PathParams params;
+
+  // The value of the path parameter `name` (empty if the route has none).
+  const std::string& param(std::string_view name) const;
+};
+
+// Sends the response of one request. Must be called exactly once; may be
+// called from any thread (the session posts it to its own strand).
+using Respond = std::function<void(HttpResponse)>;
+
+// A JSON response with the given status (keep-alive is set by the session).
+HttpResponse json_response(beast_http::status status, const boost::json::value& body);
+
+// A response with no body, e.g. 204.
+HttpResponse empty_response(beast_http::status status);
+
+// FastAPI-style `{"detail": text}` error.
+HttpResponse detail_response(beast_http::status status, std::string_view detail);
+
+}  // namespace lmcache::http

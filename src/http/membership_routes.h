@@ -1,0 +1,24 @@
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "core/instance_registry.h"
+#include "http/router.h"
+
+namespace lmcache::http {
+
+// Hooks the membership routes call besides the registry.
+struct MembershipHooks {
+  // After a (re-)registration, with the instance id.
+  std::function<void(const std::string&)> on_registered;
+  // After a heartbeat of a registered instance.
+  std::function<void()> on_heartbeat;
+};
+
+// POST /instances, PUT /instances/{id}/heartbeat, DELETE /instances/{id},
+// GET /instances and GET /healthz.
+void add_membership_routes(Router& router, core::InstanceRegistry& registry,
+                           MembershipHooks hooks = {});
+
+}  // namespace lmcache::http

@@ -1,0 +1,132 @@
+#include "http/router.h"
+
+#include <boost/beast/http/field.hpp>
+#include <memory>
+#include <optional>
+
+namespace lmcache::http {
+
+std::optional<std::string> percent_decode(std::string_view text) {
+  auto hex_value = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    const int high = i + 1 < text.size() ? hex_value(text[i + 1]) : -1;
+    const int low = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
+    if (high < 0 || low < 0) return std::nullopt;
+    out.push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  return out;
+}
+
+void Router::add(beast_http::verb method, std::string_view pattern, SyncHandler handler) {
+  add_async(method, pattern, [handler = std::move(handler)](RouteRequest request, Respond respond) {
+    respond(handler(request));
+  });
+}
+
+void Router::add_async(beast_http::verb method, std::string_view pattern, AsyncHandler handler) {
+  Route route{method, std::string(pattern), {}, std::move(handler)};
+  for (std::string_view segment : split_path(pattern)) route.segments.emplace_back(segment);
+  routes_.push_back(std::move(route));
+}
+
+void Router::set_observer(Observer observer) { observer_ = std::move(observer); }
+
+std::vector<std::string> Router::patterns() const {
+  std::vector<std::string> out;
+  for (const auto& route : routes_) out.push_back(route.pattern);
+  return out;
+}
+
+std::vector<std::string_view> Router::split_path(std::string_view path) {
+  std::vector<std::string_view> segments;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  while (true) {
+    const size_t slash = path.find('/');
+    segments.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return segments;
+}
+
+bool Router::match(const Route& route, const std::vector<std::string_view>& segments,
+                   PathParams* params) {
+  if (route.segments.size() != segments.size()) return false;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string& expected = route.segments[i];
+    if (expected.size() > 2 && expected.front() == '{') {
+      if (segments[i].empty()) return false;
+      continue;
+    }
+    if (expected != segments[i]) return false;
+  }
+  if (params == nullptr) return true;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string& expected = route.segments[i];
+    if (expected.size() > 2 && expected.front() == '{') {
+      auto decoded = percent_decode(segments[i]);
+      params->emplace_back(expected.substr(1, expected.size() - 2),
+                           decoded ? std::move(*decoded) : std::string(segments[i]));
+    }
+  }
+  return true;
+}
+
+void Router::dispatch(HttpRequest request, Respond respond) const {
+  const auto started = std::chrono::steady_clock::now();
+  std::string_view target = request.target();
+  const size_t query = target.find('?');
+  const auto segments = split_path(target.substr(0, query));
+  const beast_http::verb method = request.method();
+
+  const Route* found = nullptr;
+  std::string allow;
+  for (const auto& route : routes_) {
+    if (!match(route, segments, nullptr)) continue;
+    if (route.method == method) {
+      found = &route;
+      break;
+    }
+    if (!allow.empty()) allow += ", ";
+    allow += std::string(beast_http::to_string(route.method));
+  }
+
+  const std::string_view pattern = found != nullptr ? std::string_view(found->pattern) : "";
+  Respond observed = respond;
+  if (observer_) {
+    observed = [observer = observer_, pattern, method, started,
+                respond = std::move(respond)](HttpResponse response) {
+      observer(pattern, method, response.result_int(), std::chrono::steady_clock::now() - started);
+      respond(std::move(response));
+    };
+  }
+
+  if (found == nullptr) {
+    if (allow.empty()) {
+      observed(detail_response(beast_http::status::not_found, "Not Found"));
+    } else {
+      HttpResponse response =
+          detail_response(beast_http::status::method_not_allowed, "Method Not Allowed");
+      response.set(beast_http::field::allow, allow);
+      observed(std::move(response));
+    }
+    return;
+  }
+  RouteRequest route_request{std::move(request), {}};
+  match(*found, segments, &route_request.params);
+  found->handler(std::move(route_request), std::move(observed));
+}
+
+}  // namespace lmcache::http

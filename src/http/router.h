@@ -1,0 +1,61 @@
+#pragma once
+
+#include <boost/beast/http/verb.hpp>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/http_types.h"
+
+namespace lmcache::http {
+
+// A handler that answers later (forwards to another server, say).
+using AsyncHandler = std::function<void(RouteRequest request, Respond respond)>;
+// A handler that answers at once.
+using SyncHandler = std::function<HttpResponse(const RouteRequest& request)>;
+
+// Maps (method, path) to handlers. Patterns are literal segments and
+// `{name}` segments that match exactly one non-empty path segment.
+//
+// Unknown paths get FastAPI's 404 body, known paths with another method its
+// 405 body with an Allow header. The query string is ignored for matching.
+// Routes are added before the server starts; dispatch is then thread-safe.
+class Router {
+ public:
+  // Called once per answered request with the route pattern ("" when no
+  // route matched), the method, the status and the handling time.
+  using Observer = std::function<void(std::string_view pattern, beast_http::verb method,
+                                      unsigned status, std::chrono::nanoseconds elapsed)>;
+
+  void add(beast_http::verb method, std::string_view pattern, SyncHandler handler);
+  void add_async(beast_http::verb method, std::string_view pattern, AsyncHandler handler);
+  void set_observer(Observer observer);
+
+  // The patterns in the order added (for metrics).
+  std::vector<std::string> patterns() const;
+
+  void dispatch(HttpRequest request, Respond respond) const;
+
+ private:
+  struct Route {
+    beast_http::verb method;
+    std::string pattern;
+    std::vector<std::string> segments;  // "{name}" marks a parameter
+    AsyncHandler handler;
+  };
+
+  static std::vector<std::string_view> split_path(std::string_view path);
+  static bool match(const Route& route, const std::vector<std::string_view>& segments,
+                    PathParams* params);
+
+  std::vector<Route> routes_;
+  Observer observer_;
+};
+
+// Percent-decodes one path segment; nullopt when an escape is malformed.
+std::optional<std::string> percent_decode(std::string_view text);
+
+}  // namespace lmcache::http
