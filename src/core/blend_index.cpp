@@ -1,0 +1,571 @@
+#include "core/blend_index.h"
+
+#include <algorithm>
+#include <bit>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+
+namespace lmcache::core {
+namespace {
+
+constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
+
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// One published (content, object key) pair. Entries with the same content form
+// a list in publish order (the head is the earliest live one); entries with the
+// same object key form a second list, walked by remove().
+struct Entry {
+  Fingerprint fp;              // content of the chunk
+  uint64_t old_st;             // where the chunk started in its own sequence
+  uint64_t key_ref;            // the object key, interned in the shard's KeyArena
+  uint32_t next_same_content;  // next-published entry with this content, or kNil
+  uint32_t next_same_key;      // another entry of this object key, or kNil; free-list link
+};
+static_assert(sizeof(Entry) == 40);
+
+// Entries in fixed blocks of 1024: no reallocation copies, no doubling overshoot.
+class EntrySlab {
+ public:
+  static constexpr uint32_t kBlockBits = 10;
+  static constexpr uint32_t kBlockSize = 1u << kBlockBits;
+
+  Entry& operator[](uint32_t i) { return blocks_[i >> kBlockBits][i & (kBlockSize - 1)]; }
+  const Entry& operator[](uint32_t i) const {
+    return blocks_[i >> kBlockBits][i & (kBlockSize - 1)];
+  }
+
+  uint32_t allocate() {
+    ++live_;
+    if (free_head_ != kNil) {
+      const uint32_t i = free_head_;
+      free_head_ = (*this)[i].next_same_key;
+      return i;
+    }
+    if (used_ == blocks_.size() * size_t{kBlockSize}) {
+      if (used_ >= kNil - kBlockSize) throw std::length_error("BlendIndex: too many entries");
+      blocks_.push_back(std::make_unique<Entry[]>(kBlockSize));
+    }
+    return static_cast<uint32_t>(used_++);
+  }
+
+  void release(uint32_t i) {
+    --live_;
+    (*this)[i].next_same_key = free_head_;
+    free_head_ = i;
+  }
+
+  size_t live() const { return live_; }
+  size_t memory_bytes() const {
+    return blocks_.size() * sizeof(Entry) * kBlockSize + blocks_.capacity() * sizeof(void*);
+  }
+
+ private:
+  std::vector<std::unique_ptr<Entry[]>> blocks_;  // storage, kBlockSize entries each
+  size_t used_ = 0;                               // entries ever handed out (high-water mark)
+  size_t live_ = 0;                               // entries allocated and not released
+  uint32_t free_head_ = kNil;                     // released entries, linked by next_same_key
+};
+
+// Object keys interned as bytes in blocks of up to 1 MiB. A reference packs
+// block (28 bits), offset (20 bits) and length (16 bits). Removed keys leave
+// dead bytes that compaction (done by the shard) reclaims.
+class KeyArena {
+ public:
+  static constexpr size_t kMaxBlock = size_t{1} << 20;
+
+  uint64_t add(std::string_view key) {
+    if (blocks_.empty() || block_used_ + key.size() > block_size_) {
+      block_size_ = blocks_.empty() ? 4096 : std::min(block_size_ * 2, kMaxBlock);
+      blocks_.push_back(std::make_unique<char[]>(block_size_));
+      block_bytes_ += block_size_;
+      block_used_ = 0;
+    }
+    const uint64_t block = blocks_.size() - 1;
+    const uint64_t ref = (block << 36) | (uint64_t{block_used_} << 16) | key.size();
+    if (!key.empty()) std::memcpy(blocks_.back().get() + block_used_, key.data(), key.size());
+    block_used_ += key.size();
+    live_bytes_ += key.size();
+    return ref;
+  }
+
+  std::string_view get(uint64_t ref) const {
+    return {blocks_[ref >> 36].get() + ((ref >> 16) & 0xFFFFF), ref & 0xFFFF};
+  }
+
+  void release(uint64_t ref) {
+    live_bytes_ -= ref & 0xFFFF;
+    dead_bytes_ += ref & 0xFFFF;
+  }
+
+  size_t live_bytes() const { return live_bytes_; }
+  size_t dead_bytes() const { return dead_bytes_; }
+  size_t memory_bytes() const { return block_bytes_ + blocks_.capacity() * sizeof(void*); }
+
+ private:
+  std::vector<std::unique_ptr<char[]>> blocks_;  // key bytes
+  size_t block_size_ = 0;                        // size of the last block
+  size_t block_used_ = 0;                        // bytes used in the last block
+  size_t block_bytes_ = 0;                       // sum of all block sizes
+  size_t live_bytes_ = 0;                        // bytes of keys still referenced
+  size_t dead_bytes_ = 0;                        // bytes of released keys
+};
+
+// Open addressing with linear probing from hash value to a 32-bit entry index.
+// Per slot: one tag byte (8 hash bits, 0 = empty) and the index, kept in two
+// arrays so that a probe for absent content usually reads one line of tags.
+// Capacity grows by 1.5x (any size, via multiply-shift), so memory stays within
+// 1.5x of the load limit. Deletion shifts the run back; there are no tombstones.
+// The caller supplies equality and, for moves, the hash of a stored index.
+class SlotTable {
+ public:
+  static constexpr size_t kNotFound = std::numeric_limits<size_t>::max();
+
+  explicit SlotTable(bool single_bucket) : mask_(single_bucket ? 0 : ~uint64_t{0}) {}
+
+  void prefetch(uint64_t h) const {
+    if (cap_ == 0) return;
+    const size_t i = home(h & mask_);
+    __builtin_prefetch(tags_.get() + i);
+  }
+
+  template <typename Eq>
+  size_t find(uint64_t h, Eq&& eq) const {
+    if (cap_ == 0) return kNotFound;
+    h &= mask_;
+    const uint8_t t = tag(h);
+    for (size_t i = home(h);;) {
+      const uint8_t x = tags_[i];
+      if (x == 0) return kNotFound;
+      if (x == t && eq(vals_[i])) return i;
+      if (++i == cap_) i = 0;
+    }
+  }
+
+  uint32_t value(size_t slot) const { return vals_[slot]; }
+  void set_value(size_t slot, uint32_t v) { vals_[slot] = v; }
+
+  // Adds v under hash h (v must not be present). hash_of(index) -> hash.
+  template <typename HashOf>
+  void insert(uint64_t h, uint32_t v, HashOf&& hash_of) {
+    if ((size_ + 1) * 20 > cap_ * 17) grow(hash_of);  // load limit 0.85
+    place(h & mask_, v);
+    ++size_;
+  }
+
+  template <typename HashOf>
+  void erase(size_t slot, HashOf&& hash_of) {
+    size_t hole = slot;
+    for (size_t j = slot;;) {
+      if (++j == cap_) j = 0;
+      if (tags_[j] == 0) break;
+      const size_t k = home(hash_of(vals_[j]) & mask_);
+      // Leave j alone if its home lies cyclically in (hole, j].
+      const bool stays = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
+      if (stays) continue;
+      tags_[hole] = tags_[j];
+      vals_[hole] = vals_[j];
+      hole = j;
+    }
+    tags_[hole] = 0;
+    --size_;
+  }
+
+  size_t size() const { return size_; }
+  size_t memory_bytes() const { return cap_ * (sizeof(uint8_t) + sizeof(uint32_t)); }
+
+  // Calls f(index) for every stored index.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (size_t i = 0; i < cap_; ++i) {
+      if (tags_[i] != 0) f(vals_[i]);
+    }
+  }
+
+ private:
+  size_t home(uint64_t h) const {
+    return static_cast<size_t>((static_cast<unsigned __int128>(h) * cap_) >> 64);
+  }
+  static uint8_t tag(uint64_t h) {
+    const uint8_t t = static_cast<uint8_t>(h);
+    return t == 0 ? 1 : t;
+  }
+  void place(uint64_t masked_h, uint32_t v) {
+    size_t i = home(masked_h);
+    while (tags_[i] != 0) {
+      if (++i == cap_) i = 0;
+    }
+    tags_[i] = tag(masked_h);
+    vals_[i] = v;
+  }
+  template <typename HashOf>
+  void grow(HashOf& hash_of) {
+    const size_t new_cap = std::max<size_t>(16, cap_ + cap_ / 2);
+    auto old_tags = std::move(tags_);
+    auto old_vals = std::move(vals_);
+    const size_t old_cap = cap_;
+    tags_ = std::make_unique<uint8_t[]>(new_cap);  // value-initialized: all empty
+    vals_ = std::make_unique_for_overwrite<uint32_t[]>(new_cap);
+    cap_ = new_cap;
+    for (size_t i = 0; i < old_cap; ++i) {
+      if (old_tags[i] != 0) place(hash_of(old_vals[i]) & mask_, old_vals[i]);
+    }
+  }
+
+  std::unique_ptr<uint8_t[]> tags_;   // per slot: 0 empty, else 8 bits of the hash (never 0)
+  std::unique_ptr<uint32_t[]> vals_;  // per slot: the entry index
+  size_t cap_ = 0;                    // slots
+  size_t size_ = 0;                   // occupied slots
+  uint64_t mask_;                     // ANDed into every hash; 0 puts all in one bucket (tests)
+};
+
+}  // namespace
+
+// Everything published under one model scope, behind one reader/writer lock.
+class BlendIndex::Shard {
+ public:
+  Shard(uint64_t key_seed, bool single_bucket)
+      : key_seed_(key_seed), by_content_(single_bucket), by_key_(single_bucket) {}
+
+  mutable std::shared_mutex mu;  // readers: match and lookups; writers: publish, remove
+
+  uint64_t key_hash(std::string_view key) const {
+    return mix64(std::hash<std::string_view>{}(key) ^ key_seed_);
+  }
+
+  // Adds the pair unless present. Returns true if added. Requires mu held exclusively.
+  bool insert(const Fingerprint& fp, uint64_t old_st, std::string_view key, uint64_t kh) {
+    const size_t key_slot = find_key(key, kh);
+    const size_t content_slot = find_content(fp);
+    uint32_t tail = kNil;
+    if (content_slot != SlotTable::kNotFound) {
+      const bool key_known = key_slot != SlotTable::kNotFound;
+      const uint64_t ref = key_known ? entries_[by_key_.value(key_slot)].key_ref : 0;
+      for (uint32_t e = by_content_.value(content_slot); e != kNil;
+           e = entries_[e].next_same_content) {
+        if (key_known && entries_[e].key_ref == ref) return false;
+        tail = e;
+      }
+    }
+    const uint32_t idx = entries_.allocate();
+    Entry& entry = entries_[idx];
+    entry.fp = fp;
+    entry.old_st = old_st;
+    entry.next_same_content = kNil;
+    if (key_slot == SlotTable::kNotFound) {
+      entry.key_ref = arena_.add(key);
+      entry.next_same_key = kNil;
+      by_key_.insert(kh, idx, key_hash_of());
+    } else {
+      Entry& head = entries_[by_key_.value(key_slot)];
+      entry.key_ref = head.key_ref;
+      entry.next_same_key = head.next_same_key;
+      head.next_same_key = idx;
+    }
+    if (content_slot == SlotTable::kNotFound) {
+      by_content_.insert(fp.hash64(), idx, content_hash_of());
+    } else {
+      entries_[tail].next_same_content = idx;
+    }
+    return true;
+  }
+
+  bool contains_key(std::string_view key, uint64_t kh) const {
+    return find_key(key, kh) != SlotTable::kNotFound;
+  }
+
+  // Removes every entry of the key. Returns entries removed. Requires mu held exclusively.
+  size_t remove_key(std::string_view key, uint64_t kh) {
+    const size_t key_slot = find_key(key, kh);
+    if (key_slot == SlotTable::kNotFound) return 0;
+    size_t removed = 0;
+    uint32_t e = by_key_.value(key_slot);
+    by_key_.erase(key_slot, key_hash_of());
+    arena_.release(entries_[e].key_ref);
+    while (e != kNil) {
+      const uint32_t next = entries_[e].next_same_key;
+      unlink_content(e);
+      entries_.release(e);
+      ++removed;
+      e = next;
+    }
+    if (arena_.dead_bytes() > arena_.live_bytes() && arena_.dead_bytes() > (size_t{1} << 16)) {
+      compact_keys();
+    }
+    return removed;
+  }
+
+  // Appends (start, head entry) for every window whose content is present.
+  // Requires mu held (shared is enough).
+  template <typename Token>
+  void probe(const BlendFingerprinter& hasher, std::span<const Token> tokens, size_t stride,
+             std::vector<std::pair<uint64_t, uint32_t>>& hits) const {
+    constexpr size_t kBatch = 32;
+    size_t starts[kBatch];
+    Fingerprint fps[kBatch];
+    uint64_t hashes[kBatch];
+    size_t n = 0;
+    auto flush = [&] {
+      for (size_t j = 0; j < n; ++j) {
+        const size_t slot = find_content_hashed(fps[j], hashes[j]);
+        if (slot != SlotTable::kNotFound) hits.emplace_back(starts[j], by_content_.value(slot));
+      }
+      n = 0;
+    };
+    hasher.roll(tokens, stride, [&](size_t start, const Fingerprint& fp) {
+      starts[n] = start;
+      fps[n] = fp;
+      hashes[n] = fp.hash64();
+      by_content_.prefetch(hashes[n]);
+      if (++n == kBatch) flush();
+    });
+    flush();
+  }
+
+  const Entry& entry(uint32_t i) const { return entries_[i]; }
+  std::string_view key_of(const Entry& e) const { return arena_.get(e.key_ref); }
+
+  size_t entry_count() const { return entries_.live(); }
+  size_t key_bytes() const { return arena_.live_bytes(); }
+  size_t memory_bytes() const {
+    return sizeof(*this) + entries_.memory_bytes() + arena_.memory_bytes() +
+           by_content_.memory_bytes() + by_key_.memory_bytes();
+  }
+
+ private:
+  // Hash of a stored entry index, for table moves.
+  struct ContentHashOf {
+    const Shard* shard;
+    uint64_t operator()(uint32_t i) const { return shard->entries_[i].fp.hash64(); }
+  };
+  struct KeyHashOf {
+    const Shard* shard;
+    uint64_t operator()(uint32_t i) const {
+      return shard->key_hash(shard->arena_.get(shard->entries_[i].key_ref));
+    }
+  };
+  ContentHashOf content_hash_of() const { return {this}; }
+  KeyHashOf key_hash_of() const { return {this}; }
+
+  size_t find_content(const Fingerprint& fp) const { return find_content_hashed(fp, fp.hash64()); }
+  size_t find_content_hashed(const Fingerprint& fp, uint64_t h) const {
+    return by_content_.find(h, [&](uint32_t i) { return entries_[i].fp == fp; });
+  }
+  size_t find_key(std::string_view key, uint64_t kh) const {
+    return by_key_.find(kh, [&](uint32_t i) { return arena_.get(entries_[i].key_ref) == key; });
+  }
+
+  // Takes entry e out of its content list; drops the content when e was the last.
+  void unlink_content(uint32_t e) {
+    const Entry& entry = entries_[e];
+    const size_t slot = find_content(entry.fp);
+    const uint32_t head = by_content_.value(slot);
+    if (head == e) {
+      if (entry.next_same_content == kNil) {
+        by_content_.erase(slot, content_hash_of());
+      } else {
+        by_content_.set_value(slot, entry.next_same_content);
+      }
+      return;
+    }
+    uint32_t prev = head;
+    while (entries_[prev].next_same_content != e) prev = entries_[prev].next_same_content;
+    entries_[prev].next_same_content = entry.next_same_content;
+  }
+
+  // Rewrites live keys into a fresh arena once removed keys dominate it.
+  void compact_keys() {
+    KeyArena fresh;
+    by_key_.for_each([&](uint32_t head) {
+      const uint64_t ref = fresh.add(arena_.get(entries_[head].key_ref));
+      for (uint32_t e = head; e != kNil; e = entries_[e].next_same_key) entries_[e].key_ref = ref;
+    });
+    arena_ = std::move(fresh);
+  }
+
+  const uint64_t key_seed_;  // mixed into key hashes
+  EntrySlab entries_;        // all live entries of this scope (and freed ones for reuse)
+  KeyArena arena_;           // interned object key bytes
+  SlotTable by_content_;     // fingerprint -> earliest-published live entry with that content
+  SlotTable by_key_;         // object key -> one entry of that key (head of its key list)
+};
+
+struct BlendIndex::ScopeMap {
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct Eq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
+  boost::unordered_flat_map<std::string, std::unique_ptr<Shard>, Hash, Eq> shards;
+};
+
+namespace {
+uint64_t random_seed() {
+  std::random_device rd;
+  return (uint64_t{rd()} << 32) ^ rd();
+}
+}  // namespace
+
+BlendIndex::BlendIndex(size_t chunk_size, size_t probe_stride)
+    : BlendIndex(chunk_size, probe_stride, random_seed()) {}
+
+BlendIndex::BlendIndex(size_t chunk_size, size_t probe_stride, uint64_t seed)
+    : chunk_size_(chunk_size),
+      probe_stride_(probe_stride),
+      hasher_(std::max<size_t>(chunk_size, 1), seed),
+      key_hash_seed_(mix64(seed ^ 0x5DEECE66Dull)),
+      scopes_(std::make_unique<ScopeMap>()) {
+  if (chunk_size == 0) throw std::invalid_argument("BlendIndex: chunk_size must be >= 1");
+  if (probe_stride == 0) throw std::invalid_argument("BlendIndex: probe_stride must be >= 1");
+}
+
+BlendIndex::~BlendIndex() = default;
+
+BlendIndex::Shard* BlendIndex::find_shard(std::string_view model_scope) const {
+  std::shared_lock lock(scopes_mu_);
+  auto it = scopes_->shards.find(model_scope);
+  return it == scopes_->shards.end() ? nullptr : it->second.get();
+}
+
+BlendIndex::Shard& BlendIndex::find_or_create_shard(const std::string& model_scope) {
+  if (Shard* s = find_shard(model_scope)) return *s;
+  std::unique_lock lock(scopes_mu_);
+  auto& slot = scopes_->shards[model_scope];
+  if (!slot) slot = std::make_unique<Shard>(key_hash_seed_, single_bucket_for_testing_);
+  return *slot;
+}
+
+BlendPublishResult BlendIndex::publish(std::span<const BlendRange> ranges) {
+  BlendPublishResult result;
+  std::vector<Fingerprint> fps;
+  std::vector<uint64_t> key_hashes;
+  for (const BlendRange& range : ranges) {
+    const size_t chunks = range.tokens.size() / chunk_size_;
+    const bool keys_ok =
+        std::all_of(range.object_keys.begin(), range.object_keys.end(),
+                    [](const std::string& k) { return k.size() <= kMaxObjectKeyBytes; });
+    if (chunks != range.object_keys.size() || !keys_ok) {
+      ++result.skipped_ranges;
+      continue;
+    }
+    if (chunks == 0) continue;
+    // Hash outside the lock; the lock covers only the table updates.
+    fps.clear();
+    key_hashes.clear();
+    hasher_.roll(std::span<const uint64_t>(range.tokens), chunk_size_,
+                 [&](size_t, const Fingerprint& fp) { fps.push_back(fp); });
+    Shard& shard = find_or_create_shard(range.model_scope);
+    for (const std::string& key : range.object_keys) key_hashes.push_back(shard.key_hash(key));
+    std::unique_lock lock(shard.mu);
+    for (size_t i = 0; i < chunks; ++i) {
+      result.inserted += shard.insert(fps[i], range.old_st_base + i * chunk_size_,
+                                      range.object_keys[i], key_hashes[i]);
+    }
+  }
+  return result;
+}
+
+size_t BlendIndex::remove(std::span<const std::string> object_keys) {
+  if (object_keys.empty()) return 0;
+  std::vector<Shard*> shards;
+  {
+    std::shared_lock lock(scopes_mu_);
+    for (const auto& [scope, shard] : scopes_->shards) shards.push_back(shard.get());
+  }
+  if (shards.empty()) return 0;
+  std::vector<uint64_t> hashes;
+  for (const std::string& key : object_keys) hashes.push_back(shards.front()->key_hash(key));
+  size_t removed = 0;
+  for (Shard* shard : shards) {
+    bool any = false;
+    {
+      std::shared_lock lock(shard->mu);
+      for (size_t i = 0; i < object_keys.size() && !any; ++i) {
+        any = shard->contains_key(object_keys[i], hashes[i]);
+      }
+    }
+    if (!any) continue;
+    std::unique_lock lock(shard->mu);
+    for (size_t i = 0; i < object_keys.size(); ++i) {
+      removed += shard->remove_key(object_keys[i], hashes[i]);
+    }
+  }
+  return removed;
+}
+
+template <typename Token>
+std::vector<BlendMatch> BlendIndex::match_impl(std::string_view model_scope,
+                                               std::span<const Token> tokens) const {
+  std::vector<BlendMatch> out;
+  if (tokens.size() < chunk_size_) return out;
+  const Shard* shard = find_shard(model_scope);
+  if (shard == nullptr) return out;
+  std::vector<std::pair<uint64_t, uint32_t>> hits;
+  std::shared_lock lock(shard->mu);
+  shard->probe(hasher_, tokens, probe_stride_, hits);
+  boost::unordered_flat_set<uint64_t> seen_keys;  // key refs already reported
+  for (const auto& [start, idx] : hits) {
+    const Entry& e = shard->entry(idx);
+    if (!seen_keys.insert(e.key_ref).second) continue;
+    out.push_back(BlendMatch{std::string(shard->key_of(e)), e.old_st, start});
+  }
+  return out;
+}
+
+std::vector<BlendMatch> BlendIndex::match(std::string_view model_scope,
+                                          std::span<const uint64_t> tokens) const {
+  return match_impl(model_scope, tokens);
+}
+
+std::vector<BlendMatch> BlendIndex::match(std::string_view model_scope,
+                                          std::span<const uint32_t> tokens) const {
+  return match_impl(model_scope, tokens);
+}
+
+size_t BlendIndex::entry_count() const {
+  std::shared_lock lock(scopes_mu_);
+  size_t n = 0;
+  for (const auto& [scope, shard] : scopes_->shards) {
+    std::shared_lock shard_lock(shard->mu);
+    n += shard->entry_count();
+  }
+  return n;
+}
+
+size_t BlendIndex::object_key_bytes() const {
+  std::shared_lock lock(scopes_mu_);
+  size_t n = 0;
+  for (const auto& [scope, shard] : scopes_->shards) {
+    std::shared_lock shard_lock(shard->mu);
+    n += shard->key_bytes();
+  }
+  return n;
+}
+
+size_t BlendIndex::memory_bytes() const {
+  std::shared_lock lock(scopes_mu_);
+  size_t n =
+      sizeof(*this) + sizeof(ScopeMap) +
+      scopes_->shards.bucket_count() * (sizeof(std::pair<std::string, std::unique_ptr<Shard>>) + 1);
+  for (const auto& [scope, shard] : scopes_->shards) {
+    std::shared_lock shard_lock(shard->mu);
+    n += shard->memory_bytes();
+    if (scope.capacity() > 15) n += scope.capacity() + 1;
+  }
+  return n;
+}
+
+}  // namespace lmcache::core

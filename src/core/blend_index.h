@@ -1,0 +1,130 @@
+// The global CacheBlend directory (spec section 7): which published chunks of
+// token content occur anywhere inside a request.
+//
+// BlendIndex promises:
+// - Full recall: every published (content, object key) pair stays findable
+//   until its object key is removed; no chunk ever overwrites another.
+// - A match is reported only for equal content, up to a false-match
+//   probability below 2^-100 per comparison (see blend_fingerprint.h), with a
+//   per-process random seed unless a seed is given.
+// - Scopes never see each other's chunks.
+// - Thread safety: every public method may be called concurrently. Work in one
+//   scope never waits for a publish or remove in another scope, except that
+//   remove briefly write-locks each scope holding one of its keys.
+// - match() does work linear in the request length (plus the matches found).
+
+#ifndef LMCACHE_CORE_BLEND_INDEX_H_
+#define LMCACHE_CORE_BLEND_INDEX_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/blend_fingerprint.h"
+
+namespace lmcache::core {
+
+// One published range of tokens: chunk i (tokens [i*chunk, (i+1)*chunk)) is
+// stored under object_keys[i] and started at old_st_base + i*chunk in the
+// sequence it came from.
+struct BlendRange {
+  std::string model_scope;
+  std::vector<uint64_t> tokens;
+  std::vector<std::string> object_keys;
+  uint64_t old_st_base = 0;
+};
+
+// A request window [cur_st, cur_st + chunk) equal to the chunk stored under
+// object_key, which started at old_st in its own sequence.
+struct BlendMatch {
+  std::string object_key;
+  uint64_t old_st = 0;
+  uint64_t cur_st = 0;
+
+  friend bool operator==(const BlendMatch&, const BlendMatch&) = default;
+};
+
+struct BlendPublishResult {
+  size_t inserted = 0;        // new (content, object key) pairs
+  size_t skipped_ranges = 0;  // ranges ignored: chunk count != key count, or a key too long
+};
+
+class BlendIndex {
+ public:
+  // Object keys longer than this are refused (their range is skipped).
+  static constexpr size_t kMaxObjectKeyBytes = 65535;
+
+  // chunk_size >= 1 tokens per chunk; match() probes windows starting at
+  // multiples of probe_stride >= 1. Throws std::invalid_argument otherwise.
+  // This one seeds the fingerprints from std::random_device.
+  BlendIndex(size_t chunk_size, size_t probe_stride);
+  // Deterministic fingerprints (tests, benchmarks).
+  BlendIndex(size_t chunk_size, size_t probe_stride, uint64_t seed);
+  ~BlendIndex();
+
+  BlendIndex(const BlendIndex&) = delete;
+  BlendIndex& operator=(const BlendIndex&) = delete;
+
+  size_t chunk_size() const { return chunk_size_; }
+  size_t probe_stride() const { return probe_stride_; }
+
+  // Publishes whole chunks of each range (a trailing partial chunk is
+  // ignored). A range whose chunk count differs from object_keys.size() is
+  // skipped entirely. Publishing a (content, object key) pair already present
+  // in that scope is a no-op.
+  BlendPublishResult publish(std::span<const BlendRange> ranges);
+
+  // Removes every entry published under these object keys, in all scopes.
+  // Other keys holding the same content stay findable. Returns entries removed.
+  size_t remove(std::span<const std::string> object_keys);
+
+  // Every window of chunk_size() request tokens that starts at a multiple of
+  // probe_stride() and equals a published chunk of model_scope, as a match at
+  // cur_st = its start naming the earliest-published live key of that content.
+  // Each object key appears at most once (its first occurrence); ascending
+  // cur_st. Short requests and unknown scopes match nothing.
+  std::vector<BlendMatch> match(std::string_view model_scope,
+                                std::span<const uint64_t> tokens) const;
+  // Same result as match() on the tokens widened to uint64.
+  std::vector<BlendMatch> match(std::string_view model_scope,
+                                std::span<const uint32_t> tokens) const;
+
+  // Live (content, object key) pairs over all scopes.
+  size_t entry_count() const;
+  // Bytes held by the index: entries, hash tables, interned keys, bookkeeping.
+  size_t memory_bytes() const;
+  // Bytes of the live object keys themselves (part of memory_bytes()).
+  size_t object_key_bytes() const;
+
+  // Test hook: sends every chunk of scopes created afterwards to the same hash
+  // table bucket, so tests can check that colliding chunks are all kept.
+  void set_single_bucket_for_testing() { single_bucket_for_testing_ = true; }
+
+ private:
+  class Shard;
+
+  template <typename Token>
+  std::vector<BlendMatch> match_impl(std::string_view model_scope,
+                                     std::span<const Token> tokens) const;
+  Shard* find_shard(std::string_view model_scope) const;
+  Shard& find_or_create_shard(const std::string& model_scope);
+
+  const size_t chunk_size_;          // tokens per chunk (window length)
+  const size_t probe_stride_;        // match probes windows starting at multiples of this
+  const BlendFingerprinter hasher_;  // one random evaluation point for the whole index
+  const uint64_t key_hash_seed_;     // mixed into object key hashes
+  bool single_bucket_for_testing_ = false;
+
+  struct ScopeMap;
+  mutable std::shared_mutex scopes_mu_;  // guards scopes_ (the map, not the shards)
+  std::unique_ptr<ScopeMap> scopes_;     // model_scope -> Shard; shards live until ~BlendIndex
+};
+
+}  // namespace lmcache::core
+
+#endif  // LMCACHE_CORE_BLEND_INDEX_H_
