@@ -1,0 +1,46 @@
+#include "core/eviction_planner.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace lmcache::core {
+
+std::chrono::steady_clock::duration EvictionConfig::retry_delay_for(double check_interval_seconds) {
+  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(3.0 * std::max(check_interval_seconds, 0.0)));
+  return std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(30), interval);
+}
+
+EvictionPlan EvictionPlanner::plan(UsageLedger& ledger, const QuotaMap& quotas,
+                                   SteadyTime now) const {
+  EvictionPlan plan;
+  std::vector<SaltUsage> salts = ledger.salts_with_usage();
+  std::sort(salts.begin(), salts.end(),
+            [](const SaltUsage& a, const SaltUsage& b) { return a.cache_salt < b.cache_salt; });
+  const SteadyTime until = now + config_.retry_delay;
+
+  for (const SaltUsage& salt : salts) {
+    const size_t expired = ledger.expire_in_flight(salt.cache_salt, now);
+    plan.expired += expired;
+    if (salt.bytes == 0) continue;
+
+    const auto quota = quotas.find(salt.cache_salt);
+    const uint64_t limit = quota == quotas.end() ? 0 : quota->second;
+    const bool over =
+        static_cast<double>(salt.bytes) >= config_.trigger_watermark * static_cast<double>(limit);
+    if (!over) continue;
+
+    const double ratio = limit == 0 ? 1.0 : config_.eviction_ratio;
+    const auto share = static_cast<uint64_t>(std::floor(static_cast<double>(salt.keys) * ratio));
+    const uint64_t target = std::min(salt.keys, std::max<uint64_t>(1, share));
+    const uint64_t in_flight = salt.in_flight - expired;
+    const uint64_t wanted = target > in_flight ? target - in_flight : 0;
+    const size_t chosen =
+        wanted == 0 ? 0 : ledger.take_victims(salt.cache_salt, wanted, until, plan.victims);
+    plan.salts.push_back(
+        {salt.cache_salt, salt.bytes, limit, salt.keys, target, in_flight, chosen});
+  }
+  return plan;
+}
+
+}  // namespace lmcache::core

@@ -1,0 +1,132 @@
+#include "core/object_key.h"
+
+#include <functional>
+#include <limits>
+
+namespace lmcache::core {
+namespace {
+
+// Value of one hex digit, or -1.
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Number of UTF-8 code points (bytes that are not continuation bytes). Invalid UTF-8 cannot
+// reach here from JSON, and for raw bytes this still bounds the length sensibly.
+size_t utf8_length(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string describe_char(char c) {
+  if (c == '\0') return "NUL";
+  return std::string("'") + c + "'";
+}
+
+}  // namespace
+
+std::string encode_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(bytes.size() * 2, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    out[2 * i] = kDigits[b >> 4];
+    out[2 * i + 1] = kDigits[b & 0xF];
+  }
+  return out;
+}
+
+std::optional<std::string> check_chunk_hash_hex(std::string_view hex) {
+  if (hex.empty()) return "chunk_hash_hex is empty; expected an even number of hex digits";
+  if (hex.size() % 2 != 0) {
+    return "chunk_hash_hex has odd length " + std::to_string(hex.size()) +
+           "; expected an even number of hex digits";
+  }
+  for (size_t i = 0; i < hex.size(); ++i) {
+    if (hex_value(hex[i]) < 0) {
+      return "chunk_hash_hex has a non-hex character " + describe_char(hex[i]) + " at offset " +
+             std::to_string(i);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> decode_hex(std::string_view hex) {
+  if (check_chunk_hash_hex(hex)) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<char>((hex_value(hex[2 * i]) << 4) | hex_value(hex[2 * i + 1]));
+  }
+  return out;
+}
+
+std::optional<std::string> check_model_name(std::string_view model_name) {
+  if (model_name.find('@') != std::string_view::npos) return "model_name must not contain '@'";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_cache_salt(std::string_view cache_salt) {
+  const size_t chars = utf8_length(cache_salt);
+  if (chars > kMaxCacheSaltChars) {
+    return "cache_salt has " + std::to_string(chars) + " characters; at most " +
+           std::to_string(kMaxCacheSaltChars) + " are allowed";
+  }
+  for (char c : cache_salt) {
+    if (c == '@' || c == '/' || c == '\\' || c == '\0') {
+      return "cache_salt must not contain " + describe_char(c) +
+             " (forbidden: '@', '/', '\\', NUL)";
+    }
+  }
+  return std::nullopt;
+}
+
+ObjectKeyResult parse_object_key(std::string_view chunk_hash_hex, std::string_view model_name,
+                                 int64_t kv_rank, int64_t object_group_id,
+                                 std::string_view cache_salt) {
+  ObjectKeyResult result;
+  auto fail = [&result](std::string field, std::string message) {
+    result.error = {std::move(field), std::move(message)};
+    return result;
+  };
+  auto bytes = decode_hex(chunk_hash_hex);
+  if (!bytes) return fail("chunk_hash_hex", *check_chunk_hash_hex(chunk_hash_hex));
+  if (auto err = check_model_name(model_name)) return fail("model_name", *err);
+  if (kv_rank < std::numeric_limits<int32_t>::min() ||
+      kv_rank > std::numeric_limits<int32_t>::max()) {
+    return fail("kv_rank",
+                "kv_rank " + std::to_string(kv_rank) + " is outside the 32-bit integer range");
+  }
+  if (object_group_id < 0 || object_group_id > std::numeric_limits<uint32_t>::max()) {
+    return fail("object_group_id", "object_group_id " + std::to_string(object_group_id) +
+                                       " is outside 0.." +
+                                       std::to_string(std::numeric_limits<uint32_t>::max()));
+  }
+  if (auto err = check_cache_salt(cache_salt)) return fail("cache_salt", *err);
+  result.key = ObjectKey{std::move(*bytes), std::string(model_name), static_cast<int32_t>(kv_rank),
+                         static_cast<uint32_t>(object_group_id), std::string(cache_salt)};
+  return result;
+}
+
+std::string ObjectKey::chunk_hash_hex() const { return encode_hex(chunk_hash); }
+
+std::string ObjectKey::to_string() const {
+  return model_name + "@" + std::to_string(kv_rank) + "@" + chunk_hash_hex() + "@" +
+         std::to_string(object_group_id) + "@" + cache_salt;
+}
+
+size_t ObjectKeyHash::operator()(const ObjectKey& key) const noexcept {
+  std::hash<std::string_view> h;
+  size_t seed = h(key.chunk_hash);
+  auto mix = [&seed](size_t v) { seed ^= v + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2); };
+  mix(h(key.model_name));
+  mix(static_cast<uint32_t>(key.kv_rank));
+  mix(key.object_group_id);
+  mix(h(key.cache_salt));
+  return seed;
+}
+
+}  // namespace lmcache::core

@@ -1,0 +1,78 @@
+// ObjectKey: the identity of one L2 object (the wire EncodedObjectKey), and its validation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lmcache::core {
+
+// One L2 object key. Two keys are the same key when all five fields are equal; the chunk hash is
+// held as raw bytes, so hex case never matters. Build one with parse_object_key() to get the wire
+// rules checked; the fields are public so tests and the ledger can build keys directly.
+struct ObjectKey {
+  std::string chunk_hash;  // raw hash bytes (32 for sha256, but any non-empty length is accepted)
+  std::string model_name;  // never contains '@'; may be empty
+  int32_t kv_rank = 0;
+  uint32_t object_group_id = 0;
+  std::string cache_salt;  // tenant; "" is the default salt
+
+  bool operator==(const ObjectKey&) const = default;
+
+  // The hash as lowercase hex, the form sent back in DELETE /l2 bodies.
+  std::string chunk_hash_hex() const;
+
+  // One line for logs: "model@rank@hex@group@salt" (the fields never contain '@', so this is
+  // unambiguous).
+  std::string to_string() const;
+};
+
+// Hash functor so ObjectKey can key standard and Boost containers.
+struct ObjectKeyHash {
+  size_t operator()(const ObjectKey& key) const noexcept;
+};
+
+// Why a key was rejected: the wire field at fault and a message for operators.
+struct ObjectKeyError {
+  std::string field;  // "chunk_hash_hex", "model_name", "kv_rank", "object_group_id", "cache_salt"
+  std::string
+      message;  // e.g. "chunk_hash_hex has odd length 3; expected an even number of hex digits"
+};
+
+// Either a valid key or the reason it is not one.
+struct ObjectKeyResult {
+  std::optional<ObjectKey> key;
+  ObjectKeyError error;  // meaningful only when !key
+
+  bool ok() const { return key.has_value(); }
+};
+
+// Largest cache_salt, in characters (UTF-8 code points, as the Python original counts them).
+inline constexpr size_t kMaxCacheSaltChars = 128;
+
+// Validates and builds a key from the five wire fields, already decoded from JSON. Rules:
+// - chunk_hash_hex: non-empty (decision: an empty hash names no chunk), even length, hex digits
+//   only, either case;
+// - model_name: no '@' (empty is accepted: the wire contract does not forbid it);
+// - kv_rank: fits in int32;
+// - object_group_id: 0..UINT32_MAX;
+// - cache_salt: at most 128 characters, none of '@', '/', '\', NUL.
+ObjectKeyResult parse_object_key(std::string_view chunk_hash_hex, std::string_view model_name,
+                                 int64_t kv_rank, int64_t object_group_id,
+                                 std::string_view cache_salt);
+
+// Each field check on its own, for callers that validate one field (e.g. a salt in a URL path).
+// They return the error message, or nullopt when the value is valid.
+std::optional<std::string> check_chunk_hash_hex(std::string_view hex);
+std::optional<std::string> check_model_name(std::string_view model_name);
+std::optional<std::string> check_cache_salt(std::string_view cache_salt);
+
+// Decodes hex (either case) into raw bytes; nullopt when check_chunk_hash_hex would fail.
+std::optional<std::string> decode_hex(std::string_view hex);
+
+// Encodes raw bytes as lowercase hex.
+std::string encode_hex(std::string_view bytes);
+
+}  // namespace lmcache::core

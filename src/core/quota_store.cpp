@@ -1,0 +1,166 @@
+#include "core/quota_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/gib.h"
+
+namespace lmcache::core {
+namespace {
+
+// Collects the first column of every row of a statement run through sqlite3_exec.
+int collect_first_column(void* out, int columns, char** values, char** /*names*/) {
+  auto* rows = static_cast<std::vector<std::string>*>(out);
+  rows->emplace_back(columns > 0 && values[0] ? values[0] : "");
+  return 0;
+}
+
+}  // namespace
+
+QuotaStore::QuotaStore(const std::string& path) : path_(path), durable_(path != kInMemory) {
+  if (path.empty()) {
+    // SQLite would open a private temporary file: it looks durable and is not.
+    throw QuotaStoreError("quota database path is empty (use ':memory:' to keep quotas in memory)");
+  }
+  try {
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    if (rc != SQLITE_OK) fail("cannot open or create it (is its directory present and writable?)");
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, 5000);
+
+    // A garbage file opens fine and fails on first read (SQLITE_NOTADB); quick_check also
+    // catches damaged pages of a real database.
+    std::vector<std::string> problems;
+    char* err = nullptr;
+    if (sqlite3_exec(db_, "PRAGMA quick_check", collect_first_column, &problems, &err) !=
+        SQLITE_OK) {
+      sqlite3_free(err);
+      fail("not a readable SQLite database");
+    }
+    if (problems.size() != 1 || problems[0] != "ok") {
+      std::string detail = problems.empty() ? "no result" : problems[0];
+      throw QuotaStoreError("quota database '" + path_ + "' is corrupt: " + detail);
+    }
+    if (durable_) {
+      // WAL + synchronous=FULL: a commit is on disk when sqlite3_step returns.
+      exec("PRAGMA journal_mode=WAL");
+      exec("PRAGMA synchronous=FULL");
+    }
+    exec(
+        "CREATE TABLE IF NOT EXISTS quotas ("
+        " cache_salt TEXT PRIMARY KEY NOT NULL,"
+        " limit_bytes INTEGER NOT NULL CHECK (limit_bytes >= 0)) WITHOUT ROWID");
+    exec(
+        "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) "
+        "WITHOUT ROWID");
+    // A real write at open, so an unwritable database fails now rather than at the first PUT.
+    exec(
+        "INSERT INTO meta (name, value) VALUES ('schema_version', '1') "
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+    if (sqlite3_db_readonly(db_, "main") == 1) {
+      throw QuotaStoreError("quota database '" + path_ + "' is read-only");
+    }
+
+    sqlite3_stmt* select = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT cache_salt, limit_bytes FROM quotas", -1, &select,
+                           nullptr) != SQLITE_OK) {
+      fail("cannot read quotas");
+    }
+    int step;
+    while ((step = sqlite3_step(select)) == SQLITE_ROW) {
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(select, 0));
+      const int len = sqlite3_column_bytes(select, 0);
+      const sqlite3_int64 limit = sqlite3_column_int64(select, 1);
+      quotas_[std::string(text ? text : "", static_cast<size_t>(len))] =
+          static_cast<uint64_t>(std::max<sqlite3_int64>(limit, 0));
+    }
+    sqlite3_finalize(select);
+    if (step != SQLITE_DONE) fail("cannot read quotas");
+
+    if (sqlite3_prepare_v3(
+            db_,
+            "INSERT INTO quotas (cache_salt, limit_bytes) VALUES (?1, ?2) "
+            "ON CONFLICT (cache_salt) DO UPDATE SET limit_bytes = excluded.limit_bytes",
+            -1, SQLITE_PREPARE_PERSISTENT, &upsert_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v3(db_, "DELETE FROM quotas WHERE cache_salt = ?1", -1,
+                           SQLITE_PREPARE_PERSISTENT, &delete_, nullptr) != SQLITE_OK) {
+      fail("cannot prepare statements");
+    }
+  } catch (...) {
+    sqlite3_finalize(upsert_);
+    sqlite3_finalize(delete_);
+    sqlite3_close(db_);
+    throw;
+  }
+}
+
+QuotaStore::~QuotaStore() {
+  sqlite3_finalize(upsert_);
+  sqlite3_finalize(delete_);
+  sqlite3_close(db_);
+}
+
+void QuotaStore::fail(std::string_view what) const {
+  std::string reason = db_ ? sqlite3_errmsg(db_) : "out of memory";
+  throw QuotaStoreError("quota database '" + path_ + "': " + std::string(what) + ": " + reason);
+}
+
+void QuotaStore::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string reason = err ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    throw QuotaStoreError("quota database '" + path_ + "': " + reason + " (in: " + sql + ")");
+  }
+}
+
+void QuotaStore::set(std::string_view cache_salt, uint64_t limit_bytes) {
+  limit_bytes = std::min(limit_bytes, kMaxLimitBytes);
+  std::lock_guard lock(mu_);
+  sqlite3_reset(upsert_);
+  sqlite3_bind_text(upsert_, 1, cache_salt.empty() ? "" : cache_salt.data(),
+                    static_cast<int>(cache_salt.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(upsert_, 2, static_cast<sqlite3_int64>(limit_bytes));
+  const int rc = sqlite3_step(upsert_);
+  sqlite3_reset(upsert_);
+  sqlite3_clear_bindings(upsert_);
+  if (rc != SQLITE_DONE) fail("cannot write quota");
+  auto it = quotas_.find(cache_salt);
+  if (it != quotas_.end()) {
+    it->second = limit_bytes;
+  } else {
+    quotas_.emplace(std::string(cache_salt), limit_bytes);
+  }
+}
+
+bool QuotaStore::remove(std::string_view cache_salt) {
+  std::lock_guard lock(mu_);
+  sqlite3_reset(delete_);
+  sqlite3_bind_text(delete_, 1, cache_salt.empty() ? "" : cache_salt.data(),
+                    static_cast<int>(cache_salt.size()), SQLITE_STATIC);
+  const int rc = sqlite3_step(delete_);
+  sqlite3_reset(delete_);
+  sqlite3_clear_bindings(delete_);
+  if (rc != SQLITE_DONE) fail("cannot remove quota");
+  auto it = quotas_.find(cache_salt);
+  if (it == quotas_.end()) return false;
+  quotas_.erase(it);
+  return true;
+}
+
+std::optional<uint64_t> QuotaStore::get(std::string_view cache_salt) const {
+  std::lock_guard lock(mu_);
+  auto it = quotas_.find(cache_salt);
+  if (it == quotas_.end()) return std::nullopt;
+  return it->second;
+}
+
+QuotaMap QuotaStore::all() const {
+  std::lock_guard lock(mu_);
+  return quotas_;
+}
+
+}  // namespace lmcache::core

@@ -1,0 +1,80 @@
+// QuotaStore: per-salt L2 quotas, durable in SQLite.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace lmcache::core {
+
+// Quota limits in bytes by cache salt, sorted by salt.
+using QuotaMap = std::map<std::string, uint64_t, std::less<>>;
+
+// Raised when the quota database cannot be opened, read or written. The message names the path
+// and SQLite's reason.
+class QuotaStoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Quotas (cache salt -> limit bytes) stored in an SQLite database so they survive a restart.
+// Every write is committed to disk before set()/remove() return (WAL journal, synchronous=FULL),
+// so an answered PUT/DELETE is never lost. All quotas are loaded at open and served from memory.
+// A salt without a quota has none here; the eviction rules treat that as a 0-byte limit.
+//
+// Thread-safe: one internal mutex serialises reads and writes.
+class QuotaStore {
+ public:
+  // The path that keeps quotas in memory only (lost at exit).
+  static constexpr std::string_view kInMemory = ":memory:";
+
+  // Opens (creating if needed) the database at `path`. Throws QuotaStoreError when the file is
+  // not a database, is corrupt, or cannot be created or written (e.g. its directory is missing).
+  explicit QuotaStore(const std::string& path);
+  static std::unique_ptr<QuotaStore> open(const std::string& path) {
+    return std::make_unique<QuotaStore>(path);
+  }
+  ~QuotaStore();
+  QuotaStore(const QuotaStore&) = delete;
+  QuotaStore& operator=(const QuotaStore&) = delete;
+
+  // Sets a salt's limit (values above kMaxLimitBytes are stored as kMaxLimitBytes). Durable on
+  // return. Throws QuotaStoreError when the write fails; the quota is then unchanged.
+  void set(std::string_view cache_salt, uint64_t limit_bytes);
+
+  // Removes a salt's quota; returns whether it existed. Durable on return; throws like set().
+  bool remove(std::string_view cache_salt);
+
+  // The salt's limit, or nullopt when it has no quota.
+  std::optional<uint64_t> get(std::string_view cache_salt) const;
+
+  // A copy of every quota.
+  QuotaMap all() const;
+
+  // False for ":memory:".
+  bool durable() const { return durable_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  [[noreturn]] void fail(std::string_view what) const;
+  void exec(const char* sql);
+
+  const std::string path_;
+  const bool durable_;
+  mutable std::mutex mu_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* upsert_ = nullptr;
+  sqlite3_stmt* delete_ = nullptr;
+  QuotaMap quotas_;  // mirror of the table, guarded by mu_
+};
+
+}  // namespace lmcache::core

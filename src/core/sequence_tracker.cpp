@@ -1,0 +1,41 @@
+#include "core/sequence_tracker.h"
+
+#include <functional>
+
+namespace lmcache::core {
+
+size_t SequenceTracker::Hash::operator()(std::string_view s) const noexcept {
+  return std::hash<std::string_view>{}(s);
+}
+
+SequenceTracker::Verdict SequenceTracker::check(std::string_view instance_id, uint64_t seq) {
+  auto it = last_.find(instance_id);
+  if (it == last_.end()) {
+    last_.emplace(std::string(instance_id), seq);
+    return Verdict::kApply;
+  }
+  uint64_t& last = it->second;
+  if (seq <= last) {
+    ++duplicates_;
+    return Verdict::kDuplicate;
+  }
+  const uint64_t skipped = seq - last - 1;
+  last = seq;
+  if (skipped == 0) return Verdict::kApply;
+  ++gaps_;
+  missed_ += skipped;
+  return Verdict::kGap;
+}
+
+void SequenceTracker::reset(std::string_view instance_id) {
+  auto it = last_.find(instance_id);
+  if (it != last_.end()) last_.erase(it);
+}
+
+std::optional<uint64_t> SequenceTracker::last_seq(std::string_view instance_id) const {
+  auto it = last_.find(instance_id);
+  if (it == last_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace lmcache::core

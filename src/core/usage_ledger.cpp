@@ -1,0 +1,421 @@
+#include "core/usage_ledger.h"
+
+#include <cassert>
+#include <cstring>
+#include <functional>
+#include <stdexcept>
+
+namespace lmcache::core {
+namespace {
+
+constexpr uint64_t kMul = 0x9E3779B97F4A7C15ULL;
+
+inline uint64_t mix(uint64_t h, uint64_t v) {
+  h = (h ^ v) * kMul;
+  return h ^ (h >> 29);
+}
+
+// Bytes of an unordered_flat_{set,map} bucket array holding `slot` sized values.
+template <typename Table>
+size_t flat_table_bytes(const Table& table, size_t slot) {
+  const size_t buckets = table.bucket_count();
+  if (buckets == 0) return 0;
+  // capacity() is groups * 15 - 1; each group adds 16 bytes of metadata.
+  return (buckets + 1) * slot + (buckets + 1) / 15 * 16;
+}
+
+size_t string_heap_bytes(const std::string& s) {
+  // libstdc++ keeps up to 15 chars inline.
+  return s.capacity() > 15 ? s.capacity() + 1 : 0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------- Interner
+
+size_t UsageLedger::Interner::Hash::operator()(std::string_view s) const noexcept {
+  return std::hash<std::string_view>{}(s);
+}
+
+std::optional<uint32_t> UsageLedger::Interner::find(std::string_view s) const {
+  auto it = map_.find(s);
+  if (it == map_.end()) return std::nullopt;
+  return it->second;
+}
+
+uint32_t UsageLedger::Interner::acquire(std::string_view s) {
+  auto it = map_.find(s);
+  if (it != map_.end()) {
+    ++refs_[it->second];
+    return it->second;
+  }
+  uint32_t id;
+  if (!free_ids_.empty()) {
+    id = free_ids_.back();
+    free_ids_.pop_back();
+    names_[id] = std::string(s);
+    refs_[id] = 1;
+  } else {
+    id = static_cast<uint32_t>(names_.size());
+    names_.emplace_back(s);
+    refs_.push_back(1);
+  }
+  map_.emplace(names_[id], id);
+  return id;
+}
+
+void UsageLedger::Interner::release(uint32_t id) {
+  assert(refs_[id] > 0);
+  if (--refs_[id] != 0) return;
+  map_.erase(std::string_view(names_[id]));
+  names_[id] = std::string();
+  free_ids_.push_back(id);
+}
+
+size_t UsageLedger::Interner::memory_bytes() const {
+  size_t total = flat_table_bytes(map_, sizeof(std::pair<std::string, uint32_t>));
+  for (const auto& [name, id] : map_) total += 2 * string_heap_bytes(name);  // map key + names_
+  total += names_.capacity() * sizeof(std::string) + refs_.capacity() * sizeof(uint64_t) +
+           free_ids_.capacity() * sizeof(uint32_t);
+  return total;
+}
+
+// ---------------------------------------------------------------------------------- Index
+
+size_t UsageLedger::hash_probe(const Probe& p) noexcept {
+  uint64_t h = mix(p.hash.size(), (uint64_t{p.model} << 32) | p.salt);
+  h = mix(h, (uint64_t{static_cast<uint32_t>(p.kv_rank)} << 32) | p.group);
+  size_t i = 0;
+  for (; i + 8 <= p.hash.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p.hash.data() + i, 8);
+    h = mix(h, w);
+  }
+  if (i < p.hash.size()) {
+    uint64_t w = 0;
+    std::memcpy(&w, p.hash.data() + i, p.hash.size() - i);
+    h = mix(h, w);
+  }
+  return h;
+}
+
+std::string_view UsageLedger::hash_of(uint32_t id) const {
+  const Record& r = rec(id);
+  if (r.hash_len == kSpilledHash) return long_hashes_.find(id)->second;
+  return {reinterpret_cast<const char*>(r.hash), r.hash_len};
+}
+
+size_t UsageLedger::IndexHash::operator()(uint32_t id) const noexcept {
+  const Record& r = ledger->rec(id);
+  return hash_probe({ledger->hash_of(id), r.model, r.salt, r.kv_rank, r.group});
+}
+
+size_t UsageLedger::IndexHash::operator()(const Probe& p) const noexcept { return hash_probe(p); }
+
+bool UsageLedger::IndexEq::operator()(uint32_t a, uint32_t b) const noexcept {
+  if (a == b) return true;
+  const Record& r = ledger->rec(b);
+  return (*this)(Probe{ledger->hash_of(b), r.model, r.salt, r.kv_rank, r.group}, a);
+}
+
+bool UsageLedger::IndexEq::operator()(const Probe& p, uint32_t id) const noexcept {
+  const Record& r = ledger->rec(id);
+  if (r.model != p.model || r.salt != p.salt || r.kv_rank != p.kv_rank || r.group != p.group) {
+    return false;
+  }
+  if (r.hash_len != kSpilledHash) {
+    return r.hash_len == p.hash.size() && std::memcmp(r.hash, p.hash.data(), r.hash_len) == 0;
+  }
+  return p.hash.size() > kInlineHash && ledger->hash_of(id) == p.hash;
+}
+
+// ---------------------------------------------------------------------------------- Ledger
+
+UsageLedger::UsageLedger() : index_(0, IndexHash{this}, IndexEq{this}) {}
+
+UsageLedger::~UsageLedger() = default;
+
+uint32_t UsageLedger::find(const ObjectKey& key) const {
+  const auto model = models_.find(key.model_name);
+  if (!model) return kNone;
+  const auto salt = salt_names_.find(key.cache_salt);
+  if (!salt) return kNone;
+  auto it = index_.find(Probe{key.chunk_hash, *model, *salt, key.kv_rank, key.object_group_id});
+  return it == index_.end() ? kNone : *it;
+}
+
+uint32_t UsageLedger::allocate() {
+  if (free_head_ != kNone) {
+    const uint32_t id = free_head_;
+    free_head_ = rec(id).next;
+    return id;
+  }
+  if (next_unused_ == kNone) throw std::length_error("UsageLedger: too many keys");
+  if ((next_unused_ >> kBlockBits) == blocks_.size()) {
+    blocks_.push_back(std::make_unique_for_overwrite<Record[]>(kBlockSize));
+  }
+  return next_unused_++;
+}
+
+void UsageLedger::free_record(uint32_t id) {
+  Record& r = rec(id);
+  r.state = State::kFree;
+  r.next = free_head_;
+  free_head_ = id;
+}
+
+ObjectKey UsageLedger::key_of(uint32_t id) const {
+  const Record& r = rec(id);
+  return ObjectKey{std::string(hash_of(id)), models_.name(r.model), r.kv_rank, r.group,
+                   salt_names_.name(r.salt)};
+}
+
+void UsageLedger::unlink(List& list, uint32_t id) {
+  Record& r = rec(id);
+  if (r.prev != kNone) {
+    rec(r.prev).next = r.next;
+  } else {
+    list.head = r.next;
+  }
+  if (r.next != kNone) {
+    rec(r.next).prev = r.prev;
+  } else {
+    list.tail = r.prev;
+  }
+  r.prev = r.next = kNone;
+  --list.size;
+}
+
+void UsageLedger::push_back(List& list, uint32_t id) {
+  Record& r = rec(id);
+  r.prev = list.tail;
+  r.next = kNone;
+  if (list.tail != kNone) {
+    rec(list.tail).next = id;
+  } else {
+    list.head = id;
+  }
+  list.tail = id;
+  ++list.size;
+}
+
+void UsageLedger::push_front(List& list, uint32_t id) {
+  Record& r = rec(id);
+  r.prev = kNone;
+  r.next = list.head;
+  if (list.head != kNone) {
+    rec(list.head).prev = id;
+  } else {
+    list.tail = id;
+  }
+  list.head = id;
+  ++list.size;
+}
+
+void UsageLedger::touch(uint32_t id) {
+  Record& r = rec(id);
+  SaltState& salt = salts_[r.salt];
+  if (r.state == State::kInFlight) {
+    unlink(salt.in_flight, id);
+    r.state = State::kLru;
+  } else if (salt.lru.tail == id) {
+    return;
+  } else {
+    unlink(salt.lru, id);
+  }
+  push_back(salt.lru, id);
+}
+
+void UsageLedger::apply_store(const ObjectKey& key, uint64_t bytes, std::string_view owner) {
+  const uint32_t found = find(key);
+  if (found != kNone) {
+    Record& r = rec(found);
+    SaltState& salt = salts_[r.salt];
+    salt.bytes = salt.bytes - r.bytes + bytes;
+    total_bytes_ = total_bytes_ - r.bytes + bytes;
+    r.bytes = bytes;
+    if (!owner.empty() && (r.owner == kNone || owners_.name(r.owner) != owner)) {
+      const uint32_t new_owner = owners_.acquire(owner);
+      if (r.owner != kNone) owners_.release(r.owner);
+      r.owner = new_owner;
+    }
+    touch(found);
+    return;
+  }
+
+  const uint32_t id = allocate();
+  Record& r = rec(id);
+  r.bytes = bytes;
+  r.in_flight_until = 0;
+  r.prev = r.next = kNone;
+  r.model = models_.acquire(key.model_name);
+  r.salt = salt_names_.acquire(key.cache_salt);
+  r.kv_rank = key.kv_rank;
+  r.group = key.object_group_id;
+  r.owner = owner.empty() ? kNone : owners_.acquire(owner);
+  r.state = State::kLru;
+  std::memset(r.hash, 0, kInlineHash);
+  std::memcpy(r.hash, key.chunk_hash.data(), std::min(key.chunk_hash.size(), kInlineHash));
+  if (key.chunk_hash.size() > kInlineHash) {
+    r.hash_len = kSpilledHash;
+    long_hashes_.emplace(id, key.chunk_hash);
+  } else {
+    r.hash_len = static_cast<uint8_t>(key.chunk_hash.size());
+  }
+  index_.insert(id);
+
+  if (r.salt >= salts_.size()) salts_.resize(r.salt + 1);
+  SaltState& salt = salts_[r.salt];
+  push_back(salt.lru, id);
+  salt.bytes += bytes;
+  total_bytes_ += bytes;
+}
+
+bool UsageLedger::apply_lookup(const ObjectKey& key) {
+  const uint32_t id = find(key);
+  if (id == kNone) return false;
+  touch(id);
+  return true;
+}
+
+bool UsageLedger::apply_delete(const ObjectKey& key) {
+  const uint32_t id = find(key);
+  if (id == kNone) return false;
+  Record& r = rec(id);
+  SaltState& salt = salts_[r.salt];
+  unlink(list_of(r), id);
+  salt.bytes -= r.bytes;
+  total_bytes_ -= r.bytes;
+  index_.erase(id);  // hashes the record: do it before the record is released
+  if (r.hash_len == kSpilledHash) long_hashes_.erase(id);
+  models_.release(r.model);
+  salt_names_.release(r.salt);
+  if (r.owner != kNone) owners_.release(r.owner);
+  free_record(id);
+  return true;
+}
+
+uint64_t UsageLedger::usage_bytes(std::string_view cache_salt) const {
+  const auto salt = salt_names_.find(cache_salt);
+  return salt ? salts_[*salt].bytes : 0;
+}
+
+uint64_t UsageLedger::key_count(std::string_view cache_salt) const {
+  const auto salt = salt_names_.find(cache_salt);
+  return salt ? salts_[*salt].lru.size + salts_[*salt].in_flight.size : 0;
+}
+
+std::vector<SaltUsage> UsageLedger::salts_with_usage() const {
+  std::vector<SaltUsage> out;
+  out.reserve(salt_names_.live());
+  for (uint32_t id = 0; id < salts_.size(); ++id) {
+    const SaltState& s = salts_[id];
+    const uint64_t keys = s.lru.size + s.in_flight.size;
+    if (keys == 0) continue;
+    out.push_back({salt_names_.name(id), s.bytes, keys, s.in_flight.size});
+  }
+  return out;
+}
+
+bool UsageLedger::contains(const ObjectKey& key) const { return find(key) != kNone; }
+
+std::optional<uint64_t> UsageLedger::size_of(const ObjectKey& key) const {
+  const uint32_t id = find(key);
+  if (id == kNone) return std::nullopt;
+  return rec(id).bytes;
+}
+
+std::optional<std::string> UsageLedger::owner_of(const ObjectKey& key) const {
+  const uint32_t id = find(key);
+  if (id == kNone) return std::nullopt;
+  const uint32_t owner = rec(id).owner;
+  return owner == kNone ? std::string() : owners_.name(owner);
+}
+
+bool UsageLedger::in_flight(const ObjectKey& key) const {
+  const uint32_t id = find(key);
+  return id != kNone && rec(id).state == State::kInFlight;
+}
+
+std::vector<ObjectKey> UsageLedger::lru_keys(std::string_view cache_salt, size_t max) const {
+  std::vector<ObjectKey> out;
+  const auto salt = salt_names_.find(cache_salt);
+  if (!salt) return out;
+  for (uint32_t id = salts_[*salt].lru.head; id != kNone && out.size() < max; id = rec(id).next) {
+    out.push_back(key_of(id));
+  }
+  return out;
+}
+
+size_t UsageLedger::expire_in_flight(std::string_view cache_salt, SteadyTime now) {
+  const auto salt_id = salt_names_.find(cache_salt);
+  if (!salt_id) return 0;
+  SaltState& salt = salts_[*salt_id];
+  const int64_t now_ticks = now.time_since_epoch().count();
+  // Detach the expired prefix of the in-flight list, then splice it before the LRU head.
+  List expired;
+  while (salt.in_flight.head != kNone && rec(salt.in_flight.head).in_flight_until <= now_ticks) {
+    const uint32_t id = salt.in_flight.head;
+    unlink(salt.in_flight, id);
+    rec(id).state = State::kLru;
+    push_back(expired, id);
+  }
+  if (expired.size == 0) return 0;
+  rec(expired.tail).next = salt.lru.head;
+  if (salt.lru.head != kNone) {
+    rec(salt.lru.head).prev = expired.tail;
+  } else {
+    salt.lru.tail = expired.tail;
+  }
+  salt.lru.head = expired.head;
+  salt.lru.size += expired.size;
+  return expired.size;
+}
+
+size_t UsageLedger::take_victims(std::string_view cache_salt, size_t count, SteadyTime until,
+                                 std::vector<TrackedKey>& out) {
+  const auto salt_id = salt_names_.find(cache_salt);
+  if (!salt_id) return 0;
+  SaltState& salt = salts_[*salt_id];
+  const int64_t until_ticks = until.time_since_epoch().count();
+  size_t taken = 0;
+  while (taken < count && salt.lru.head != kNone) {
+    const uint32_t id = salt.lru.head;
+    unlink(salt.lru, id);
+    Record& r = rec(id);
+    r.state = State::kInFlight;
+    r.in_flight_until = until_ticks;
+    push_back(salt.in_flight, id);
+    out.push_back({key_of(id), r.owner == kNone ? std::string() : owners_.name(r.owner)});
+    ++taken;
+  }
+  return taken;
+}
+
+size_t UsageLedger::release_in_flight(const std::vector<ObjectKey>& keys) {
+  size_t released = 0;
+  for (auto it = keys.rbegin(); it != keys.rend(); ++it) {
+    const uint32_t id = find(*it);
+    if (id == kNone || rec(id).state != State::kInFlight) continue;
+    Record& r = rec(id);
+    SaltState& salt = salts_[r.salt];
+    unlink(salt.in_flight, id);
+    r.state = State::kLru;
+    push_front(salt.lru, id);
+    ++released;
+  }
+  return released;
+}
+
+size_t UsageLedger::memory_bytes() const {
+  size_t total = blocks_.size() * kBlockSize * sizeof(Record) +
+                 blocks_.capacity() * sizeof(std::unique_ptr<Record[]>);
+  total += flat_table_bytes(index_, sizeof(uint32_t));
+  total += flat_table_bytes(long_hashes_, sizeof(std::pair<uint32_t, std::string>));
+  for (const auto& [id, hash] : long_hashes_) total += string_heap_bytes(hash);
+  total += models_.memory_bytes() + salt_names_.memory_bytes() + owners_.memory_bytes();
+  total += salts_.capacity() * sizeof(SaltState);
+  return total;
+}
+
+}  // namespace lmcache::core
