@@ -50,6 +50,9 @@ struct CoordinatorApp::Impl {
     options.port = config.port;
     options.keep_alive_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(seconds(config.timeout_keep_alive_s));
+    // A body may pause three idle timeouts (30 s by default) before the
+    // connection is dropped as dead.
+    options.body_timeout = 3 * options.keep_alive_timeout;
     server.emplace(io, options, router);
     server->start();
   }

@@ -1,0 +1,85 @@
+// End-to-end: the command line of the real binary.
+#include <gtest/gtest.h>
+
+#include "coordinator_process.h"
+#include "http_test_client.h"
+
+namespace lmcache::testing {
+namespace {
+
+TEST(CliTest, HelpListsEveryFlagWithItsEnvVariable) {
+  auto result = run_lmcache({"coordinator", "--help"});
+  EXPECT_EQ(result.exit_code, 0);
+  for (const char* flag :
+       {"--host", "--port", "--instance-timeout", "--health-check-interval",
+        "--eviction-check-interval", "--eviction-ratio", "--trigger-watermark",
+        "--blend-chunk-size", "--blend-probe-stride", "--timeout-keep-alive", "--state-path"}) {
+    EXPECT_NE(result.output.find(flag), std::string::npos) << flag;
+  }
+  EXPECT_NE(result.output.find("LMCACHE_MP_COORDINATOR_TRIGGER_WATERMARK"), std::string::npos);
+  EXPECT_NE(result.output.find("LMCACHE_MP_COORDINATOR_RESYNC_PAGE_SIZE"), std::string::npos);
+}
+
+struct BadValue {
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::string named;  // the flag or variable the error must name
+};
+
+TEST(CliTest, BadValuesExitTwoWithOneClearLine) {
+  const std::vector<BadValue> cases = {
+      {{"--port", "70000"}, {}, "--port"},
+      {{"--port", "abc"}, {}, "--port"},
+      {{"--instance-timeout", "0"}, {}, "--instance-timeout"},
+      {{"--health-check-interval", "-1"}, {}, "--health-check-interval"},
+      {{"--eviction-ratio", "1.5"}, {}, "--eviction-ratio"},
+      {{"--trigger-watermark", "0"}, {}, "--trigger-watermark"},
+      {{"--blend-chunk-size", "0"}, {}, "--blend-chunk-size"},
+      {{"--blend-probe-stride", "x"}, {}, "--blend-probe-stride"},
+      {{"--timeout-keep-alive", "nan"}, {}, "--timeout-keep-alive"},
+      {{}, {{"LMCACHE_MP_COORDINATOR_PORT", "port"}}, "LMCACHE_MP_COORDINATOR_PORT"},
+      {{},
+       {{"LMCACHE_MP_COORDINATOR_EVICTION_RATIO", "abc"}},
+       "LMCACHE_MP_COORDINATOR_EVICTION_RATIO"},
+      {{},
+       {{"LMCACHE_MP_COORDINATOR_ENABLE_STARTUP_RESYNC", "maybe"}},
+       "LMCACHE_MP_COORDINATOR_ENABLE_STARTUP_RESYNC"},
+      {{},
+       {{"LMCACHE_MP_COORDINATOR_RESYNC_PAGE_SIZE", "0"}},
+       "LMCACHE_MP_COORDINATOR_RESYNC_PAGE_SIZE"},
+      {{},
+       {{"LMCACHE_MP_COORDINATOR_RESYNC_MAX_WAIT", "-3"}},
+       "LMCACHE_MP_COORDINATOR_RESYNC_MAX_WAIT"},
+      {{"--no-such-flag"}, {}, "--no-such-flag"},
+  };
+  for (const auto& bad : cases) {
+    std::vector<std::string> args = {"coordinator", "--host", "127.0.0.1", "--state-path",
+                                     ":memory:"};
+    args.insert(args.end(), bad.args.begin(), bad.args.end());
+    auto result = run_lmcache(args, bad.env);
+    EXPECT_EQ(result.exit_code, 2) << bad.named << ": " << result.output;
+    EXPECT_NE(result.output.find(bad.named), std::string::npos) << result.output;
+    EXPECT_EQ(result.output.find("listening"), std::string::npos) << result.output;
+  }
+}
+
+TEST(CliTest, FlagWinsOverEnvAndEnvOverDefault) {
+  // The env asks for an invalid port but the flag overrides it.
+  CoordinatorProcess flag_wins({}, {{"LMCACHE_MP_COORDINATOR_PORT", "not-a-port"}});
+  HttpTestClient client(flag_wins.port());
+  EXPECT_EQ(client.get("/healthz").status, 200);
+
+  // Env is used when no flag is given: an invalid env value is reported.
+  auto env_used = run_lmcache({"coordinator", "--state-path", ":memory:"},
+                              {{"LMCACHE_MP_COORDINATOR_INSTANCE_TIMEOUT", "-5"}});
+  EXPECT_EQ(env_used.exit_code, 2);
+  EXPECT_NE(env_used.output.find("LMCACHE_MP_COORDINATOR_INSTANCE_TIMEOUT"), std::string::npos);
+}
+
+TEST(CliTest, MissingSubcommandIsAnError) {
+  auto result = run_lmcache({});
+  EXPECT_EQ(result.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace lmcache::testing

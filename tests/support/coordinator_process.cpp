@@ -1,0 +1,167 @@
+#include "coordinator_process.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace lmcache::testing {
+namespace {
+
+std::string temp_log_path() {
+  char path[] = "/tmp/lmcache-e2e-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  ::close(fd);
+  return path;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// fork + exec with stdout and stderr appended to `log_path`.
+pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+            const std::string& log_path) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const std::string name = entry.substr(0, entry.find('='));
+    if (env.count(name) == 0 && name.rfind("LMCACHE_MP_COORDINATOR_", 0) != 0) {
+      env_strings.push_back(entry);
+    }
+  }
+  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+
+  std::vector<char*> argv;
+  std::string binary = LMCACHE_BINARY;
+  argv.push_back(binary.data());
+  std::vector<std::string> args_copy = args;
+  for (auto& arg : args_copy) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& entry : env_strings) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      ::close(fd);
+    }
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+      return -1;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return -2;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace
+
+CoordinatorProcess::CoordinatorProcess(std::vector<std::string> args,
+                                       std::map<std::string, std::string> env,
+                                       std::chrono::milliseconds timeout)
+    : log_path_(temp_log_path()) {
+  std::vector<std::string> full = {"coordinator", "--host",       "127.0.0.1", "--port",
+                                   "0",           "--state-path", ":memory:"};
+  full.insert(full.end(), args.begin(), args.end());
+  if (env.count("LMCACHE_MP_COORDINATOR_ENABLE_STARTUP_RESYNC") == 0) {
+    env["LMCACHE_MP_COORDINATOR_ENABLE_STARTUP_RESYNC"] = "false";
+  }
+  pid_ = spawn(full, env, log_path_);
+  const std::regex listening(R"(listening on http://[^ ]*:(\d+))");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::smatch match;
+    const std::string text = log();
+    if (std::regex_search(text, match, listening)) {
+      port_ = static_cast<uint16_t>(std::stoi(match[1]));
+      return;
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("coordinator exited during start-up: " + text);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("coordinator did not start: " + log());
+}
+
+CoordinatorProcess::~CoordinatorProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    wait_exit(pid_, std::chrono::seconds(10));
+  }
+  std::remove(log_path_.c_str());
+}
+
+int CoordinatorProcess::stop(int signal, std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) throw std::runtime_error("coordinator not running");
+  kill(pid_, signal);
+  const int code = wait_exit(pid_, timeout);
+  if (code == -2) throw std::runtime_error("coordinator did not exit after signal");
+  pid_ = -1;
+  return code;
+}
+
+std::string CoordinatorProcess::log() const { return read_file(log_path_); }
+
+bool CoordinatorProcess::wait_for_log(const std::string& text,
+                                      std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (log().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return log().find(text) != std::string::npos;
+}
+
+ProcessResult run_lmcache(const std::vector<std::string>& args,
+                          const std::map<std::string, std::string>& env,
+                          std::chrono::milliseconds timeout) {
+  const std::string log_path = temp_log_path();
+  const pid_t pid = spawn(args, env, log_path);
+  ProcessResult result;
+  result.exit_code = wait_exit(pid, timeout);
+  if (result.exit_code == -2) {
+    kill(pid, SIGKILL);
+    wait_exit(pid, std::chrono::seconds(5));
+  }
+  result.output = read_file(log_path);
+  std::remove(log_path.c_str());
+  return result;
+}
+
+}  // namespace lmcache::testing

@@ -1,0 +1,108 @@
+#include "core/instance_registry.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+
+namespace lmcache::core {
+namespace {
+using Clock = InstanceRegistry::Clock;
+using namespace std::chrono_literals;
+
+InstanceRecord record(std::string id, std::string ip = "10.0.0.1", uint16_t port = 8000) {
+  InstanceRecord r;
+  r.instance_id = std::move(id);
+  r.ip = std::move(ip);
+  r.http_port = port;
+  return r;
+}
+
+TEST(InstanceRegistryTest, RegisterListAndReRegister) {
+  InstanceRegistry registry;
+  const auto t0 = Clock::now();
+  EXPECT_FALSE(registry.register_instance(record("a"), t0).re_registered);
+  EXPECT_FALSE(registry.register_instance(record("b"), t0).re_registered);
+  auto again = registry.register_instance(record("a", "10.9.9.9", 1), t0);
+  EXPECT_TRUE(again.re_registered);
+  EXPECT_EQ(again.instance_id, "a");
+  const auto list = registry.list();
+  ASSERT_EQ(list.size(), 2U);
+  EXPECT_EQ(list[0].instance_id, "a");
+  EXPECT_EQ(list[0].ip, "10.9.9.9");
+  EXPECT_EQ(list[1].instance_id, "b");
+}
+
+TEST(InstanceRegistryTest, MintsDistinctIdsForBlankIds) {
+  InstanceRegistry registry;
+  std::set<std::string> ids;
+  for (int i = 0; i < 100; ++i) {
+    auto reg = registry.register_instance(record(""), Clock::now());
+    EXPECT_TRUE(std::regex_match(reg.instance_id, std::regex("mp-[0-9a-f]{32}")));
+    ids.insert(reg.instance_id);
+  }
+  EXPECT_EQ(ids.size(), 100U);
+  EXPECT_EQ(registry.size(), 100U);
+}
+
+TEST(InstanceRegistryTest, HeartbeatUnknownIsFalse) {
+  InstanceRegistry registry;
+  EXPECT_FALSE(registry.heartbeat("x", Clock::now()));
+  registry.register_instance(record("x"), Clock::now());
+  EXPECT_TRUE(registry.heartbeat("x", Clock::now()));
+}
+
+TEST(InstanceRegistryTest, RemoveLapsedUsesLastHeartbeat) {
+  InstanceRegistry registry;
+  const auto t0 = Clock::now();
+  registry.register_instance(record("old"), t0);
+  registry.register_instance(record("fresh"), t0);
+  registry.heartbeat("fresh", t0 + 20s);
+  const auto removed = registry.remove_lapsed(t0 + 31s, 30s);
+  ASSERT_EQ(removed.size(), 1U);
+  EXPECT_EQ(removed[0], "old");
+  EXPECT_TRUE(registry.find("fresh").has_value());
+  EXPECT_FALSE(registry.find("old").has_value());
+}
+
+TEST(InstanceRegistryTest, ReRegistrationResetsHeartbeat) {
+  InstanceRegistry registry;
+  const auto t0 = Clock::now();
+  registry.register_instance(record("a"), t0);
+  registry.register_instance(record("a"), t0 + 25s);
+  EXPECT_TRUE(registry.remove_lapsed(t0 + 40s, 30s).empty());
+}
+
+TEST(InstanceRegistryTest, RefreshAllGrantsGrace) {
+  InstanceRegistry registry;
+  const auto t0 = Clock::now();
+  registry.register_instance(record("a"), t0);
+  registry.refresh_all(t0 + 100s);
+  EXPECT_TRUE(registry.remove_lapsed(t0 + 120s, 30s).empty());
+  EXPECT_EQ(registry.remove_lapsed(t0 + 131s, 30s).size(), 1U);
+}
+
+TEST(InstanceRegistryTest, RemovedThenRegisteredGoesLast) {
+  InstanceRegistry registry;
+  registry.register_instance(record("a"), Clock::now());
+  registry.register_instance(record("b"), Clock::now());
+  EXPECT_TRUE(registry.remove("a"));
+  EXPECT_FALSE(registry.remove("a"));
+  registry.register_instance(record("a"), Clock::now());
+  const auto list = registry.list();
+  EXPECT_EQ(list[0].instance_id, "b");
+  EXPECT_EQ(list[1].instance_id, "a");
+}
+
+TEST(InstanceRegistryTest, PickRandomReturnsRegisteredOnly) {
+  InstanceRegistry registry;
+  EXPECT_FALSE(registry.pick_random().has_value());
+  registry.register_instance(record("a"), Clock::now());
+  registry.register_instance(record("b"), Clock::now());
+  std::set<std::string> seen;
+  for (int i = 0; i < 200; ++i) seen.insert(registry.pick_random()->instance_id);
+  EXPECT_EQ(seen, (std::set<std::string>{"a", "b"}));
+}
+
+}  // namespace
+}  // namespace lmcache::core
