@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Heartbeat load: wrk on 127.0.0.1 against PUT /instances/{id}/heartbeat of the
+# coordinator (1,000 registered instances, 64 connections), and in the same
+# run against bench/tools/floor_server.cpp (a minimal Beast server answering a
+# fixed 200), the floor of this stack on this machine. Several rounds,
+# alternating, to report medians.
+#
+# Usage: bench/heartbeat_load.sh [ROUNDS=3] [SECONDS=10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+duration=${2:-10}
+build=build-release
+cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOORDINATOR_BUILD_TESTS=OFF > /dev/null
+cmake --build $build --target lmcache floor_server > /dev/null
+
+coord_port=19300
+floor_port=19301
+$build/lmcache coordinator --host 127.0.0.1 --port $coord_port --state-path :memory: \
+  --log-level warning --instance-timeout 3600 &
+coord_pid=$!
+$build/floor_server $floor_port &
+floor_pid=$!
+trap 'kill $coord_pid $floor_pid 2>/dev/null || true' EXIT
+sleep 1
+
+for i in $(seq 0 999); do
+  printf '{"instance_id":"bench-%d","ip":"127.0.0.1","http_port":%d}\n' "$i" $((20000 + i))
+done | while read -r body; do
+  curl -sf -o /dev/null -X POST "http://127.0.0.1:$coord_port/instances" \
+    -H 'Content-Type: application/json' -d "$body"
+done
+registered=$(curl -s "http://127.0.0.1:$coord_port/instances" | grep -o '"instance_id"' | wc -l)
+echo "registered instances: $registered"
+
+run_wrk() {  # url -> "requests_per_second p99_ms"
+  wrk -t2 -c64 -d"${duration}s" --latency -s bench/heartbeat.lua "$1" |
+    awk '/Requests\/sec/ {rps=$2} /^ +99%/ {p=$2}
+         END {
+           if (p ~ /us$/) { sub(/us$/, "", p); p = p / 1000 }
+           else if (p ~ /ms$/) { sub(/ms$/, "", p) }
+           else if (p ~ /s$/) { sub(/s$/, "", p); p = p * 1000 }
+           printf "%s %.3f\n", rps, p }'
+}
+
+coord_rps=(); coord_p99=(); floor_rps=(); floor_p99=()
+for round in $(seq 1 "$rounds"); do
+  read -r rps p99 < <(run_wrk "http://127.0.0.1:$floor_port")
+  floor_rps+=("$rps"); floor_p99+=("$p99")
+  echo "round $round floor:       $rps req/s, p99 $p99 ms"
+  read -r rps p99 < <(run_wrk "http://127.0.0.1:$coord_port")
+  coord_rps+=("$rps"); coord_p99+=("$p99")
+  echo "round $round coordinator: $rps req/s, p99 $p99 ms"
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+c=$(median "${coord_rps[@]}"); f=$(median "${floor_rps[@]}")
+echo "median coordinator: $c req/s, p99 $(median "${coord_p99[@]}") ms"
+echo "median floor:       $f req/s, p99 $(median "${floor_p99[@]}") ms"
+awk -v c="$c" -v f="$f" 'BEGIN {printf "coordinator / floor: %.1f%%\n", 100 * c / f}'
