@@ -15,6 +15,7 @@ namespace lmcache::core {
 namespace {
 
 constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
+constexpr size_t kNotFound = std::numeric_limits<size_t>::max();
 
 uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -122,15 +123,15 @@ class KeyArena {
 };
 
 // Open addressing with linear probing from hash value to a 32-bit entry index.
-// Per slot: one tag byte (8 hash bits, 0 = empty) and the index, kept in two
-// arrays so that a probe for absent content usually reads one line of tags.
+// Per slot: a tag (low hash bits, 0 = empty) and the index, kept in two arrays
+// so that a probe for absent content usually reads one line of tags and never
+// the entries (a wider Tag makes false tag hits rarer).
 // Capacity grows by 1.5x (any size, via multiply-shift), so memory stays within
 // 1.5x of the load limit. Deletion shifts the run back; there are no tombstones.
 // The caller supplies equality and, for moves, the hash of a stored index.
+template <typename Tag>
 class SlotTable {
  public:
-  static constexpr size_t kNotFound = std::numeric_limits<size_t>::max();
-
   explicit SlotTable(bool single_bucket) : mask_(single_bucket ? 0 : ~uint64_t{0}) {}
 
   void prefetch(uint64_t h) const {
@@ -143,9 +144,9 @@ class SlotTable {
   size_t find(uint64_t h, Eq&& eq) const {
     if (cap_ == 0) return kNotFound;
     h &= mask_;
-    const uint8_t t = tag(h);
+    const Tag t = tag(h);
     for (size_t i = home(h);;) {
-      const uint8_t x = tags_[i];
+      const Tag x = tags_[i];
       if (x == 0) return kNotFound;
       if (x == t && eq(vals_[i])) return i;
       if (++i == cap_) i = 0;
@@ -182,7 +183,8 @@ class SlotTable {
   }
 
   size_t size() const { return size_; }
-  size_t memory_bytes() const { return cap_ * (sizeof(uint8_t) + sizeof(uint32_t)); }
+  size_t capacity() const { return cap_; }
+  size_t memory_bytes() const { return cap_ * (sizeof(Tag) + sizeof(uint32_t)); }
 
   // Calls f(index) for every stored index.
   template <typename F>
@@ -196,8 +198,8 @@ class SlotTable {
   size_t home(uint64_t h) const {
     return static_cast<size_t>((static_cast<unsigned __int128>(h) * cap_) >> 64);
   }
-  static uint8_t tag(uint64_t h) {
-    const uint8_t t = static_cast<uint8_t>(h);
+  static Tag tag(uint64_t h) {
+    const Tag t = static_cast<Tag>(h);
     return t == 0 ? 1 : t;
   }
   void place(uint64_t masked_h, uint32_t v) {
@@ -214,7 +216,7 @@ class SlotTable {
     auto old_tags = std::move(tags_);
     auto old_vals = std::move(vals_);
     const size_t old_cap = cap_;
-    tags_ = std::make_unique<uint8_t[]>(new_cap);  // value-initialized: all empty
+    tags_ = std::make_unique<Tag[]>(new_cap);  // value-initialized: all empty
     vals_ = std::make_unique_for_overwrite<uint32_t[]>(new_cap);
     cap_ = new_cap;
     for (size_t i = 0; i < old_cap; ++i) {
@@ -222,11 +224,44 @@ class SlotTable {
     }
   }
 
-  std::unique_ptr<uint8_t[]> tags_;   // per slot: 0 empty, else 8 bits of the hash (never 0)
+  std::unique_ptr<Tag[]> tags_;       // per slot: 0 empty, else low bits of the hash (never 0)
   std::unique_ptr<uint32_t[]> vals_;  // per slot: the entry index
   size_t cap_ = 0;                    // slots
   size_t size_ = 0;                   // occupied slots
   uint64_t mask_;                     // ANDed into every hash; 0 puts all in one bucket (tests)
+};
+
+// A Bloom filter in which each hash sets 3 bits of one 64-bit word, so a probe
+// for absent content is one memory access and one well-predicted branch. Sized
+// to ~1 byte per table slot (9-14 bits per content). It cannot forget: the
+// shard rebuilds it when the table grows or after many removals.
+class ContentFilter {
+ public:
+  void reset(size_t table_slots) {
+    words_count_ = std::max<size_t>(1, table_slots / 8);
+    words_ = std::make_unique<uint64_t[]>(words_count_);  // value-initialized: empty
+  }
+
+  void add(uint64_t h) { words_[word(h)] |= mask(h); }
+  bool may_contain(uint64_t h) const {
+    const uint64_t m = mask(h);
+    return (words_[word(h)] & m) == m;
+  }
+  void prefetch(uint64_t h) const { __builtin_prefetch(words_.get() + word(h)); }
+
+  size_t memory_bytes() const { return words_count_ * sizeof(uint64_t); }
+
+ private:
+  size_t word(uint64_t h) const {
+    return static_cast<size_t>((static_cast<unsigned __int128>(h) * words_count_) >> 64);
+  }
+  static uint64_t mask(uint64_t h) {
+    return (uint64_t{1} << ((h >> 16) & 63)) | (uint64_t{1} << ((h >> 22) & 63)) |
+           (uint64_t{1} << ((h >> 28) & 63));
+  }
+
+  std::unique_ptr<uint64_t[]> words_;  // the filter bits
+  size_t words_count_ = 0;             // 64-bit words in words_
 };
 
 }  // namespace
@@ -235,7 +270,9 @@ class SlotTable {
 class BlendIndex::Shard {
  public:
   Shard(uint64_t key_seed, bool single_bucket)
-      : key_seed_(key_seed), by_content_(single_bucket), by_key_(single_bucket) {}
+      : key_seed_(key_seed), by_content_(single_bucket), by_key_(single_bucket) {
+    filter_.reset(0);
+  }
 
   mutable std::shared_mutex mu;  // readers: match and lookups; writers: publish, remove
 
@@ -248,8 +285,8 @@ class BlendIndex::Shard {
     const size_t key_slot = find_key(key, kh);
     const size_t content_slot = find_content(fp);
     uint32_t tail = kNil;
-    if (content_slot != SlotTable::kNotFound) {
-      const bool key_known = key_slot != SlotTable::kNotFound;
+    if (content_slot != kNotFound) {
+      const bool key_known = key_slot != kNotFound;
       const uint64_t ref = key_known ? entries_[by_key_.value(key_slot)].key_ref : 0;
       for (uint32_t e = by_content_.value(content_slot); e != kNil;
            e = entries_[e].next_same_content) {
@@ -262,7 +299,7 @@ class BlendIndex::Shard {
     entry.fp = fp;
     entry.old_st = old_st;
     entry.next_same_content = kNil;
-    if (key_slot == SlotTable::kNotFound) {
+    if (key_slot == kNotFound) {
       entry.key_ref = arena_.add(key);
       entry.next_same_key = kNil;
       by_key_.insert(kh, idx, key_hash_of());
@@ -272,8 +309,14 @@ class BlendIndex::Shard {
       entry.next_same_key = head.next_same_key;
       head.next_same_key = idx;
     }
-    if (content_slot == SlotTable::kNotFound) {
+    if (content_slot == kNotFound) {
+      const size_t old_capacity = by_content_.capacity();
       by_content_.insert(fp.hash64(), idx, content_hash_of());
+      if (by_content_.capacity() != old_capacity) {
+        rebuild_filter();
+      } else {
+        filter_.add(fp.hash64());
+      }
     } else {
       entries_[tail].next_same_content = idx;
     }
@@ -281,13 +324,13 @@ class BlendIndex::Shard {
   }
 
   bool contains_key(std::string_view key, uint64_t kh) const {
-    return find_key(key, kh) != SlotTable::kNotFound;
+    return find_key(key, kh) != kNotFound;
   }
 
   // Removes every entry of the key. Returns entries removed. Requires mu held exclusively.
   size_t remove_key(std::string_view key, uint64_t kh) {
     const size_t key_slot = find_key(key, kh);
-    if (key_slot == SlotTable::kNotFound) return 0;
+    if (key_slot == kNotFound) return 0;
     size_t removed = 0;
     uint32_t e = by_key_.value(key_slot);
     by_key_.erase(key_slot, key_hash_of());
@@ -310,26 +353,30 @@ class BlendIndex::Shard {
   template <typename Token>
   void probe(const BlendFingerprinter& hasher, std::span<const Token> tokens, size_t stride,
              std::vector<std::pair<uint64_t, uint32_t>>& hits) const {
-    constexpr size_t kBatch = 32;
-    size_t starts[kBatch];
-    Fingerprint fps[kBatch];
-    uint64_t hashes[kBatch];
-    size_t n = 0;
-    auto flush = [&] {
-      for (size_t j = 0; j < n; ++j) {
-        const size_t slot = find_content_hashed(fps[j], hashes[j]);
-        if (slot != SlotTable::kNotFound) hits.emplace_back(starts[j], by_content_.value(slot));
-      }
-      n = 0;
+    // Software pipeline: the tags of window i are prefetched while window
+    // i - kDistance is looked up, so the ~1 cache miss per probe overlaps.
+    constexpr size_t kDistance = 32;  // power of two
+    struct Pending {
+      size_t start;
+      Fingerprint fp;
+      uint64_t hash;
+    };
+    Pending ring[kDistance];
+    size_t produced = 0;
+    auto lookup = [&](const Pending& p) {
+      if (!filter_.may_contain(p.hash)) return;
+      const size_t slot = find_content_hashed(p.fp, p.hash);
+      if (slot != kNotFound) hits.emplace_back(p.start, by_content_.value(slot));
     };
     hasher.roll(tokens, stride, [&](size_t start, const Fingerprint& fp) {
-      starts[n] = start;
-      fps[n] = fp;
-      hashes[n] = fp.hash64();
-      by_content_.prefetch(hashes[n]);
-      if (++n == kBatch) flush();
+      Pending& p = ring[produced % kDistance];
+      if (produced >= kDistance) lookup(p);
+      p = Pending{start, fp, fp.hash64()};
+      filter_.prefetch(p.hash);
+      ++produced;
     });
-    flush();
+    const size_t first = produced > kDistance ? produced - kDistance : 0;
+    for (size_t i = first; i < produced; ++i) lookup(ring[i % kDistance]);
   }
 
   const Entry& entry(uint32_t i) const { return entries_[i]; }
@@ -339,7 +386,7 @@ class BlendIndex::Shard {
   size_t key_bytes() const { return arena_.live_bytes(); }
   size_t memory_bytes() const {
     return sizeof(*this) + entries_.memory_bytes() + arena_.memory_bytes() +
-           by_content_.memory_bytes() + by_key_.memory_bytes();
+           by_content_.memory_bytes() + by_key_.memory_bytes() + filter_.memory_bytes();
   }
 
  private:
@@ -373,6 +420,7 @@ class BlendIndex::Shard {
     if (head == e) {
       if (entry.next_same_content == kNil) {
         by_content_.erase(slot, content_hash_of());
+        if (++filter_stale_ > by_content_.size() / 2 + 64) rebuild_filter();
       } else {
         by_content_.set_value(slot, entry.next_same_content);
       }
@@ -393,11 +441,20 @@ class BlendIndex::Shard {
     arena_ = std::move(fresh);
   }
 
-  const uint64_t key_seed_;  // mixed into key hashes
-  EntrySlab entries_;        // all live entries of this scope (and freed ones for reuse)
-  KeyArena arena_;           // interned object key bytes
-  SlotTable by_content_;     // fingerprint -> earliest-published live entry with that content
-  SlotTable by_key_;         // object key -> one entry of that key (head of its key list)
+  // Refills the filter from the table, at a size that follows the table's.
+  void rebuild_filter() {
+    filter_.reset(by_content_.capacity());
+    by_content_.for_each([&](uint32_t head) { filter_.add(entries_[head].fp.hash64()); });
+    filter_stale_ = 0;
+  }
+
+  const uint64_t key_seed_;        // mixed into key hashes
+  EntrySlab entries_;              // all live entries of this scope (and freed ones for reuse)
+  KeyArena arena_;                 // interned object key bytes
+  SlotTable<uint8_t> by_content_;  // fingerprint -> earliest-published live entry with it
+  ContentFilter filter_;           // prefilter over the fingerprints in by_content_
+  size_t filter_stale_ = 0;        // contents dropped from by_content_ but still in filter_
+  SlotTable<uint8_t> by_key_;      // object key -> one entry of that key (head of its key list)
 };
 
 struct BlendIndex::ScopeMap {
