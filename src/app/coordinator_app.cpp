@@ -14,8 +14,14 @@
 
 #include "app/health_sweep.h"
 #include "app/periodic_task.h"
+#include "client/mp_client.h"
+#include "core/blend_index.h"
 #include "core/instance_registry.h"
+#include "core/l2_accounting.h"
+#include "core/quota_store.h"
+#include "http/blend_routes.h"
 #include "http/http_server.h"
+#include "http/l2_routes.h"
 #include "http/membership_routes.h"
 #include "http/router.h"
 
@@ -41,9 +47,17 @@ struct CoordinatorApp::Impl {
   explicit Impl(CoordinatorConfig cfg)
       : config(std::move(cfg)),
         io(static_cast<int>(io_thread_count())),
+        quotas(config.state_path),
+        l2(eviction_config(config)),
+        blend(config.blend_chunk_size, config.blend_probe_stride),
+        mp_client(io.get_executor()),
         health_sweep(registry, seconds(config.instance_timeout_s),
                      seconds(config.health_check_interval_s)) {
-    http::add_membership_routes(router, registry);
+    http::MembershipHooks hooks;
+    hooks.on_registered = [this](const std::string& id) { l2.on_instance_registered(id); };
+    http::add_membership_routes(router, registry, hooks);
+    http::add_l2_routes(router, l2, quotas);
+    http::add_blend_routes(router, blend);
 
     http::HttpServerOptions options;
     options.host = config.host;
@@ -86,9 +100,21 @@ struct CoordinatorApp::Impl {
         [this, timer, deadline](boost::system::error_code) { wait_for_drain(timer, deadline); });
   }
 
+  static core::EvictionConfig eviction_config(const CoordinatorConfig& config) {
+    core::EvictionConfig eviction;
+    eviction.eviction_ratio = config.eviction_ratio;
+    eviction.trigger_watermark = config.trigger_watermark;
+    eviction.retry_delay = core::EvictionConfig::retry_delay_for(config.eviction_check_interval_s);
+    return eviction;
+  }
+
   CoordinatorConfig config;
   net::io_context io;
+  core::QuotaStore quotas;
   core::InstanceRegistry registry;
+  core::L2Accounting l2;
+  core::BlendIndex blend;
+  client::MpClient mp_client;
   HealthSweep health_sweep;
   http::Router router;
   std::optional<http::HttpServer> server;

@@ -1,0 +1,86 @@
+#include "core/l2_accounting.h"
+
+namespace lmcache::core {
+
+L2Accounting::L2Accounting(EvictionConfig eviction) : planner_(eviction) {}
+
+L2BatchOutcome L2Accounting::apply_batch(std::string_view instance_id, uint64_t seq,
+                                         std::span<const L2Event> events) {
+  L2BatchOutcome outcome;
+  std::lock_guard lock(mutex_);
+  const auto verdict = sequences_.check(instance_id, seq);
+  if (verdict == SequenceTracker::Verdict::kDuplicate) {
+    outcome.duplicate = true;
+    return outcome;
+  }
+  outcome.gap = verdict == SequenceTracker::Verdict::kGap;
+  for (const L2Event& event : events) {
+    switch (event.type) {
+      case L2EventType::kStore:
+        ledger_.apply_store(event.key, event.bytes, instance_id);
+        break;
+      case L2EventType::kLookup:
+        ledger_.apply_lookup(event.key);
+        break;
+      case L2EventType::kDelete:
+        ledger_.apply_delete(event.key);
+        break;
+    }
+    ++applied_[static_cast<size_t>(event.type)];
+  }
+  outcome.recorded = events.size();
+  return outcome;
+}
+
+void L2Accounting::apply_resync(std::span<const std::pair<ObjectKey, uint64_t>> entries,
+                                std::string_view owner) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, bytes] : entries) ledger_.apply_store(key, bytes, owner);
+  resync_keys_ += entries.size();
+}
+
+void L2Accounting::on_instance_registered(std::string_view instance_id) {
+  std::lock_guard lock(mutex_);
+  sequences_.reset(instance_id);
+}
+
+EvictionPlan L2Accounting::plan_eviction(const QuotaMap& quotas, SteadyTime now) {
+  std::lock_guard lock(mutex_);
+  return planner_.plan(ledger_, quotas, now);
+}
+
+size_t L2Accounting::release(std::span<const TrackedKey> victims) {
+  std::lock_guard lock(mutex_);
+  return ledger_.release_in_flight(victims);
+}
+
+uint64_t L2Accounting::usage_bytes(std::string_view cache_salt) const {
+  std::lock_guard lock(mutex_);
+  return ledger_.usage_bytes(cache_salt);
+}
+
+std::vector<SaltUsage> L2Accounting::salts() const {
+  std::lock_guard lock(mutex_);
+  return ledger_.salts_with_usage();
+}
+
+uint64_t L2Accounting::total_bytes() const {
+  std::lock_guard lock(mutex_);
+  return ledger_.total_bytes();
+}
+
+L2Counters L2Accounting::counters() const {
+  std::lock_guard lock(mutex_);
+  L2Counters counters;
+  counters.events = applied_;
+  counters.duplicate_batches = sequences_.duplicates();
+  counters.gap_batches = sequences_.gaps();
+  counters.missed_batches = sequences_.missed_batches();
+  counters.resync_keys = resync_keys_;
+  counters.tracked_keys = ledger_.key_count();
+  counters.total_bytes = ledger_.total_bytes();
+  counters.memory_bytes = ledger_.memory_bytes();
+  return counters;
+}
+
+}  // namespace lmcache::core

@@ -1,0 +1,91 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/eviction_planner.h"
+#include "core/object_key.h"
+#include "core/quota_store.h"
+#include "core/sequence_tracker.h"
+#include "core/usage_ledger.h"
+
+namespace lmcache::core {
+
+enum class L2EventType : uint8_t { kStore = 0, kLookup = 1, kDelete = 2 };
+inline constexpr size_t kL2EventTypes = 3;
+
+// One decoded, valid event of a `POST /l2/events` batch.
+struct L2Event {
+  L2EventType type = L2EventType::kStore;
+  ObjectKey key;
+  uint64_t bytes = 0;  // used by stores only
+};
+
+// What became of one batch.
+struct L2BatchOutcome {
+  size_t recorded = 0;     // events applied
+  bool duplicate = false;  // a replay: nothing applied
+  bool gap = false;        // batches before this one were lost
+};
+
+// Counters for metrics, read under the lock as one consistent snapshot.
+struct L2Counters {
+  std::array<uint64_t, kL2EventTypes> events{};  // applied events by type
+  uint64_t duplicate_batches = 0;
+  uint64_t gap_batches = 0;
+  uint64_t missed_batches = 0;
+  uint64_t resync_keys = 0;
+  uint64_t tracked_keys = 0;
+  uint64_t total_bytes = 0;
+  size_t memory_bytes = 0;
+};
+
+// The fleet's L2 accounting, safe to call from any thread: the usage ledger,
+// per-instance batch sequencing and eviction planning behind one mutex.
+//
+// Decoding and validation happen before the call, outside the lock, so the
+// lock is held only for the O(events) ledger updates.
+class L2Accounting {
+ public:
+  explicit L2Accounting(EvictionConfig eviction);
+  L2Accounting(const L2Accounting&) = delete;
+  L2Accounting& operator=(const L2Accounting&) = delete;
+
+  // Applies a batch of `instance_id` in order, unless `seq` marks it as a
+  // replay (see SequenceTracker). Stores record `instance_id` as the owner.
+  L2BatchOutcome apply_batch(std::string_view instance_id, uint64_t seq,
+                             std::span<const L2Event> events);
+
+  // Records keys found in L2 at start-up as stores (size and recency).
+  void apply_resync(std::span<const std::pair<ObjectKey, uint64_t>> entries,
+                    std::string_view owner);
+
+  // An instance (re-)registered: its next batch may start again at seq 1.
+  void on_instance_registered(std::string_view instance_id);
+
+  // Plans one eviction sweep and marks the victims in flight.
+  EvictionPlan plan_eviction(const QuotaMap& quotas, SteadyTime now);
+
+  // A dispatch failed: its victims are eligible again at the next sweep.
+  size_t release(std::span<const TrackedKey> victims);
+
+  uint64_t usage_bytes(std::string_view cache_salt) const;
+  std::vector<SaltUsage> salts() const;
+  uint64_t total_bytes() const;
+  L2Counters counters() const;
+
+ private:
+  mutable std::mutex mutex_;
+  UsageLedger ledger_;
+  SequenceTracker sequences_;
+  EvictionPlanner planner_;
+  std::array<uint64_t, kL2EventTypes> applied_{};
+  uint64_t resync_keys_ = 0;
+};
+
+}  // namespace lmcache::core
