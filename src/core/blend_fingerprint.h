@@ -69,7 +69,19 @@ class BlendFingerprinter {
   template <typename Token, typename Sink>
   void roll(std::span<const Token> tokens, size_t stride, Sink&& sink) const;
 
+  // Same windows as roll(), each reported exactly once but in no particular
+  // order. About twice as fast for long inputs: it rolls two halves at once.
+  template <typename Token, typename Sink>
+  void roll_unordered(std::span<const Token> tokens, size_t stride, Sink&& sink) const;
+
  private:
+  // Horner evaluation of N windows at once: independent chains overlap in the CPU.
+  template <size_t N, typename Token>
+  void of_many(const Token* const* windows, Fingerprint* out) const;
+  // One rolling step: H <- H * B - out * B^L + in.
+  template <typename Token>
+  void advance(uint64_t& ha, uint64_t& hb, uint64_t out, uint64_t in) const;
+
   void init_from_seed(uint64_t seed);
   void finish_init();
 
@@ -95,18 +107,44 @@ class BlendFingerprinter {
 
 template <typename Token>
 Fingerprint BlendFingerprinter::of(std::span<const Token> tokens) const {
+  const Token* w = tokens.data();
+  Fingerprint f;
+  of_many<1>(&w, &f);
+  return f;
+}
+
+template <size_t N, typename Token>
+void BlendFingerprinter::of_many(const Token* const* windows, Fingerprint* out) const {
   static_assert(std::is_same_v<Token, uint32_t> || std::is_same_v<Token, uint64_t>);
-  uint64_t ha = 0, hb = 0;
+  uint64_t ha[N] = {}, hb[N] = {};
   for (size_t j = 0; j < window_; ++j) {
-    const uint64_t t = tokens[j];
-    // H <- H * B + x, with x = lo + hi*i.
-    unsigned __int128 ra = mul(ha, c_) + mul(hb, neg_d_) + (t & 0xFFFFFFFFu);
-    unsigned __int128 rb = mul(ha, d_) + mul(hb, c_);
-    if constexpr (sizeof(Token) > 4) rb += t >> 32;
-    ha = reduce(ra);
-    hb = reduce(rb);
+    for (size_t k = 0; k < N; ++k) {
+      const uint64_t t = windows[k][j];
+      // H <- H * B + x, with x = lo + hi*i.
+      unsigned __int128 ra = mul(ha[k], c_) + mul(hb[k], neg_d_) + (t & 0xFFFFFFFFu);
+      unsigned __int128 rb = mul(ha[k], d_) + mul(hb[k], c_);
+      if constexpr (sizeof(Token) > 4) rb += t >> 32;
+      ha[k] = reduce(ra);
+      hb[k] = reduce(rb);
+    }
   }
-  return {ha, hb};
+  for (size_t k = 0; k < N; ++k) out[k] = Fingerprint{ha[k], hb[k]};
+}
+
+template <typename Token>
+inline void BlendFingerprinter::advance(uint64_t& ha, uint64_t& hb, uint64_t out,
+                                        uint64_t in) const {
+  // All terms made non-negative (p - x for -x), one reduction per part.
+  unsigned __int128 ra =
+      mul(ha, c_) + mul(hb, neg_d_) + mul(out & 0xFFFFFFFFu, neg_e_) + (in & 0xFFFFFFFFu);
+  unsigned __int128 rb = mul(ha, d_) + mul(hb, c_) + mul(out & 0xFFFFFFFFu, neg_f_);
+  if constexpr (sizeof(Token) > 4) {
+    const uint64_t out_hi = out >> 32;
+    ra += mul(out_hi, f_);  // -(out_hi*i)*(f*i) = +out_hi*f
+    rb += mul(out_hi, neg_e_) + (in >> 32);
+  }
+  ha = reduce(ra);
+  hb = reduce(rb);
 }
 
 template <typename Token, typename Sink>
@@ -115,10 +153,16 @@ void BlendFingerprinter::roll(std::span<const Token> tokens, size_t stride, Sink
   const size_t n = tokens.size();
   if (n < window_ || stride == 0) return;
   if (stride >= window_) {
-    // Windows do not overlap: hashing each directly touches every token at most once.
-    for (size_t start = 0; start + window_ <= n; start += stride) {
-      sink(start, of(tokens.subspan(start, window_)));
+    // Windows do not overlap: hash each directly, four at a time.
+    size_t start = 0;
+    for (; start + 3 * stride + window_ <= n; start += 4 * stride) {
+      const Token* w[4] = {&tokens[start], &tokens[start + stride], &tokens[start + 2 * stride],
+                           &tokens[start + 3 * stride]};
+      Fingerprint f[4];
+      of_many<4>(w, f);
+      for (size_t k = 0; k < 4; ++k) sink(start + k * stride, f[k]);
     }
+    for (; start + window_ <= n; start += stride) sink(start, of(tokens.subspan(start, window_)));
     return;
   }
   Fingerprint h = of(tokens.first(window_));
@@ -127,23 +171,58 @@ void BlendFingerprinter::roll(std::span<const Token> tokens, size_t stride, Sink
   const size_t last = n - window_;
   size_t next_report = stride;
   for (size_t start = 1; start <= last; ++start) {
-    const uint64_t out = tokens[start - 1];
-    const uint64_t in = tokens[start - 1 + window_];
-    // H <- H * B - out * B^L + in, all terms made non-negative, one reduction.
-    unsigned __int128 ra =
-        mul(ha, c_) + mul(hb, neg_d_) + mul(out & 0xFFFFFFFFu, neg_e_) + (in & 0xFFFFFFFFu);
-    unsigned __int128 rb = mul(ha, d_) + mul(hb, c_) + mul(out & 0xFFFFFFFFu, neg_f_);
-    if constexpr (sizeof(Token) > 4) {
-      const uint64_t out_hi = out >> 32;
-      ra += mul(out_hi, f_);  // -(out_hi*i)*(f*i) = +out_hi*f
-      rb += mul(out_hi, neg_e_) + (in >> 32);
-    }
-    ha = reduce(ra);
-    hb = reduce(rb);
+    advance<Token>(ha, hb, tokens[start - 1], tokens[start - 1 + window_]);
     if (start == next_report) {
       sink(start, Fingerprint{ha, hb});
       next_report += stride;
     }
+  }
+}
+
+template <typename Token, typename Sink>
+void BlendFingerprinter::roll_unordered(std::span<const Token> tokens, size_t stride,
+                                        Sink&& sink) const {
+  const size_t n = tokens.size();
+  constexpr size_t kMinSteps = 512;  // below this, one chain is as good
+  if (n < window_ || stride == 0 || stride >= window_ || n - window_ < 2 * kMinSteps) {
+    roll(tokens, stride, sink);
+    return;
+  }
+  // Chain A covers starts [0, mid), chain B starts [mid, last]; mid is a
+  // multiple of stride so both report at the same step counts.
+  const size_t last = n - window_;
+  const size_t mid = (last + 1) / 2 / stride * stride;
+  if (mid == 0) {
+    roll(tokens, stride, sink);
+    return;
+  }
+  const Token* w[2] = {&tokens[0], &tokens[mid]};
+  Fingerprint f[2];
+  of_many<2>(w, f);
+  sink(size_t{0}, f[0]);
+  sink(mid, f[1]);
+  uint64_t aa = f[0].a, ab = f[0].b, ba = f[1].a, bb = f[1].b;
+  const size_t steps_a = mid - 1;     // A advances to starts 1 .. mid-1
+  const size_t steps_b = last - mid;  // B advances to starts mid+1 .. last
+  const size_t both = steps_a < steps_b ? steps_a : steps_b;
+  size_t next_report = stride;
+  size_t s = 1;
+  for (; s <= both; ++s) {
+    advance<Token>(aa, ab, tokens[s - 1], tokens[s - 1 + window_]);
+    advance<Token>(ba, bb, tokens[mid + s - 1], tokens[mid + s - 1 + window_]);
+    if (s == next_report) {
+      sink(s, Fingerprint{aa, ab});
+      sink(mid + s, Fingerprint{ba, bb});
+      next_report += stride;
+    }
+  }
+  for (size_t t = s; t <= steps_a; ++t) {
+    advance<Token>(aa, ab, tokens[t - 1], tokens[t - 1 + window_]);
+    if (t % stride == 0) sink(t, Fingerprint{aa, ab});
+  }
+  for (size_t t = s; t <= steps_b; ++t) {
+    advance<Token>(ba, bb, tokens[mid + t - 1], tokens[mid + t - 1 + window_]);
+    if (t % stride == 0) sink(mid + t, Fingerprint{ba, bb});
   }
 }
 

@@ -219,7 +219,15 @@ class SlotTable {
     tags_ = std::make_unique<Tag[]>(new_cap);  // value-initialized: all empty
     vals_ = std::make_unique_for_overwrite<uint32_t[]>(new_cap);
     cap_ = new_cap;
+    // The hashes live behind the indices (cache misses): prefetch ahead in two
+    // stages, as a key's hash needs its entry before its bytes can be fetched.
+    constexpr size_t kAhead = 16;
     for (size_t i = 0; i < old_cap; ++i) {
+      if (i + kAhead < old_cap && old_tags[i + kAhead] != 0)
+        hash_of.prefetch(old_vals[i + kAhead], 0);
+      if (i + kAhead / 2 < old_cap && old_tags[i + kAhead / 2] != 0) {
+        hash_of.prefetch(old_vals[i + kAhead / 2], 1);
+      }
       if (old_tags[i] != 0) place(hash_of(old_vals[i]) & mask_, old_vals[i]);
     }
   }
@@ -348,7 +356,8 @@ class BlendIndex::Shard {
     return removed;
   }
 
-  // Appends (start, head entry) for every window whose content is present.
+  // Appends (start, head entry) for every window whose content is present, in
+  // no particular order.
   // Requires mu held (shared is enough).
   template <typename Token>
   void probe(const BlendFingerprinter& hasher, std::span<const Token> tokens, size_t stride,
@@ -368,7 +377,7 @@ class BlendIndex::Shard {
       const size_t slot = find_content_hashed(p.fp, p.hash);
       if (slot != kNotFound) hits.emplace_back(p.start, by_content_.value(slot));
     };
-    hasher.roll(tokens, stride, [&](size_t start, const Fingerprint& fp) {
+    hasher.roll_unordered(tokens, stride, [&](size_t start, const Fingerprint& fp) {
       Pending& p = ring[produced % kDistance];
       if (produced >= kDistance) lookup(p);
       p = Pending{start, fp, fp.hash64()};
@@ -391,14 +400,25 @@ class BlendIndex::Shard {
 
  private:
   // Hash of a stored entry index, for table moves.
+  // prefetch(i, stage) warms what operator()(i) will read; stage 1 runs later than stage 0.
   struct ContentHashOf {
     const Shard* shard;
     uint64_t operator()(uint32_t i) const { return shard->entries_[i].fp.hash64(); }
+    void prefetch(uint32_t i, int stage) const {
+      if (stage == 0) __builtin_prefetch(&shard->entries_[i]);
+    }
   };
   struct KeyHashOf {
     const Shard* shard;
     uint64_t operator()(uint32_t i) const {
       return shard->key_hash(shard->arena_.get(shard->entries_[i].key_ref));
+    }
+    void prefetch(uint32_t i, int stage) const {
+      if (stage == 0) {
+        __builtin_prefetch(&shard->entries_[i]);
+      } else {
+        __builtin_prefetch(shard->arena_.get(shard->entries_[i].key_ref).data());
+      }
     }
   };
   ContentHashOf content_hash_of() const { return {this}; }
@@ -573,6 +593,7 @@ std::vector<BlendMatch> BlendIndex::match_impl(std::string_view model_scope,
   std::vector<std::pair<uint64_t, uint32_t>> hits;
   std::shared_lock lock(shard->mu);
   shard->probe(hasher_, tokens, probe_stride_, hits);
+  std::sort(hits.begin(), hits.end());            // ascending cur_st; first occurrence wins below
   boost::unordered_flat_set<uint64_t> seen_keys;  // key refs already reported
   for (const auto& [start, idx] : hits) {
     const Entry& e = shard->entry(idx);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -55,6 +56,30 @@ TEST(BlendFingerprintTest, StrideReportsOnlyMultiples) {
     std::vector<size_t> expected;
     for (size_t s = 0; s + 16 <= 123; s += stride) expected.push_back(s);
     EXPECT_EQ(starts, expected) << "stride " << stride;
+  }
+}
+
+TEST(BlendFingerprintTest, UnorderedRollReportsSameWindows) {
+  for (size_t window : {4u, 16u, 256u}) {
+    for (size_t stride : {1u, 3u, 7u, 300u}) {
+      for (size_t n : {100u, 1500u, 5000u}) {
+        const BlendFingerprinter fpr(window, 21);
+        const auto tokens = random_tokens(n, window * 7 + stride + n, ~0ull);
+        const std::span<const uint64_t> span(tokens);
+        std::vector<std::pair<size_t, Fingerprint>> ordered, unordered;
+        fpr.roll(span, stride, [&](size_t s, const Fingerprint& f) { ordered.emplace_back(s, f); });
+        fpr.roll_unordered(span, stride,
+                           [&](size_t s, const Fingerprint& f) { unordered.emplace_back(s, f); });
+        std::sort(unordered.begin(), unordered.end(),
+                  [](const auto& x, const auto& y) { return x.first < y.first; });
+        ASSERT_EQ(ordered.size(), unordered.size()) << window << " " << stride << " " << n;
+        for (size_t i = 0; i < ordered.size(); ++i) {
+          ASSERT_EQ(ordered[i].first, unordered[i].first);
+          ASSERT_EQ(ordered[i].second, unordered[i].second);
+          ASSERT_EQ(ordered[i].second, fpr.of(span.subspan(ordered[i].first, window)));
+        }
+      }
+    }
   }
 }
 
