@@ -19,6 +19,16 @@ EvictionPlan EvictionPlanner::plan(UsageLedger& ledger, const QuotaMap& quotas,
             [](const SaltUsage& a, const SaltUsage& b) { return a.cache_salt < b.cache_salt; });
   const SteadyTime until = now + config_.retry_delay;
 
+  // First the targets (cheap), then the victims into one reserved vector.
+  struct Pending {
+    const SaltUsage* usage;
+    uint64_t limit;
+    uint64_t target;
+    uint64_t in_flight;
+    uint64_t wanted;
+  };
+  std::vector<Pending> pending;
+  uint64_t total_wanted = 0;
   for (const SaltUsage& salt : salts) {
     const size_t expired = ledger.expire_in_flight(salt.cache_salt, now);
     plan.expired += expired;
@@ -35,10 +45,16 @@ EvictionPlan EvictionPlanner::plan(UsageLedger& ledger, const QuotaMap& quotas,
     const uint64_t target = std::min(salt.keys, std::max<uint64_t>(1, share));
     const uint64_t in_flight = salt.in_flight - expired;
     const uint64_t wanted = target > in_flight ? target - in_flight : 0;
+    pending.push_back({&salt, limit, target, in_flight, wanted});
+    total_wanted += wanted;
+  }
+
+  plan.victims.reserve(total_wanted);
+  for (const Pending& p : pending) {
     const size_t chosen =
-        wanted == 0 ? 0 : ledger.take_victims(salt.cache_salt, wanted, until, plan.victims);
-    plan.salts.push_back(
-        {salt.cache_salt, salt.bytes, limit, salt.keys, target, in_flight, chosen});
+        p.wanted == 0 ? 0 : ledger.take_victims(p.usage->cache_salt, p.wanted, until, plan.victims);
+    plan.salts.push_back({p.usage->cache_salt, p.usage->bytes, p.limit, p.usage->keys, p.target,
+                          p.in_flight, chosen});
   }
   return plan;
 }

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -65,8 +66,11 @@ class EvictionPlanner {
 
   // Dispatch of these keys failed: they are no longer in flight, so the next sweep sends them
   // again (to another instance). Returns the number of keys released.
-  static size_t release_in_flight(UsageLedger& ledger, const std::vector<ObjectKey>& keys) {
+  static size_t release_in_flight(UsageLedger& ledger, std::span<const ObjectKey> keys) {
     return ledger.release_in_flight(keys);
+  }
+  static size_t release_in_flight(UsageLedger& ledger, std::span<const TrackedKey> victims) {
+    return ledger.release_in_flight(victims);
   }
 
   const EvictionConfig& config() const { return config_; }

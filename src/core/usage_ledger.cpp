@@ -227,7 +227,14 @@ void UsageLedger::touch(uint32_t id) {
 }
 
 void UsageLedger::apply_store(const ObjectKey& key, uint64_t bytes, std::string_view owner) {
-  const uint32_t found = find(key);
+  const auto model_id = models_.find(key.model_name);
+  const auto salt_id = salt_names_.find(key.cache_salt);
+  uint32_t found = kNone;
+  if (model_id && salt_id) {
+    auto it =
+        index_.find(Probe{key.chunk_hash, *model_id, *salt_id, key.kv_rank, key.object_group_id});
+    if (it != index_.end()) found = *it;
+  }
   if (found != kNone) {
     Record& r = rec(found);
     SaltState& salt = salts_[r.salt];
@@ -248,8 +255,19 @@ void UsageLedger::apply_store(const ObjectKey& key, uint64_t bytes, std::string_
   r.bytes = bytes;
   r.in_flight_until = 0;
   r.prev = r.next = kNone;
-  r.model = models_.acquire(key.model_name);
-  r.salt = salt_names_.acquire(key.cache_salt);
+  // Reuse the ids found above: one string lookup per field per store.
+  if (model_id) {
+    models_.add_ref(*model_id);
+    r.model = *model_id;
+  } else {
+    r.model = models_.acquire(key.model_name);
+  }
+  if (salt_id) {
+    salt_names_.add_ref(*salt_id);
+    r.salt = *salt_id;
+  } else {
+    r.salt = salt_names_.acquire(key.cache_salt);
+  }
   r.kv_rank = key.kv_rank;
   r.group = key.object_group_id;
   r.owner = owner.empty() ? kNone : owners_.acquire(owner);
@@ -392,18 +410,27 @@ size_t UsageLedger::take_victims(std::string_view cache_salt, size_t count, Stea
   return taken;
 }
 
-size_t UsageLedger::release_in_flight(const std::vector<ObjectKey>& keys) {
+bool UsageLedger::release(const ObjectKey& key) {
+  const uint32_t id = find(key);
+  if (id == kNone || rec(id).state != State::kInFlight) return false;
+  Record& r = rec(id);
+  SaltState& salt = salts_[r.salt];
+  unlink(salt.in_flight, id);
+  r.state = State::kLru;
+  push_front(salt.lru, id);
+  return true;
+}
+
+// Both overloads walk backwards and push to the front, so the first given ends least recent.
+size_t UsageLedger::release_in_flight(std::span<const ObjectKey> keys) {
   size_t released = 0;
-  for (auto it = keys.rbegin(); it != keys.rend(); ++it) {
-    const uint32_t id = find(*it);
-    if (id == kNone || rec(id).state != State::kInFlight) continue;
-    Record& r = rec(id);
-    SaltState& salt = salts_[r.salt];
-    unlink(salt.in_flight, id);
-    r.state = State::kLru;
-    push_front(salt.lru, id);
-    ++released;
-  }
+  for (auto it = keys.rbegin(); it != keys.rend(); ++it) released += release(*it);
+  return released;
+}
+
+size_t UsageLedger::release_in_flight(std::span<const TrackedKey> victims) {
+  size_t released = 0;
+  for (auto it = victims.rbegin(); it != victims.rend(); ++it) released += release(it->key);
   return released;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,7 +101,8 @@ class UsageLedger {
 
   // Puts in-flight keys back at the LRU end of their salt, the first given as the least recent.
   // Keys unknown or not in flight are ignored. Returns the number released.
-  size_t release_in_flight(const std::vector<ObjectKey>& keys);
+  size_t release_in_flight(std::span<const ObjectKey> keys);
+  size_t release_in_flight(std::span<const TrackedKey> victims);
 
   // Heap bytes held by the ledger: record slab, index, interned strings, side tables.
   size_t memory_bytes() const;
@@ -150,7 +152,8 @@ class UsageLedger {
    public:
     std::optional<uint32_t> find(std::string_view s) const;
     uint32_t acquire(std::string_view s);  // finds or adds, and counts one more reference
-    void release(uint32_t id);             // one reference less; forgets the string at 0
+    void add_ref(uint32_t id) { ++refs_[id]; }
+    void release(uint32_t id);  // one reference less; forgets the string at 0
     const std::string& name(uint32_t id) const { return names_[id]; }
     size_t live() const { return map_.size(); }
     size_t capacity() const { return names_.size(); }
@@ -212,6 +215,8 @@ class UsageLedger {
   void unlink(List& list, uint32_t id);
   void push_back(List& list, uint32_t id);   // most recent end
   void push_front(List& list, uint32_t id);  // least recent end
+  // Puts one in-flight record back at its salt's LRU end; false when not in flight.
+  bool release(const ObjectKey& key);
   // Makes a record most recent in its salt's LRU list, taking it out of flight if needed.
   void touch(uint32_t id);
 
