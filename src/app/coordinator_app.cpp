@@ -12,8 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "app/eviction_loop.h"
 #include "app/health_sweep.h"
 #include "app/periodic_task.h"
+#include "app/startup_resync.h"
 #include "client/mp_client.h"
 #include "core/blend_index.h"
 #include "core/instance_registry.h"
@@ -23,6 +25,7 @@
 #include "http/http_server.h"
 #include "http/l2_routes.h"
 #include "http/membership_routes.h"
+#include "http/prefetch_routes.h"
 #include "http/router.h"
 
 namespace lmcache::app {
@@ -58,6 +61,7 @@ struct CoordinatorApp::Impl {
     http::add_membership_routes(router, registry, hooks);
     http::add_l2_routes(router, l2, quotas);
     http::add_blend_routes(router, blend);
+    http::add_prefetch_routes(router, registry, prefetch_forwarder());
 
     http::HttpServerOptions options;
     options.host = config.host;
@@ -71,7 +75,42 @@ struct CoordinatorApp::Impl {
     server->start();
   }
 
+  // Adapts the outbound MP client to the prefetch routes.
+  http::PrefetchForwarder prefetch_forwarder() {
+    auto relay = [](http::PrefetchForwarder::Done done) {
+      return [done = std::move(done)](client::MpResponse response) {
+        done(http::ForwardedReply{response.ok(), response.error_text, response.status,
+                                  std::move(response.body)});
+      };
+    };
+    http::PrefetchForwarder forwarder;
+    forwarder.submit = [this, relay](const core::InstanceRecord& instance, std::string body,
+                                     http::PrefetchForwarder::Done done) {
+      mp_client.submit_prefetch({instance.ip, instance.http_port}, std::move(body),
+                                relay(std::move(done)));
+    };
+    forwarder.poll = [this, relay](const core::InstanceRecord& instance, std::string request_id,
+                                   http::PrefetchForwarder::Done done) {
+      mp_client.poll_prefetch({instance.ip, instance.http_port}, request_id,
+                              relay(std::move(done)));
+    };
+    return forwarder;
+  }
+
   void start_loops() {
+    if (config.eviction_check_interval_s > 0) {
+      eviction_task.emplace(io.get_executor(), seconds(config.eviction_check_interval_s),
+                            [this](Clock::duration) { eviction.sweep(Clock::now()); });
+      eviction_task->start();
+    }
+    if (config.enable_startup_resync) {
+      ResyncOptions options;
+      options.poll_interval = seconds(config.resync_poll_interval_s);
+      options.max_wait = seconds(config.resync_max_wait_s);
+      options.page_size = config.resync_page_size;
+      resync = std::make_shared<StartupResync>(io.get_executor(), options, registry, l2, mp_client);
+      resync->start();
+    }
     if (config.health_check_interval_s > 0) {
       health_task.emplace(
           io.get_executor(), seconds(config.health_check_interval_s),
@@ -85,6 +124,8 @@ struct CoordinatorApp::Impl {
     spdlog::info("shutting down");
     server->stop_accepting();
     if (health_task) health_task->stop();
+    if (eviction_task) eviction_task->stop();
+    if (resync) resync->stop();
     const auto deadline = Clock::now() + std::chrono::seconds(2);
     auto timer = std::make_shared<net::steady_timer>(io);
     wait_for_drain(timer, deadline);
@@ -119,6 +160,9 @@ struct CoordinatorApp::Impl {
   http::Router router;
   std::optional<http::HttpServer> server;
   std::optional<PeriodicTask> health_task;
+  EvictionLoop eviction{l2, quotas, registry, mp_client};
+  std::optional<PeriodicTask> eviction_task;
+  std::shared_ptr<StartupResync> resync;
 };
 
 CoordinatorApp::CoordinatorApp(CoordinatorConfig config)
