@@ -134,12 +134,6 @@ class SlotTable {
  public:
   explicit SlotTable(bool single_bucket) : mask_(single_bucket ? 0 : ~uint64_t{0}) {}
 
-  void prefetch(uint64_t h) const {
-    if (cap_ == 0) return;
-    const size_t i = home(h & mask_);
-    __builtin_prefetch(tags_.get() + i);
-  }
-
   template <typename Eq>
   size_t find(uint64_t h, Eq&& eq) const {
     if (cap_ == 0) return kNotFound;
