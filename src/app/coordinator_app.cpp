@@ -14,6 +14,7 @@
 
 #include "app/eviction_loop.h"
 #include "app/health_sweep.h"
+#include "app/metrics_exposition.h"
 #include "app/periodic_task.h"
 #include "app/startup_resync.h"
 #include "client/mp_client.h"
@@ -25,6 +26,7 @@
 #include "http/http_server.h"
 #include "http/l2_routes.h"
 #include "http/membership_routes.h"
+#include "http/metrics_routes.h"
 #include "http/prefetch_routes.h"
 #include "http/router.h"
 
@@ -58,10 +60,19 @@ struct CoordinatorApp::Impl {
                      seconds(config.health_check_interval_s)) {
     http::MembershipHooks hooks;
     hooks.on_registered = [this](const std::string& id) { l2.on_instance_registered(id); };
+    hooks.on_heartbeat = [this] { heartbeats.fetch_add(1, std::memory_order_relaxed); };
     http::add_membership_routes(router, registry, hooks);
     http::add_l2_routes(router, l2, quotas);
     http::add_blend_routes(router, blend);
     http::add_prefetch_routes(router, registry, prefetch_forwarder());
+    http::add_metrics_route(router, [this] {
+      return render_metrics({registry, heartbeats, health_sweep, l2, quotas, eviction, blend,
+                             blend_match_requests, blend_matches, request_metrics});
+    });
+    router.set_observer([this](std::string_view route, boost::beast::http::verb method,
+                               unsigned status, std::chrono::nanoseconds elapsed) {
+      request_metrics.record(route, method, status, elapsed);
+    });
 
     http::HttpServerOptions options;
     options.host = config.host;
@@ -157,6 +168,10 @@ struct CoordinatorApp::Impl {
   core::BlendIndex blend;
   client::MpClient mp_client;
   HealthSweep health_sweep;
+  std::atomic<uint64_t> heartbeats{0};
+  std::atomic<uint64_t> blend_match_requests{0};
+  std::atomic<uint64_t> blend_matches{0};
+  http::RequestMetrics request_metrics;
   http::Router router;
   std::optional<http::HttpServer> server;
   std::optional<PeriodicTask> health_task;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 
 #include "core/instance_registry.h"
@@ -25,13 +26,13 @@ class HealthSweep {
   size_t run(Clock::time_point now, Clock::duration lateness);
 
   // Instances removed since start (for metrics).
-  uint64_t removed_total() const { return removed_total_; }
+  uint64_t removed_total() const { return removed_total_.load(); }
 
  private:
   core::InstanceRegistry& registry_;
   Clock::duration instance_timeout_;
   Clock::duration stall_threshold_;
-  uint64_t removed_total_ = 0;
+  std::atomic<uint64_t> removed_total_{0};
 };
 
 }  // namespace lmcache::app

@@ -32,6 +32,11 @@ L2BatchOutcome L2Accounting::apply_batch(std::string_view instance_id, uint64_t 
   return outcome;
 }
 
+void L2Accounting::record_rejected(size_t count) {
+  std::lock_guard lock(mutex_);
+  rejected_ += count;
+}
+
 void L2Accounting::apply_resync(std::span<const std::pair<ObjectKey, uint64_t>> entries,
                                 std::string_view owner) {
   std::lock_guard lock(mutex_);
@@ -76,6 +81,7 @@ L2Counters L2Accounting::counters() const {
   counters.duplicate_batches = sequences_.duplicates();
   counters.gap_batches = sequences_.gaps();
   counters.missed_batches = sequences_.missed_batches();
+  counters.rejected_events = rejected_;
   counters.resync_keys = resync_keys_;
   counters.tracked_keys = ledger_.key_count();
   counters.total_bytes = ledger_.total_bytes();

@@ -39,6 +39,7 @@ struct L2Counters {
   uint64_t duplicate_batches = 0;
   uint64_t gap_batches = 0;
   uint64_t missed_batches = 0;
+  uint64_t rejected_events = 0;
   uint64_t resync_keys = 0;
   uint64_t tracked_keys = 0;
   uint64_t total_bytes = 0;
@@ -60,6 +61,9 @@ class L2Accounting {
   // replay (see SequenceTracker). Stores record `instance_id` as the owner.
   L2BatchOutcome apply_batch(std::string_view instance_id, uint64_t seq,
                              std::span<const L2Event> events);
+
+  // Counts events of a batch that were rejected before apply_batch (invalid keys).
+  void record_rejected(size_t count);
 
   // Records keys found in L2 at start-up as stores (size and recency).
   void apply_resync(std::span<const std::pair<ObjectKey, uint64_t>> entries,
@@ -86,6 +90,7 @@ class L2Accounting {
   EvictionPlanner planner_;
   std::array<uint64_t, kL2EventTypes> applied_{};
   uint64_t resync_keys_ = 0;
+  uint64_t rejected_ = 0;
 };
 
 }  // namespace lmcache::core

@@ -1,0 +1,114 @@
+// End-to-end: GET /metrics after known traffic, parsed as Prometheus text.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <map>
+#include <sstream>
+
+#include "coordinator_process.h"
+#include "fake_mp_server.h"
+#include "http_test_client.h"
+
+namespace lmcache::testing {
+namespace {
+using namespace std::chrono_literals;
+
+// Every sample line "name{labels} value" of an exposition, keyed by "name{labels}".
+std::map<std::string, double> parse_samples(const std::string& text, std::string* error) {
+  std::map<std::string, double> samples;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      if (line.rfind("# HELP ", 0) != 0 && line.rfind("# TYPE ", 0) != 0)
+        *error = "bad comment: " + line;
+      continue;
+    }
+    const size_t space = line.rfind(' ');
+    if (space == std::string::npos) {
+      *error = "no value: " + line;
+      continue;
+    }
+    try {
+      samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+    } catch (...) {
+      *error = "bad value: " + line;
+    }
+  }
+  return samples;
+}
+
+std::string store_batch(int seq, int first, int count, const std::string& salt,
+                        const std::string& bad_hex = "") {
+  boost::json::array events;
+  for (int i = first; i < first + count; ++i) {
+    events.emplace_back(boost::json::object{{"type", "store"},
+                                            {"key",
+                                             {{"chunk_hash_hex", fmt::format("{:064x}", i)},
+                                              {"model_name", "m"},
+                                              {"kv_rank", 0},
+                                              {"cache_salt", salt}}},
+                                            {"bytes", 100}});
+  }
+  if (!bad_hex.empty()) {
+    events.emplace_back(boost::json::object{
+        {"type", "store"},
+        {"key", {{"chunk_hash_hex", bad_hex}, {"model_name", "m"}, {"kv_rank", 0}}},
+        {"bytes", 1}});
+  }
+  return boost::json::serialize(
+      boost::json::object{{"instance_id", "mp-a"}, {"seq", seq}, {"events", events}});
+}
+
+TEST(MetricsTest, ReportsKnownTraffic) {
+  FakeMpServer server;
+  CoordinatorProcess coordinator({"--eviction-check-interval", "0.2"});
+  HttpTestClient client(coordinator.port());
+  ASSERT_EQ(client
+                .post("/instances",
+                      fmt::format(R"({{"instance_id":"mp-a","ip":"127.0.0.1","http_port":{}}})",
+                                  server.port()))
+                .status,
+            200);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(client.put("/instances/mp-a/heartbeat").status, 200);
+  ASSERT_EQ(client.put("/l2/quota/big", R"({"limit_gb": 1})").status, 200);
+  ASSERT_EQ(client.post("/l2/events", store_batch(1, 0, 5, "big", "xyz")).status, 200);
+  ASSERT_EQ(client.post("/l2/events", store_batch(1, 0, 5, "big")).status, 200);     // replay
+  ASSERT_EQ(client.post("/l2/events", store_batch(3, 10, 2, "small")).status, 200);  // gap
+  ASSERT_TRUE(server.wait_for_deletes(1, 15s));  // "small" has no quota: evicted
+  std::this_thread::sleep_for(300ms);
+
+  auto res = client.get("/metrics");
+  ASSERT_EQ(res.status, 200);
+  EXPECT_NE(res.header("content-type").find("text/plain"), std::string::npos);
+  std::string error;
+  auto m = parse_samples(res.body, &error);
+  EXPECT_EQ(error, "");
+  const std::string p = "lmcache_coordinator_";
+  EXPECT_EQ(m[p + "instances"], 1);
+  EXPECT_EQ(m[p + "heartbeats_total"], 3);
+  EXPECT_EQ(m[p + "l2_events_total{type=\"store\"}"], 7);
+  EXPECT_EQ(m[p + "l2_rejected_events_total"], 1);
+  EXPECT_EQ(m[p + "l2_duplicate_batches_total"], 1);
+  EXPECT_EQ(m[p + "l2_seq_gaps_total"], 1);
+  EXPECT_EQ(m[p + "l2_usage_bytes{cache_salt=\"big\"}"], 500);
+  EXPECT_EQ(m[p + "l2_quota_bytes{cache_salt=\"big\"}"], 1073741824.0);
+  EXPECT_GE(m[p + "eviction_sweeps_total"], 1);
+  EXPECT_EQ(m[p + "eviction_victims_dispatched_total"], 2);
+  EXPECT_EQ(m[p + "eviction_dispatch_failures_total"], 0);
+  EXPECT_EQ(m[p + "http_requests_total{route=\"/instances/{instance_id}/"
+                  "heartbeat\",method=\"PUT\",status=\"200\"}"],
+            3);
+  EXPECT_EQ(m[p + "http_request_duration_seconds_count{route=\"/l2/events\",method=\"POST\"}"], 3);
+  EXPECT_EQ(
+      m[p +
+        "http_request_duration_seconds_bucket{route=\"/l2/events\",method=\"POST\",le=\"+Inf\"}"],
+      3);
+  EXPECT_EQ(m.count(p + "blend_entries"), 1U);
+  EXPECT_EQ(m.count(p + "resync_keys_total"), 1U);
+}
+
+}  // namespace
+}  // namespace lmcache::testing
