@@ -1,18 +1,35 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds everything under AddressSanitizer and
-# UndefinedBehaviorSanitizer, runs the whole test suite (unit and end-to-end)
-# and checks that the benchmarks still build.
+# Installs the dependencies and runs the whole test suite (unit and end-to-end
+# tests) twice: once under AddressSanitizer + UndefinedBehaviorSanitizer and
+# once under ThreadSanitizer. Then runs every libFuzzer target for a bounded
+# time (scripts/fuzz.sh) and checks that the benchmarks still build.
+#
+# Usage: scripts/test.sh [--quick]   (--quick: the ASan+UBSan run only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-
 jobs=$(nproc)
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCOORDINATOR_SANITIZE=address,undefined -DCOORDINATOR_BUILD_BENCH=OFF > /dev/null
-cmake --build build-asan -j "$jobs"
+quick=false
+[ "${1:-}" = "--quick" ] && quick=true
+
+run_suite() {  # build-dir sanitizers
+  cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCOORDINATOR_SANITIZE="$2" -DCOORDINATOR_BUILD_BENCH=OFF > /dev/null
+  cmake --build "$1" -j "$jobs"
+  echo "== test suite under $2 =="
+  ctest --test-dir "$1" --output-on-failure -j "$jobs" --timeout 300
+}
+
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 300
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+run_suite build-asan address,undefined
+$quick && exit 0
+run_suite build-tsan thread
+
+if [ -x scripts/fuzz.sh ]; then
+  ./scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+fi
 
 # The benchmarks are run by hand (bench/README.md); here they must only build.
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOORDINATOR_BUILD_TESTS=OFF > /dev/null
