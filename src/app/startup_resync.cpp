@@ -52,6 +52,7 @@ void StartupResync::poll() {
   if (std::chrono::steady_clock::now() - started_ >= options_.max_wait) {
     spdlog::info("resync: no MP server registered within {:.1f} s; skipped",
                  std::chrono::duration<double>(options_.max_wait).count());
+    if (on_finish_) on_finish_("skipped");
     return;
   }
   timer_.expires_after(options_.poll_interval);
@@ -114,6 +115,7 @@ void StartupResync::on_page(const client::MpResponse& response) {
 void StartupResync::finish(const std::string& how) {
   spdlog::info("resync {}: {} keys recorded from {} pages of instance {}, {} entries skipped", how,
                keys_recorded_.load(), pages_, source_ ? source_->instance_id : "-", skipped_);
+  if (on_finish_) on_finish_(how);
 }
 
 }  // namespace lmcache::app

@@ -4,6 +4,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,12 @@ class StartupResync : public std::enable_shared_from_this<StartupResync> {
   void start();
   void stop();
 
+  // Called once when the resync ends, however it ends, with how ("done",
+  // "skipped", "gave up: ..."). Set before start().
+  void on_finish(std::function<void(const std::string&)> callback) {
+    on_finish_ = std::move(callback);
+  }
+
   // Keys recorded so far (for tests and logs).
   uint64_t keys_recorded() const { return keys_recorded_; }
 
@@ -55,6 +62,7 @@ class StartupResync : public std::enable_shared_from_this<StartupResync> {
   std::atomic<uint64_t> keys_recorded_{0};
   uint64_t skipped_ = 0;
   bool stopped_ = false;
+  std::function<void(const std::string&)> on_finish_;
 };
 
 }  // namespace lmcache::app
