@@ -72,6 +72,7 @@ HttpResponse post_events(core::L2Accounting& l2, const RouteRequest& request) {
   }
   json::object body{{"recorded", outcome.recorded}};
   if (!batch->rejected.empty()) {
+    l2.record_rejected(batch->rejected.size());
     json::array rejected;
     rejected.reserve(batch->rejected.size());
     for (const auto& item : batch->rejected) {
