@@ -52,7 +52,8 @@ struct ObjectKeyResult {
 // Largest cache_salt, in characters (UTF-8 code points, as the Python original counts them).
 inline constexpr size_t kMaxCacheSaltChars = 128;
 
-// Validates and builds a key from the five wire fields, already decoded from JSON. Rules:
+// Validates and builds a key from the five wire fields, already decoded from JSON (the decoder
+// rejects integers that do not fit int64 and non-integers before calling this). Rules:
 // - chunk_hash_hex: non-empty (decision: an empty hash names no chunk), even length, hex digits
 //   only, either case;
 // - model_name: no '@' (empty is accepted: the wire contract does not forbid it);
