@@ -230,6 +230,7 @@ ConfigOutcome parse_coordinator_command_line(int argc, const char* const* argv,
         description);
     option->type_name("VALUE");
     option->allow_extra_args(false);
+    option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: last wins
   }
 
   try {

@@ -7,7 +7,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -72,6 +72,19 @@ pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, st
   return pid;
 }
 
+// The port of the start-up line "... listening on http://HOST:PORT", once logged.
+std::optional<uint16_t> listening_port(const std::string& log) {
+  const std::string marker = "listening on http://";
+  const size_t start = log.find(marker);
+  if (start == std::string::npos) return std::nullopt;
+  const size_t line_end = log.find('\n', start);
+  if (line_end == std::string::npos) return std::nullopt;  // the line is not complete yet
+  const std::string url = log.substr(start + marker.size(), line_end - start - marker.size());
+  const size_t colon = url.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return static_cast<uint16_t>(std::stoi(url.substr(colon + 1)));
+}
+
 int wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
@@ -100,13 +113,11 @@ CoordinatorProcess::CoordinatorProcess(std::vector<std::string> args,
     env["LMCACHE_MP_COORDINATOR_ENABLE_STARTUP_RESYNC"] = "false";
   }
   pid_ = spawn(full, env, log_path_);
-  const std::regex listening(R"(listening on http://[^ ]*:(\d+))");
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    std::smatch match;
     const std::string text = log();
-    if (std::regex_search(text, match, listening)) {
-      port_ = static_cast<uint16_t>(std::stoi(match[1]));
+    if (auto port = listening_port(text)) {
+      port_ = *port;
       return;
     }
     int status = 0;

@@ -120,3 +120,15 @@ TEST(CoordinatorConfigTest, HelpExitsZero) {
 
 }  // namespace
 }  // namespace lmcache::app
+
+namespace lmcache::app {
+namespace {
+
+TEST(CoordinatorConfigTest, RepeatedFlagTakesTheLastValue) {
+  EXPECT_EQ(parse_ok({"--port", "1", "--port", "2"}).port, 2);
+  EXPECT_EQ(parse_ok({"--state-path", ":memory:", "--state-path", "/tmp/x.db"}).state_path,
+            "/tmp/x.db");
+}
+
+}  // namespace
+}  // namespace lmcache::app
