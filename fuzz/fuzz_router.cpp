@@ -1,0 +1,159 @@
+// Fuzzes the whole HTTP surface: every route of the coordinator wired to real core objects, as
+// the app wires them, fed a sequence of fuzz-chosen requests.
+//
+// Input: up to kMaxRequests records, each
+//   byte 0: bits 0-2 pick the method, bits 3-5 what the fake MP server answers a forwarded
+//           prefetch call with (see kReplies);
+//   the path (with an optional query) up to the first '\n';
+//   the body up to the next NUL byte or the end of the input.
+// State lives for one input only, so every crash reproduces from its input alone.
+//
+// Aborts when a response is a 500, another 5xx that the route may not produce, a JSON content
+// type with a non-JSON body, a malformed 422, or when a request is not answered exactly once.
+// An exception escaping a handler ends the process as it would end the server.
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "app/eviction_loop.h"
+#include "app/health_sweep.h"
+#include "app/metrics_exposition.h"
+#include "client/mp_client.h"
+#include "core/blend_index.h"
+#include "core/instance_registry.h"
+#include "core/l2_accounting.h"
+#include "core/quota_store.h"
+#include "fuzz_support.h"
+#include "http/blend_routes.h"
+#include "http/l2_routes.h"
+#include "http/membership_routes.h"
+#include "http/metrics_routes.h"
+#include "http/prefetch_routes.h"
+#include "http/request_metrics.h"
+
+namespace {
+
+using namespace lmcache;
+using verb = boost::beast::http::verb;
+
+constexpr size_t kMaxRequests = 16;
+
+constexpr std::array<verb, 8> kMethods = {verb::get,   verb::post, verb::put,     verb::delete_,
+                                          verb::patch, verb::head, verb::options, verb::unknown};
+
+// What the fake MP server answers a forwarded prefetch call with. Never 500, although a poll
+// relays the MP server's status verbatim: so any 500 is the coordinator's own failure.
+struct Reply {
+  bool reached;
+  unsigned status;
+  std::string_view body;  // "<echo>": the body of the request being handled
+};
+constexpr std::array<Reply, 8> kReplies = {{
+    {false, 0, ""},
+    {true, 202, R"({"request_id":"r-1","chunks":3,"status":"submitted"})"},
+    {true, 200, "<echo>"},
+    {true, 404, R"({"detail":"Not Found"})"},
+    {true, 200, "plain text, not JSON"},
+    {true, 503, R"({"detail":"injected failure"})"},
+    {true, 204, ""},
+    {true, 503, "<echo>"},
+}};
+
+// The app's objects, built fresh for every input.
+struct Coordinator {
+  boost::asio::io_context io;  // never run: nothing here goes on the network
+  core::QuotaStore quotas{std::string(core::QuotaStore::kInMemory)};
+  core::InstanceRegistry registry;
+  core::L2Accounting l2{core::EvictionConfig{}};
+  core::BlendIndex blend{4, 1, 42};
+  client::MpClient mp_client{io.get_executor()};
+  app::HealthSweep health_sweep{registry, std::chrono::seconds(30), std::chrono::seconds(10)};
+  app::EvictionLoop eviction{l2, quotas, registry, mp_client};
+  std::atomic<uint64_t> heartbeats{0};
+  std::atomic<uint64_t> blend_match_requests{0};
+  std::atomic<uint64_t> blend_matches{0};
+  http::RequestMetrics request_metrics;
+  http::Router router;
+
+  // The reply the next forwarded call gets, and the request body it may echo.
+  Reply reply = kReplies[0];
+  std::string_view request_body;
+  // The status relayed from the fake MP server by the request being handled, if any.
+  std::optional<unsigned> relayed;
+
+  Coordinator() {
+    http::MembershipHooks hooks;
+    hooks.on_registered = [this](const std::string& id) { l2.on_instance_registered(id); };
+    hooks.on_heartbeat = [this] { heartbeats.fetch_add(1, std::memory_order_relaxed); };
+    http::add_membership_routes(router, registry, hooks);
+    http::add_l2_routes(router, l2, quotas);
+    http::add_blend_routes(router, blend);
+    http::add_prefetch_routes(router, registry, forwarder());
+    http::add_metrics_route(router, [this] {
+      return app::render_metrics({registry, heartbeats, health_sweep, l2, quotas, eviction, blend,
+                                  blend_match_requests, blend_matches, request_metrics});
+    });
+    router.set_observer([this](std::string_view route, verb method, unsigned status,
+                               std::chrono::nanoseconds elapsed) {
+      request_metrics.record(route, method, status, elapsed);
+    });
+  }
+
+  http::PrefetchForwarder forwarder() {
+    auto answer = [this](http::PrefetchForwarder::Done& done) {
+      http::ForwardedReply forwarded;
+      forwarded.reached = reply.reached;
+      forwarded.error = reply.reached ? "" : "connection refused";
+      forwarded.status = reply.status;
+      forwarded.body = reply.body == "<echo>" ? std::string(request_body) : std::string(reply.body);
+      if (reply.reached) relayed = reply.status;
+      done(std::move(forwarded));
+    };
+    http::PrefetchForwarder forward;
+    forward.submit = [answer](const core::InstanceRecord&, std::string,
+                              http::PrefetchForwarder::Done done) { answer(done); };
+    forward.poll = [answer](const core::InstanceRecord&, std::string,
+                            http::PrefetchForwarder::Done done) { answer(done); };
+    return forward;
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  spdlog::set_level(spdlog::level::off);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  Coordinator coordinator;
+  for (size_t n = 0; n < kMaxRequests && !input.empty(); ++n) {
+    const auto control = static_cast<uint8_t>(input.front());
+    input.remove_prefix(1);
+    const size_t newline = input.find('\n');
+    const std::string_view target = input.substr(0, newline);
+    input.remove_prefix(newline == std::string_view::npos ? input.size() : newline + 1);
+    const size_t nul = input.find('\0');
+    const std::string_view body = input.substr(0, nul);
+    input.remove_prefix(nul == std::string_view::npos ? input.size() : nul + 1);
+
+    coordinator.reply = kReplies[(control >> 3) & 7];
+    coordinator.request_body = body;
+    coordinator.relayed.reset();
+    const verb method = kMethods[control & 7];
+    const auto response = fuzz::dispatch_sync(
+        coordinator.router, fuzz::make_request(method, target.empty() ? "/" : target, body));
+    // 502: prefetch could not reach the MP server or it answered a non-2xx submit.
+    const bool prefetch = target.find("l2/prefetch") != std::string_view::npos;
+    fuzz::check_response(response, prefetch ? std::optional<unsigned>(502) : std::nullopt,
+                         coordinator.relayed);
+  }
+  return 0;
+}
