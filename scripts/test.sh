@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Installs the dependencies and runs the whole test suite (unit and end-to-end
-# tests) twice: once under AddressSanitizer + UndefinedBehaviorSanitizer and
-# once under ThreadSanitizer. Then runs every libFuzzer target for a bounded
-# time (scripts/fuzz.sh) and checks that the benchmarks still build.
+# Installs the dependencies, runs the whole test suite (unit and end-to-end
+# tests) under AddressSanitizer + UndefinedBehaviorSanitizer and checks that
+# the benchmarks still build. With --full it also runs the suite under
+# ThreadSanitizer and every libFuzzer target for a bounded time
+# (scripts/fuzz.sh).
 #
-# Usage: scripts/test.sh [--quick]   (--quick: the ASan+UBSan run only)
+# Usage: scripts/test.sh [--full]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 jobs=$(nproc)
-quick=false
-[ "${1:-}" = "--quick" ] && quick=true
+full=false
+[ "${1:-}" = "--full" ] && full=true
 
 run_suite() {  # build-dir sanitizers
   cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -24,10 +25,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 run_suite build-asan address,undefined
-$quick && exit 0
-run_suite build-tsan thread
-
-if [ -x scripts/fuzz.sh ]; then
+if $full; then
+  run_suite build-tsan thread
   ./scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 fi
 
