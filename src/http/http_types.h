@@ -31,7 +31,8 @@ struct RouteRequest {
 // called from any thread (the session posts it to its own strand).
 using Respond = std::function<void(HttpResponse)>;
 
-// A JSON response with the given status (keep-alive is set by the session).
+// A JSON response with the given status (keep-alive is set by the session). The body is always
+// JSON: ill-formed UTF-8 in strings becomes U+FFFD, a non-finite number "inf", "-inf" or "nan".
 HttpResponse json_response(beast_http::status status, const boost::json::value& body);
 
 // A response with no body, e.g. 204.
