@@ -19,7 +19,7 @@ floor_port=19301
 $build/lmcache coordinator --host 127.0.0.1 --port $coord_port --state-path :memory: \
   --log-level warning --instance-timeout 3600 &
 coord_pid=$!
-$build/floor_server $floor_port &
+$build/bench/floor_server $floor_port &
 floor_pid=$!
 trap 'kill $coord_pid $floor_pid 2>/dev/null || true' EXIT
 sleep 1

@@ -63,7 +63,10 @@ struct CoordinatorApp::Impl {
     hooks.on_heartbeat = [this] { heartbeats.fetch_add(1, std::memory_order_relaxed); };
     http::add_membership_routes(router, registry, hooks);
     http::add_l2_routes(router, l2, quotas);
-    http::add_blend_routes(router, blend);
+    http::add_blend_routes(router, blend, [this](size_t matches) {
+      blend_match_requests.fetch_add(1, std::memory_order_relaxed);
+      blend_matches.fetch_add(matches, std::memory_order_relaxed);
+    });
     http::add_prefetch_routes(router, registry, prefetch_forwarder());
     http::add_metrics_route(router, [this] {
       return render_metrics({registry, heartbeats, health_sweep, l2, quotas, eviction, blend,

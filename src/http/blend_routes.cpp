@@ -123,7 +123,8 @@ HttpResponse remove(core::BlendIndex& index, const RouteRequest& request) {
   return json_response(status::ok, json::object{{"removed", removed}});
 }
 
-HttpResponse match(const core::BlendIndex& index, const RouteRequest& request) {
+HttpResponse match(const core::BlendIndex& index, const RouteRequest& request,
+                   const BlendMatchObserver& on_match) {
   ValidationErrors errors;
   std::optional<json::value> body;
   const json::object* object = request_object(request, body, errors);
@@ -139,6 +140,7 @@ HttpResponse match(const core::BlendIndex& index, const RouteRequest& request) {
   const auto matches = std::visit(
       [&](const auto& ids) { return index.match(*scope, std::span(ids.data(), ids.size())); },
       *tokens);
+  if (on_match) on_match(matches.size());
   json::array out;
   out.reserve(matches.size());
   for (const auto& m : matches) {
@@ -150,13 +152,15 @@ HttpResponse match(const core::BlendIndex& index, const RouteRequest& request) {
 
 }  // namespace
 
-void add_blend_routes(Router& router, core::BlendIndex& index) {
+void add_blend_routes(Router& router, core::BlendIndex& index, BlendMatchObserver on_match) {
   router.add(verb::post, "/blend/fingerprints",
              [&index](const RouteRequest& request) { return publish(index, request); });
   router.add(verb::delete_, "/blend/fingerprints",
              [&index](const RouteRequest& request) { return remove(index, request); });
   router.add(verb::post, "/blend/match",
-             [&index](const RouteRequest& request) { return match(index, request); });
+             [&index, on_match = std::move(on_match)](const RouteRequest& request) {
+               return match(index, request, on_match);
+             });
 }
 
 }  // namespace lmcache::http

@@ -4,6 +4,8 @@
 #include <boost/json/serialize.hpp>
 #include <cmath>
 
+#include "http/json_text.h"
+
 namespace lmcache::http {
 namespace {
 
@@ -138,9 +140,9 @@ HttpResponse json_response(beast_http::status status, const boost::json::value& 
   if (needs_repair(body)) {
     boost::json::value repaired = body;
     repair(repaired);
-    response.body() = boost::json::serialize(repaired);
+    response.body() = to_json_text(repaired);
   } else {
-    response.body() = boost::json::serialize(body);
+    response.body() = to_json_text(body);
   }
   response.prepare_payload();
   return response;

@@ -64,7 +64,7 @@ std::string store_batch(int seq, int first, int count, const std::string& salt,
 
 TEST(MetricsTest, ReportsKnownTraffic) {
   FakeMpServer server;
-  CoordinatorProcess coordinator({"--eviction-check-interval", "0.2"});
+  CoordinatorProcess coordinator({"--eviction-check-interval", "0.2", "--blend-chunk-size", "4"});
   HttpTestClient client(coordinator.port());
   ASSERT_EQ(client
                 .post("/instances",
@@ -77,6 +77,16 @@ TEST(MetricsTest, ReportsKnownTraffic) {
   ASSERT_EQ(client.post("/l2/events", store_batch(1, 0, 5, "big", "xyz")).status, 200);
   ASSERT_EQ(client.post("/l2/events", store_batch(1, 0, 5, "big")).status, 200);     // replay
   ASSERT_EQ(client.post("/l2/events", store_batch(3, 10, 2, "small")).status, 200);  // gap
+  ASSERT_EQ(
+      client
+          .post(
+              "/blend/fingerprints",
+              R"({"ranges":[{"model_scope":"m","tokens":[1,2,3,4,5,6,7,8],"object_keys":["k1","k2"],"old_st_base":0}]})")
+          .status,
+      200);
+  ASSERT_EQ(
+      client.post("/blend/match", R"({"model_scope":"m","tokens":[9,1,2,3,4,5,6,7,8]})").status,
+      200);
   ASSERT_TRUE(server.wait_for_deletes(1, 15s));  // "small" has no quota: evicted
   std::this_thread::sleep_for(300ms);
 
@@ -106,7 +116,9 @@ TEST(MetricsTest, ReportsKnownTraffic) {
       m[p +
         "http_request_duration_seconds_bucket{route=\"/l2/events\",method=\"POST\",le=\"+Inf\"}"],
       3);
-  EXPECT_EQ(m.count(p + "blend_entries"), 1U);
+  EXPECT_EQ(m[p + "blend_entries"], 2);
+  EXPECT_EQ(m[p + "blend_match_requests_total"], 1);
+  EXPECT_EQ(m[p + "blend_matches_total"], 2);
   EXPECT_EQ(m.count(p + "resync_keys_total"), 1U);
 }
 
