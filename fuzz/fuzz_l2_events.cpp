@@ -85,7 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   require(batch.has_value() == errors.empty(), "decoder result and errors disagree");
   if (batch) check_decoded(*batch, body);
 
-  core::QuotaStore quotas{std::string(core::QuotaStore::kInMemory)};
+  // POST /l2/events never touches quotas; opening SQLite per input would cost more than the rest.
+  static core::QuotaStore quotas{std::string(core::QuotaStore::kInMemory)};
   core::L2Accounting l2{core::EvictionConfig{}};
   http::Router router;
   http::add_l2_routes(router, l2, quotas);
