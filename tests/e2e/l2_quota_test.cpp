@@ -1,20 +1,13 @@
 // End-to-end: the quota API (PUT/DELETE /l2/quota/{salt}, GET /l2/status) of the real binary,
 // including durability across a restart.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
-#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <regex>
-#include <sstream>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "coordinator_process.h"
 #include "http_test_client.h"
@@ -44,70 +37,6 @@ class TempDir {
 
  private:
   fs::path path_;
-};
-
-// The binary on a given --state-path. CoordinatorProcess always passes `--state-path :memory:`
-// and the command line rejects a repeated flag, so durability tests start the process here.
-class DurableCoordinator {
- public:
-  DurableCoordinator(const fs::path& state_path, const fs::path& log_path) : log_(log_path) {
-    std::vector<std::string> args = {LMCACHE_BINARY, "coordinator",      "--host",
-                                     "127.0.0.1",    "--port",           "0",
-                                     "--state-path", state_path.string()};
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    ::setenv("LMCACHE_MP_COORDINATOR_ENABLE_STARTUP_RESYNC", "false", 1);
-    pid_ = fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-      }
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    const std::regex listening(R"(listening on http://[^ ]*:(\d+))");
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline && port_ == 0) {
-      std::smatch match;
-      const std::string text = log();
-      if (std::regex_search(text, match, listening)) port_ = std::stoi(match[1]);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-  ~DurableCoordinator() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  uint16_t port() const { return static_cast<uint16_t>(port_); }
-  std::string log() const {
-    std::ifstream in(log_);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  // SIGTERM, then the exit code (-1 when it did not exit normally within 20 s).
-  int stop() {
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 2000; ++i) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
-  }
-
- private:
-  fs::path log_;
-  pid_t pid_ = -1;
-  int port_ = 0;
 };
 
 class L2QuotaTest : public ::testing::Test {
@@ -257,18 +186,16 @@ TEST(L2QuotaDurabilityTest, RestartKeepsQuotas) {
   TempDir dir;
   const std::string db = (dir.path() / "state.db").string();
   {
-    DurableCoordinator coordinator(db, dir.path() / "first.log");
-    ASSERT_NE(coordinator.port(), 0) << coordinator.log();
+    CoordinatorProcess coordinator({"--state-path", db});
     HttpTestClient client(coordinator.port());
     ASSERT_EQ(client.put("/l2/quota/tenant", R"({"limit_gb":2.5})").status, 200);
     ASSERT_EQ(client.put("/l2/quota/_default", R"({"limit_gb":1})").status, 200);
     ASSERT_EQ(client.put("/l2/quota/gone", R"({"limit_gb":1})").status, 200);
     ASSERT_EQ(client.del("/l2/quota/gone").status, 200);
     client.close();
-    EXPECT_EQ(coordinator.stop(), 0) << coordinator.log();
+    EXPECT_EQ(coordinator.stop(SIGTERM), 0) << coordinator.log();
   }
-  DurableCoordinator coordinator(db, dir.path() / "second.log");
-  ASSERT_NE(coordinator.port(), 0) << coordinator.log();
+  CoordinatorProcess coordinator({"--state-path", db});
   HttpTestClient client(coordinator.port());
   EXPECT_EQ(client.get("/l2/status/tenant").json(),
             json::parse(R"({"cache_salt":"tenant","quota_limit_gb":2.5,"quota_exists":true,
