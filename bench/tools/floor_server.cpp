@@ -41,9 +41,10 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.body() = R"({"instance_id":"floor"})";
     response_.keep_alive(request_.keep_alive());
     response_.prepare_payload();
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (!ec && self->response_.keep_alive()) self->read();
-    });
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (!ec && self->response_.keep_alive()) self->read();
+                      });
   }
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
@@ -52,12 +53,13 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 void accept(net::io_context& io, tcp::acceptor& acceptor) {
-  acceptor.async_accept(net::make_strand(io), [&io, &acceptor](beast::error_code ec, tcp::socket s) {
-    if (ec) return;
-    s.set_option(tcp::no_delay(true));
-    std::make_shared<Session>(std::move(s))->read();
-    accept(io, acceptor);
-  });
+  acceptor.async_accept(net::make_strand(io),
+                        [&io, &acceptor](beast::error_code ec, tcp::socket s) {
+                          if (ec) return;
+                          s.set_option(tcp::no_delay(true));
+                          std::make_shared<Session>(std::move(s))->read();
+                          accept(io, acceptor);
+                        });
 }
 
 }  // namespace
@@ -69,8 +71,8 @@ int main(int argc, char** argv) {
   }
   const unsigned threads = std::max(1U, std::min(4U, std::thread::hardware_concurrency()));
   net::io_context io(static_cast<int>(threads));
-  tcp::acceptor acceptor(io, {net::ip::make_address("127.0.0.1"),
-                              static_cast<unsigned short>(std::atoi(argv[1]))});
+  tcp::acceptor acceptor(
+      io, {net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(std::atoi(argv[1]))});
   accept(io, acceptor);
   net::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&io](beast::error_code, int) { io.stop(); });
