@@ -11,6 +11,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "core/string_hash.h"
+
 namespace lmcache::core {
 namespace {
 
@@ -472,15 +474,7 @@ class BlendIndex::Shard {
 };
 
 struct BlendIndex::ScopeMap {
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  struct Eq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-  };
-  boost::unordered_flat_map<std::string, std::unique_ptr<Shard>, Hash, Eq> shards;
+  boost::unordered_flat_map<std::string, std::unique_ptr<Shard>, StringHash, StringEqual> shards;
 };
 
 namespace {

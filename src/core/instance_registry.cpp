@@ -1,14 +1,9 @@
 #include "core/instance_registry.h"
 
-#include <boost/container_hash/hash.hpp>
 #include <iterator>
 #include <random>
 
 namespace lmcache::core {
-
-size_t InstanceRegistry::StringHash::operator()(std::string_view s) const noexcept {
-  return boost::hash_range(s.begin(), s.end());
-}
 
 std::string InstanceRegistry::mint_instance_id() {
   thread_local std::mt19937_64 rng{std::random_device{}()};

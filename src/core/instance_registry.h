@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/string_hash.h"
+
 namespace lmcache::core {
 
 // One registered LMCache MP server, as listed by GET /instances.
@@ -79,15 +81,6 @@ class InstanceRegistry {
   struct Entry {
     uint64_t order = 0;  // position in `by_order_`
     Clock::time_point last_heartbeat;
-  };
-
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept;
-  };
-  struct StringEqual {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
   };
 
   static std::string mint_instance_id();

@@ -4,10 +4,6 @@
 
 namespace lmcache::core {
 
-size_t SequenceTracker::Hash::operator()(std::string_view s) const noexcept {
-  return std::hash<std::string_view>{}(s);
-}
-
 SequenceTracker::Verdict SequenceTracker::check(std::string_view instance_id, uint64_t seq) {
   auto it = last_.find(instance_id);
   if (it == last_.end()) {

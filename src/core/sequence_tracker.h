@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/string_hash.h"
+
 namespace lmcache::core {
 
 // Remembers, per instance_id, the seq of the last batch applied, and classifies each new batch.
@@ -42,16 +44,8 @@ class SequenceTracker {
   size_t instances() const { return last_.size(); }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept;
-  };
-  struct Eq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
-  };
-
-  boost::unordered_flat_map<std::string, uint64_t, Hash, Eq> last_;  // instance -> last seq
+  boost::unordered_flat_map<std::string, uint64_t, StringHash, StringEqual>
+      last_;  // instance -> last seq
   uint64_t duplicates_ = 0;
   uint64_t gaps_ = 0;
   uint64_t missed_ = 0;

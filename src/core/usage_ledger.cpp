@@ -33,10 +33,6 @@ size_t string_heap_bytes(const std::string& s) {
 
 // ---------------------------------------------------------------------------------- Interner
 
-size_t UsageLedger::Interner::Hash::operator()(std::string_view s) const noexcept {
-  return std::hash<std::string_view>{}(s);
-}
-
 std::optional<uint32_t> UsageLedger::Interner::find(std::string_view s) const {
   auto it = map_.find(s);
   if (it == map_.end()) return std::nullopt;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/object_key.h"
+#include "core/string_hash.h"
 
 namespace lmcache::core {
 
@@ -160,15 +161,7 @@ class UsageLedger {
     size_t memory_bytes() const;
 
    private:
-    struct Hash {
-      using is_transparent = void;
-      size_t operator()(std::string_view s) const noexcept;
-    };
-    struct Eq {
-      using is_transparent = void;
-      bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
-    };
-    boost::unordered_flat_map<std::string, uint32_t, Hash, Eq> map_;
+    boost::unordered_flat_map<std::string, uint32_t, StringHash, StringEqual> map_;
     std::vector<std::string> names_;  // by id; "" when free
     std::vector<uint64_t> refs_;      // by id
     std::vector<uint32_t> free_ids_;
