@@ -2,6 +2,8 @@
 // accounting behind it.
 //
 // Input: one request body. Checks, besides the response invariants of fuzz_support.h:
+// - the fast path (l2_event_fast_decoder.h), when it takes a body, decodes exactly what the tree
+//   decoder decodes, with nothing rejected;
 // - the decoder either fails the batch with errors (422 through the route) or returns an
 //   instance_id, seq >= 1 and events + rejected covering the `events` list exactly once, in
 //   order, with only valid keys;
@@ -19,13 +21,16 @@
 #include <limits>
 #include <map>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include "core/l2_accounting.h"
 #include "core/object_key.h"
 #include "core/quota_store.h"
 #include "fuzz_support.h"
 #include "http/l2_event_decoder.h"
+#include "http/l2_event_fast_decoder.h"
 #include "http/l2_routes.h"
 #include "http/request_validation.h"
 
@@ -60,7 +65,7 @@ void check_decoded(const http::L2EventBatch& batch, std::string_view body) {
             "rejected index out of range");
   }
   for (const auto& event : batch.events) {
-    const core::ObjectKey& key = event.key;
+    const core::ObjectKey key = event.key.to_key();
     require(!key.chunk_hash.empty(), "accepted an empty chunk hash");
     require(!core::check_model_name(key.model_name), "accepted an invalid model_name");
     require(!core::check_cache_salt(key.cache_salt), "accepted an invalid cache_salt");
@@ -68,6 +73,27 @@ void check_decoded(const http::L2EventBatch& batch, std::string_view body) {
                                                  key.object_group_id, key.cache_salt);
     require(reparsed.ok() && *reparsed.key == key, "a decoded key does not round-trip");
   }
+}
+
+// The events of a batch as comparable values.
+std::vector<std::tuple<core::L2EventType, core::ObjectKey, uint64_t>> values_of(
+    const http::L2EventBatch& batch) {
+  std::vector<std::tuple<core::L2EventType, core::ObjectKey, uint64_t>> values;
+  for (const auto& event : batch.events)
+    values.emplace_back(event.type, event.key.to_key(), event.bytes);
+  return values;
+}
+
+void check_fast_path(std::string_view body) {
+  http::L2EventBatch fast;
+  if (!http::decode_l2_event_batch_fast(body, fast)) return;
+  http::ValidationErrors errors;
+  const auto tree = http::decode_l2_event_batch_from_tree(body, errors);
+  require(tree.has_value(), "the fast path took a body the tree decoder fails");
+  require(tree->rejected.empty(), "the fast path took a body with rejected events");
+  require(fast.instance_id == tree->instance_id && fast.seq == tree->seq,
+          "the fast path decoded another instance_id or seq");
+  require(values_of(fast) == values_of(*tree), "the fast path decoded other events");
 }
 
 }  // namespace
@@ -80,6 +106,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
 
+  check_fast_path(body);
   http::ValidationErrors errors;
   const auto batch = http::decode_l2_event_batch(body, errors);
   require(batch.has_value() == errors.empty(), "decoder result and errors disagree");
@@ -122,8 +149,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Reference model of the ledger.
   std::unordered_map<core::ObjectKey, uint64_t, core::ObjectKeyHash> sizes;
   for (const auto& event : batch->events) {
-    if (event.type == core::L2EventType::kStore) sizes[event.key] = event.bytes;
-    if (event.type == core::L2EventType::kDelete) sizes.erase(event.key);
+    if (event.type == core::L2EventType::kStore) sizes[event.key.to_key()] = event.bytes;
+    if (event.type == core::L2EventType::kDelete) sizes.erase(event.key.to_key());
   }
   std::map<std::string, unsigned __int128> by_salt;
   unsigned __int128 total = 0;

@@ -19,10 +19,11 @@ namespace lmcache::core {
 enum class L2EventType : uint8_t { kStore = 0, kLookup = 1, kDelete = 2 };
 inline constexpr size_t kL2EventTypes = 3;
 
-// One decoded, valid event of a `POST /l2/events` batch.
+// One decoded, valid event of a `POST /l2/events` batch. The key's strings belong to the
+// decoded batch.
 struct L2Event {
   L2EventType type = L2EventType::kStore;
-  ObjectKey key;
+  ObjectKeyView key;
   uint64_t bytes = 0;  // used by stores only
 };
 

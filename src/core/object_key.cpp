@@ -1,18 +1,25 @@
 #include "core/object_key.h"
 
+#include <array>
 #include <functional>
 #include <limits>
 
 namespace lmcache::core {
 namespace {
 
-// Value of one hex digit, or -1.
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Value of each byte as a hex digit; 0xFF for a byte that is not one.
+constexpr std::array<uint8_t, 256> kHexValues = [] {
+  std::array<uint8_t, 256> table{};
+  table.fill(0xFF);
+  for (int c = 0; c < 10; ++c) table['0' + c] = static_cast<uint8_t>(c);
+  for (int c = 0; c < 6; ++c) {
+    table['a' + c] = static_cast<uint8_t>(10 + c);
+    table['A' + c] = static_cast<uint8_t>(10 + c);
+  }
+  return table;
+}();
+
+bool is_hex_digit(char c) { return kHexValues[static_cast<unsigned char>(c)] != 0xFF; }
 
 // Number of UTF-8 code points (bytes that are not continuation bytes). Invalid UTF-8 cannot
 // reach here from JSON, and for raw bytes this still bounds the length sensibly.
@@ -47,7 +54,7 @@ std::optional<std::string> check_chunk_hash_hex(std::string_view hex) {
            "; expected an even number of hex digits";
   }
   for (size_t i = 0; i < hex.size(); ++i) {
-    if (hex_value(hex[i]) < 0) {
+    if (!is_hex_digit(hex[i])) {
       return "chunk_hash_hex has a non-hex character " + describe_char(hex[i]) + " at offset " +
              std::to_string(i);
     }
@@ -55,12 +62,23 @@ std::optional<std::string> check_chunk_hash_hex(std::string_view hex) {
   return std::nullopt;
 }
 
-std::optional<std::string> decode_hex(std::string_view hex) {
-  if (check_chunk_hash_hex(hex)) return std::nullopt;
-  std::string out(hex.size() / 2, '\0');
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<char>((hex_value(hex[2 * i]) << 4) | hex_value(hex[2 * i + 1]));
+bool decode_hex_into(std::string_view hex, unsigned char* out) {
+  if (hex.empty() || hex.size() % 2 != 0) return false;
+  // Any invalid digit sets the high bit of `invalid`: one test at the end instead of one a digit.
+  uint8_t invalid = 0;
+  const size_t n = hex.size() / 2;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t high = kHexValues[static_cast<unsigned char>(hex[2 * i])];
+    const uint8_t low = kHexValues[static_cast<unsigned char>(hex[2 * i + 1])];
+    invalid |= high | low;
+    out[i] = static_cast<unsigned char>((high << 4) | (low & 0x0F));
   }
+  return (invalid & 0x80) == 0;
+}
+
+std::optional<std::string> decode_hex(std::string_view hex) {
+  std::string out(hex.size() / 2, '\0');
+  if (!decode_hex_into(hex, reinterpret_cast<unsigned char*>(out.data()))) return std::nullopt;
   return out;
 }
 
@@ -93,7 +111,7 @@ ObjectKeyResult parse_object_key(std::string_view chunk_hash_hex, std::string_vi
     return result;
   };
   auto bytes = decode_hex(chunk_hash_hex);
-  if (!bytes) return fail("chunk_hash_hex", *check_chunk_hash_hex(chunk_hash_hex));
+  if (!bytes) return fail("chunk_hash_hex", check_chunk_hash_hex(chunk_hash_hex).value_or(""));
   if (auto err = check_model_name(model_name)) return fail("model_name", *err);
   if (kv_rank < std::numeric_limits<int32_t>::min() ||
       kv_rank > std::numeric_limits<int32_t>::max()) {

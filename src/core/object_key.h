@@ -29,6 +29,38 @@ struct ObjectKey {
   std::string to_string() const;
 };
 
+// An ObjectKey whose strings live elsewhere (a request body, a decoded batch): what the ledger
+// reads a key through, so a decoded event needs no allocation of its own. Valid only while the
+// strings it points at are.
+struct ObjectKeyView {
+  std::string_view chunk_hash;  // raw hash bytes
+  std::string_view model_name;
+  int32_t kv_rank = 0;
+  uint32_t object_group_id = 0;
+  std::string_view cache_salt;
+
+  ObjectKeyView() = default;
+  ObjectKeyView(std::string_view hash, std::string_view model, int32_t rank, uint32_t group,
+                std::string_view salt)
+      : chunk_hash(hash),
+        model_name(model),
+        kv_rank(rank),
+        object_group_id(group),
+        cache_salt(salt) {}
+  // Implicit, so every call that takes a view also takes a key.
+  ObjectKeyView(const ObjectKey& key)  // NOLINT(google-explicit-constructor)
+      : ObjectKeyView(key.chunk_hash, key.model_name, key.kv_rank, key.object_group_id,
+                      key.cache_salt) {}
+
+  bool operator==(const ObjectKeyView&) const = default;
+
+  // An owning copy.
+  ObjectKey to_key() const {
+    return ObjectKey{std::string(chunk_hash), std::string(model_name), kv_rank, object_group_id,
+                     std::string(cache_salt)};
+  }
+};
+
 // Hash functor so ObjectKey can key standard and Boost containers.
 struct ObjectKeyHash {
   size_t operator()(const ObjectKey& key) const noexcept;
@@ -72,6 +104,10 @@ std::optional<std::string> check_cache_salt(std::string_view cache_salt);
 
 // Decodes hex (either case) into raw bytes; nullopt when check_chunk_hash_hex would fail.
 std::optional<std::string> decode_hex(std::string_view hex);
+
+// The same into `out`, which must hold hex.size() / 2 bytes: one pass, no allocation. Returns
+// false (leaving `out` unspecified) when check_chunk_hash_hex would fail.
+bool decode_hex_into(std::string_view hex, unsigned char* out);
 
 // Encodes raw bytes as lowercase hex.
 std::string encode_hex(std::string_view bytes);

@@ -34,8 +34,11 @@ size_t string_heap_bytes(const std::string& s) {
 // ---------------------------------------------------------------------------------- Interner
 
 std::optional<uint32_t> UsageLedger::Interner::find(std::string_view s) const {
+  // Consecutive events nearly always carry the same model and salt: compare before hashing.
+  if (last_ != kNone && names_[last_] == s) return last_;
   auto it = map_.find(s);
   if (it == map_.end()) return std::nullopt;
+  last_ = it->second;
   return it->second;
 }
 
@@ -57,6 +60,7 @@ uint32_t UsageLedger::Interner::acquire(std::string_view s) {
     refs_.push_back(1);
   }
   map_.emplace(names_[id], id);
+  last_ = id;
   return id;
 }
 
@@ -66,6 +70,7 @@ void UsageLedger::Interner::release(uint32_t id) {
   map_.erase(std::string_view(names_[id]));
   names_[id] = std::string();
   free_ids_.push_back(id);
+  if (last_ == id) last_ = kNone;
 }
 
 size_t UsageLedger::Interner::memory_bytes() const {
@@ -131,7 +136,7 @@ UsageLedger::UsageLedger() : index_(0, IndexHash{this}, IndexEq{this}) {}
 
 UsageLedger::~UsageLedger() = default;
 
-uint32_t UsageLedger::find(const ObjectKey& key) const {
+uint32_t UsageLedger::find(ObjectKeyView key) const {
   const auto model = models_.find(key.model_name);
   if (!model) return kNone;
   const auto salt = salt_names_.find(key.cache_salt);
@@ -222,7 +227,7 @@ void UsageLedger::touch(uint32_t id) {
   push_back(salt.lru, id);
 }
 
-void UsageLedger::apply_store(const ObjectKey& key, uint64_t bytes, std::string_view owner) {
+void UsageLedger::apply_store(ObjectKeyView key, uint64_t bytes, std::string_view owner) {
   const auto model_id = models_.find(key.model_name);
   const auto salt_id = salt_names_.find(key.cache_salt);
   uint32_t found = kNone;
@@ -285,14 +290,14 @@ void UsageLedger::apply_store(const ObjectKey& key, uint64_t bytes, std::string_
   total_bytes_ += bytes;
 }
 
-bool UsageLedger::apply_lookup(const ObjectKey& key) {
+bool UsageLedger::apply_lookup(ObjectKeyView key) {
   const uint32_t id = find(key);
   if (id == kNone) return false;
   touch(id);
   return true;
 }
 
-bool UsageLedger::apply_delete(const ObjectKey& key) {
+bool UsageLedger::apply_delete(ObjectKeyView key) {
   const uint32_t id = find(key);
   if (id == kNone) return false;
   Record& r = rec(id);
@@ -331,22 +336,22 @@ std::vector<SaltUsage> UsageLedger::salts_with_usage() const {
   return out;
 }
 
-bool UsageLedger::contains(const ObjectKey& key) const { return find(key) != kNone; }
+bool UsageLedger::contains(ObjectKeyView key) const { return find(key) != kNone; }
 
-std::optional<uint64_t> UsageLedger::size_of(const ObjectKey& key) const {
+std::optional<uint64_t> UsageLedger::size_of(ObjectKeyView key) const {
   const uint32_t id = find(key);
   if (id == kNone) return std::nullopt;
   return rec(id).bytes;
 }
 
-std::optional<std::string> UsageLedger::owner_of(const ObjectKey& key) const {
+std::optional<std::string> UsageLedger::owner_of(ObjectKeyView key) const {
   const uint32_t id = find(key);
   if (id == kNone) return std::nullopt;
   const uint32_t owner = rec(id).owner;
   return owner == kNone ? std::string() : owners_.name(owner);
 }
 
-bool UsageLedger::in_flight(const ObjectKey& key) const {
+bool UsageLedger::in_flight(ObjectKeyView key) const {
   const uint32_t id = find(key);
   return id != kNone && rec(id).state == State::kInFlight;
 }
@@ -406,7 +411,7 @@ size_t UsageLedger::take_victims(std::string_view cache_salt, size_t count, Stea
   return taken;
 }
 
-bool UsageLedger::release(const ObjectKey& key) {
+bool UsageLedger::release(ObjectKeyView key) {
   const uint32_t id = find(key);
   if (id == kNone || rec(id).state != State::kInFlight) return false;
   Record& r = rec(id);

@@ -49,7 +49,8 @@ struct TrackedKey {
 // Memory: about 80 bytes of record plus 5-12 bytes of index per key (see memory_bytes()); model
 // names, salts and owners are interned, hashes up to 32 bytes are stored inline.
 //
-// Not thread-safe: the caller serialises all calls (one mutex around the L2 state).
+// Not thread-safe: the caller serialises all calls, const ones included (the string interners
+// cache their last hit), with one mutex around the L2 state.
 class UsageLedger {
  public:
   UsageLedger();
@@ -59,13 +60,13 @@ class UsageLedger {
 
   // Records a store: the key's size becomes `bytes` (totals move by the difference, never double
   // count), the key becomes most recent in its salt and `owner` becomes its owner ("" = unknown).
-  void apply_store(const ObjectKey& key, uint64_t bytes, std::string_view owner);
+  void apply_store(ObjectKeyView key, uint64_t bytes, std::string_view owner);
 
   // Makes a tracked key most recent. Returns false (and does nothing) for an unknown key.
-  bool apply_lookup(const ObjectKey& key);
+  bool apply_lookup(ObjectKeyView key);
 
   // Forgets a key and subtracts its recorded size. Returns false for an unknown key.
-  bool apply_delete(const ObjectKey& key);
+  bool apply_delete(ObjectKeyView key);
 
   // Bytes recorded for a salt (0 when it has no keys).
   uint64_t usage_bytes(std::string_view cache_salt) const;
@@ -79,10 +80,10 @@ class UsageLedger {
   std::vector<SaltUsage> salts_with_usage() const;
 
   // Per-key inspection (for tests, logs and the planner).
-  bool contains(const ObjectKey& key) const;
-  std::optional<uint64_t> size_of(const ObjectKey& key) const;
-  std::optional<std::string> owner_of(const ObjectKey& key) const;  // "" when unknown
-  bool in_flight(const ObjectKey& key) const;
+  bool contains(ObjectKeyView key) const;
+  std::optional<uint64_t> size_of(ObjectKeyView key) const;
+  std::optional<std::string> owner_of(ObjectKeyView key) const;  // "" when unknown
+  bool in_flight(ObjectKeyView key) const;
 
   // Up to `max` keys of a salt's LRU list, least recent first, costing O(returned). Keys in
   // flight are not in the LRU list and are not returned.
@@ -165,6 +166,7 @@ class UsageLedger {
     std::vector<std::string> names_;  // by id; "" when free
     std::vector<uint64_t> refs_;      // by id
     std::vector<uint32_t> free_ids_;
+    mutable uint32_t last_ = kNone;  // id of the string found last; a cache, kNone when unset
   };
 
   // A key as the index sees it before it has a record.
@@ -197,7 +199,7 @@ class UsageLedger {
   static size_t hash_probe(const Probe& p) noexcept;
 
   // Record id of a key, or kNone.
-  uint32_t find(const ObjectKey& key) const;
+  uint32_t find(ObjectKeyView key) const;
   uint32_t allocate();
   void free_record(uint32_t id);
   ObjectKey key_of(uint32_t id) const;
@@ -209,7 +211,7 @@ class UsageLedger {
   void push_back(List& list, uint32_t id);   // most recent end
   void push_front(List& list, uint32_t id);  // least recent end
   // Puts one in-flight record back at its salt's LRU end; false when not in flight.
-  bool release(const ObjectKey& key);
+  bool release(ObjectKeyView key);
   // Makes a record most recent in its salt's LRU list, taking it out of flight if needed.
   void touch(uint32_t id);
 

@@ -8,7 +8,10 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <memory>
+
+#include "http/l2_event_fast_decoder.h"
 
 namespace lmcache::http {
 namespace json = boost::json;
@@ -18,6 +21,9 @@ namespace {
 // First-chunk size of the per-thread parse arena. A batch of 256 events (~60 KB of JSON) builds
 // a tree of roughly 200 KB; larger batches spill into the heap through the monotonic resource.
 constexpr size_t kArenaBytes = 512 * 1024;
+
+// First block of a batch's storage: the decoded hashes of ~100 events.
+constexpr size_t kStorageBlock = 4096;
 
 // A rejected value is quoted in the error, cut to this many characters.
 constexpr size_t kQuotedValueChars = 64;
@@ -94,8 +100,10 @@ std::optional<core::L2EventType> event_type(std::string_view name) {
   return std::nullopt;
 }
 
-// Decodes one event into `out`; returns the reason when it is invalid.
-std::optional<std::string> decode_event(const json::value& item, core::L2Event& out) {
+// Decodes one event into `out`, its strings kept in `batch`; returns the reason when it is
+// invalid.
+std::optional<std::string> decode_event(const json::value& item, L2EventBatch& batch,
+                                        core::L2Event& out) {
   const json::object* event = item.if_object();
   if (event == nullptr) return fmt::format("event must be an object, got {}", quote(item));
 
@@ -129,8 +137,10 @@ std::optional<std::string> decode_event(const json::value& item, core::L2Event& 
 
   core::ObjectKeyResult parsed = core::parse_object_key(*hash, *model, *rank, *group, *salt);
   if (!parsed.ok()) return "invalid key: " + parsed.error.message;
+  const core::ObjectKey& valid = *parsed.key;
   out.type = *type;
-  out.key = std::move(*parsed.key);
+  out.key = core::ObjectKeyView(batch.keep(valid.chunk_hash), batch.keep(valid.model_name),
+                                valid.kv_rank, valid.object_group_id, batch.keep(valid.cache_salt));
   out.bytes = static_cast<uint64_t>(*bytes);
   return std::nullopt;
 }
@@ -168,7 +178,28 @@ struct ParseState {
 
 }  // namespace
 
+unsigned char* L2EventBatch::allocate(size_t size) {
+  if (!storage_) storage_ = std::make_unique<std::pmr::monotonic_buffer_resource>(kStorageBlock);
+  return static_cast<unsigned char*>(storage_->allocate(size, 1));
+}
+
+std::string_view L2EventBatch::keep(std::string_view bytes) {
+  if (bytes.empty()) return {};
+  unsigned char* copy = allocate(bytes.size());
+  std::memcpy(copy, bytes.data(), bytes.size());
+  return {reinterpret_cast<const char*>(copy), bytes.size()};
+}
+
 std::optional<L2EventBatch> decode_l2_event_batch(std::string_view body, ValidationErrors& errors) {
+  {
+    L2EventBatch batch;
+    if (decode_l2_event_batch_fast(body, batch)) return batch;
+  }
+  return decode_l2_event_batch_from_tree(body, errors);
+}
+
+std::optional<L2EventBatch> decode_l2_event_batch_from_tree(std::string_view body,
+                                                            ValidationErrors& errors) {
   thread_local ParseState state;
   json::monotonic_resource arena(state.arena.get(), kArenaBytes);
   json::parser& parser = state.parser;
@@ -195,10 +226,11 @@ std::optional<L2EventBatch> decode_l2_event_batch(std::string_view body, Validat
 
   batch.events.reserve(events->size());
   for (size_t i = 0; i < events->size(); ++i) {
-    core::L2Event& event = batch.events.emplace_back();
-    if (auto error = decode_event((*events)[i], event)) {
-      batch.events.pop_back();
+    core::L2Event event;
+    if (auto error = decode_event((*events)[i], batch, event)) {
       batch.rejected.push_back({i, std::move(*error)});
+    } else {
+      batch.events.push_back(event);
     }
   }
   return batch;

@@ -3,6 +3,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <memory_resource>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,12 +21,23 @@ struct RejectedL2Event {
   std::string error;  // one line for the MP server's log
 };
 
-// A decoded batch: the valid events in request order and the rejected ones.
+// A decoded batch: the valid events in request order and the rejected ones. The events' keys
+// point into the batch's own storage, so they stay valid as long as the batch (also when it is
+// moved) and do not depend on the request body.
 struct L2EventBatch {
   std::string instance_id;
   uint64_t seq = 0;
   std::vector<core::L2Event> events;
   std::vector<RejectedL2Event> rejected;
+
+  // Allocates `size` bytes that live as long as the batch.
+  unsigned char* allocate(size_t size);
+  // A copy of `bytes` that lives as long as the batch.
+  std::string_view keep(std::string_view bytes);
+
+ private:
+  // Created on first use; one block per ~hundred events, freed with the batch.
+  std::unique_ptr<std::pmr::monotonic_buffer_resource> storage_;
 };
 
 // Decodes a `POST /l2/events` body:
@@ -36,8 +49,14 @@ struct L2EventBatch {
 // fail the batch: it is listed in `rejected` and left out of `events`.
 //
 // Integers follow the lax rules of the rest of the API (integral floats and numeric strings are
-// accepted). Unknown fields are ignored. Thread-safe; the JSON tree is built in a per-thread
-// arena, so a decode allocates little beyond the keys it returns.
+// accepted). Unknown fields are ignored. Thread-safe. A well-formed batch takes a fast path
+// (one SAX pass, no tree, see l2_event_fast_decoder.h); anything else is decoded from a JSON
+// tree built in a per-thread arena.
 std::optional<L2EventBatch> decode_l2_event_batch(std::string_view body, ValidationErrors& errors);
+
+// The same without the fast path: always through a JSON tree. For tests and fuzzing, which check
+// that the fast path agrees with it.
+std::optional<L2EventBatch> decode_l2_event_batch_from_tree(std::string_view body,
+                                                            ValidationErrors& errors);
 
 }  // namespace lmcache::http
