@@ -30,31 +30,41 @@ start_coordinator() {
 coord_pid=
 trap 'if [ -n "$coord_pid" ]; then kill $coord_pid 2>/dev/null || true; fi' EXIT
 
-run_wrk() {  # -> "requests_per_second p99_ms"
+run_wrk() {  # -> "requests_per_second p99_ms requests"
   wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/events.lua \
     "http://127.0.0.1:$port" |
     tee /dev/stderr |
-    awk '/Requests\/sec/ {rps=$2} /^ +99%/ {p=$2}
+    awk '/Requests\/sec/ {rps=$2} /^ +99%/ {p=$2} / requests in / {n=$1}
          END {
            if (p ~ /us$/) { sub(/us$/, "", p); p = p / 1000 }
            else if (p ~ /ms$/) { sub(/ms$/, "", p) }
            else if (p ~ /s$/) { sub(/s$/, "", p); p = p * 1000 }
-           printf "%s %.3f\n", rps, p }'
+           printf "%s %.3f %s\n", rps, p, n }'
 }
 
-events=(); p99s=()
+# CPU seconds (user + system) the coordinator has used so far.
+cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$coord_pid/stat"
+}
+
+events=(); p99s=(); cpus=()
 for round in $(seq 1 "$rounds"); do
   start_coordinator
-  read -r rps p99 < <(run_wrk 2> /tmp/events_load_wrk.$$)
+  cpu_before=$(cpu_seconds)
+  read -r rps p99 requests < <(run_wrk 2> /tmp/events_load_wrk.$$)
+  cpu=$(awk -v a="$cpu_before" -v b="$(cpu_seconds)" 'BEGIN {printf "%.2f", b - a}')
   grep -E 'batches:|Non-2xx|Socket errors' /tmp/events_load_wrk.$$ || true
   rm -f /tmp/events_load_wrk.$$
   keys=$(curl -s "http://127.0.0.1:$port/l2/status" | grep -o '"cache_salt"' | wc -l)
   kill "$coord_pid"; wait "$coord_pid" 2>/dev/null || true; coord_pid=
   ev=$(awk -v r="$rps" -v b=$batch 'BEGIN {printf "%.0f", r * b}')
-  events+=("$ev"); p99s+=("$p99")
-  echo "round $round: $rps req/s = $ev events/s, p99 $p99 ms ($keys salts tracked)"
+  us_per_event=$(awk -v c="$cpu" -v n="$requests" -v b=$batch 'BEGIN {printf "%.3f", c * 1e6 / (n * b)}')
+  events+=("$ev"); p99s+=("$p99"); cpus+=("$us_per_event")
+  echo "round $round: $rps req/s = $ev events/s, p99 $p99 ms," \
+    "coordinator CPU $cpu s = $us_per_event us/event ($keys salts tracked)"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "median: $(median "${events[@]}") events/s, p99 $(median "${p99s[@]}") ms" \
+echo "median: $(median "${events[@]}") events/s, p99 $(median "${p99s[@]}") ms," \
+  "coordinator CPU $(median "${cpus[@]}") us/event" \
   "(batches of $batch, wrk -t2 -c$connections -d${duration}s)"
