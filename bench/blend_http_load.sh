@@ -8,22 +8,19 @@
 # Usage: bench/blend_http_load.sh [ROUNDS=3] [SECONDS=10] [CHUNKS=100000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/load_common.sh
 rounds=${1:-3}
 duration=${2:-10}
 chunks=${3:-100000}
-build=build-release
-cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOORDINATOR_BUILD_TESTS=OFF > /dev/null
-cmake --build $build --target lmcache blend_http_bodies > /dev/null
+build_release lmcache blend_http_bodies
 
 bodies=$(mktemp -d)
 port=19310
-$build/lmcache coordinator --host 127.0.0.1 --port $port --state-path :memory: \
-  --log-level warning --blend-chunk-size 256 &
-coord_pid=$!
+coord_pid=
 trap 'kill $coord_pid 2>/dev/null || true; rm -rf "$bodies"' EXIT
+start_coordinator $port --blend-chunk-size 256
 
 expected=$($build/bench/blend_http_bodies "$bodies" "$chunks" 256 1000 32768 8)
-sleep 1
 
 start=$(date +%s.%N)
 inserted=0
@@ -46,22 +43,16 @@ echo "match request: $(stat -c %s "$bodies/match.json") bytes, $found matches (e
 if [ "$found" != "$expected" ]; then echo "wrong match count" >&2; exit 1; fi
 
 export BLEND_MATCH_BODY="$bodies/match.json"
-cpu_ticks() { awk '{print $14 + $15}' /proc/$coord_pid/stat; }  # user + system
 run_wrk() {  # connections -> "requests_per_second p50_ms p99_ms server_cpu_us_per_request"
   local before after
-  before=$(cpu_ticks)
+  before=$(cpu_seconds "$coord_pid")
   wrk -t"$(( $1 < 2 ? 1 : 2 ))" -c"$1" -d"${duration}s" --latency -s bench/blend_match.lua \
     "http://127.0.0.1:$port" > "$bodies/wrk.txt"
-  after=$(cpu_ticks)
-  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" 'function ms(v) {
-           if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
-           if (v ~ /ms$/) { sub(/ms$/, "", v); return v }
-           if (v ~ /s$/) { sub(/s$/, "", v); return v * 1000 }
-           return v }
-         /requests in/ {n=$1} /Requests\/sec/ {rps=$2} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)}
-         END { printf "%s %.3f %.3f %.0f\n", rps, p50, p99, 1e6 * ticks / hz / n }' "$bodies/wrk.txt"
+  after=$(cpu_seconds "$coord_pid")
+  wrk_summary < "$bodies/wrk.txt" |
+    awk -v cpu="$(awk -v a="$before" -v b="$after" 'BEGIN {print b - a}')" \
+      '{printf "%s %s %s %.0f\n", $1, $2, $3, 1e6 * cpu / $4}'
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 for connections in 1 8; do
   rps_all=(); p50_all=(); p99_all=(); cpu_all=()

@@ -8,21 +8,18 @@
 # Usage: bench/heartbeat_load.sh [ROUNDS=3] [SECONDS=10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/load_common.sh
 rounds=${1:-3}
 duration=${2:-10}
-build=build-release
-cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOORDINATOR_BUILD_TESTS=OFF > /dev/null
-cmake --build $build --target lmcache floor_server > /dev/null
+build_release lmcache floor_server
 
 coord_port=19300
 floor_port=19301
-$build/lmcache coordinator --host 127.0.0.1 --port $coord_port --state-path :memory: \
-  --log-level warning --instance-timeout 3600 &
-coord_pid=$!
 $build/bench/floor_server $floor_port &
 floor_pid=$!
+coord_pid=
 trap 'kill $coord_pid $floor_pid 2>/dev/null || true' EXIT
-sleep 1
+start_coordinator $coord_port --instance-timeout 3600
 
 for i in $(seq 0 999); do
   printf '{"instance_id":"bench-%d","ip":"127.0.0.1","http_port":%d}\n' "$i" $((20000 + i))
@@ -34,13 +31,8 @@ registered=$(curl -s "http://127.0.0.1:$coord_port/instances" | grep -o '"instan
 echo "registered instances: $registered"
 
 run_wrk() {  # url -> "requests_per_second p99_ms"
-  wrk -t2 -c64 -d"${duration}s" --latency -s bench/heartbeat.lua "$1" |
-    awk '/Requests\/sec/ {rps=$2} /^ +99%/ {p=$2}
-         END {
-           if (p ~ /us$/) { sub(/us$/, "", p); p = p / 1000 }
-           else if (p ~ /ms$/) { sub(/ms$/, "", p) }
-           else if (p ~ /s$/) { sub(/s$/, "", p); p = p * 1000 }
-           printf "%s %.3f\n", rps, p }'
+  wrk -t2 -c64 -d"${duration}s" --latency -s bench/heartbeat.lua "$1" | wrk_summary |
+    awk '{print $1, $3}'
 }
 
 coord_rps=(); coord_p99=(); floor_rps=(); floor_p99=()
@@ -53,7 +45,6 @@ for round in $(seq 1 "$rounds"); do
   echo "round $round coordinator: $rps req/s, p99 $p99 ms"
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 c=$(median "${coord_rps[@]}"); f=$(median "${floor_rps[@]}")
 echo "median coordinator: $c req/s, p99 $(median "${coord_p99[@]}") ms"
 echo "median floor:       $f req/s, p99 $(median "${floor_p99[@]}") ms"
