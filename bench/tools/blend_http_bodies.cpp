@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "base64_encode.h"
+
 namespace json = boost::json;
 
 namespace {
@@ -40,25 +42,6 @@ std::vector<uint32_t> chunk_tokens(size_t index, size_t chunk_size) {
   std::vector<uint32_t> tokens(chunk_size);
   for (auto& t : tokens) t = random.token();
   return tokens;
-}
-
-std::string base64(const void* data, size_t size) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  std::string out;
-  out.reserve((size + 2) / 3 * 4);
-  for (size_t i = 0; i < size; i += 3) {
-    const size_t n = size - i < 3 ? size - i : 3;
-    uint32_t bits = uint32_t{bytes[i]} << 16;
-    if (n > 1) bits |= uint32_t{bytes[i + 1]} << 8;
-    if (n > 2) bits |= bytes[i + 2];
-    out += kAlphabet[(bits >> 18) & 63];
-    out += kAlphabet[(bits >> 12) & 63];
-    out += n > 1 ? kAlphabet[(bits >> 6) & 63] : '=';
-    out += n > 2 ? kAlphabet[bits & 63] : '=';
-  }
-  return out;
 }
 
 void write_file(const std::string& path, const std::string& text) {
@@ -111,8 +94,9 @@ size_t write_match_body(const std::string& dir, size_t chunks, size_t chunk_size
     std::copy(chunk.begin(), chunk.end(), tokens.begin() + offset);
     ++placed;
   }
-  const json::object body{{"model_scope", "bench-model"},
-                          {"tokens_b64", base64(tokens.data(), tokens.size() * 4)}};
+  const json::object body{
+      {"model_scope", "bench-model"},
+      {"tokens_b64", lmcache::testing::base64_encode(tokens.data(), tokens.size() * 4)}};
   write_file(dir + "/match.json", json::serialize(body));
   return placed;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base64_encode.h"
 #include "coordinator_process.h"
 #include "http_test_client.h"
 
@@ -17,31 +18,13 @@ namespace json = boost::json;
 
 using Tokens = std::vector<uint64_t>;
 
-std::string base64(const void* data, size_t size) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  std::string out;
-  for (size_t i = 0; i < size; i += 3) {
-    const size_t n = std::min<size_t>(3, size - i);
-    uint32_t bits = bytes[i] << 16;
-    if (n > 1) bits |= bytes[i + 1] << 8;
-    if (n > 2) bits |= bytes[i + 2];
-    out += kAlphabet[(bits >> 18) & 63];
-    out += kAlphabet[(bits >> 12) & 63];
-    out += n > 1 ? kAlphabet[(bits >> 6) & 63] : '=';
-    out += n > 2 ? kAlphabet[bits & 63] : '=';
-  }
-  return out;
-}
-
 // Little-endian bytes on the little-endian hosts these tests run on.
 std::string tokens_b64(const Tokens& tokens) {
   std::vector<uint32_t> narrow(tokens.begin(), tokens.end());
-  return base64(narrow.data(), narrow.size() * sizeof(uint32_t));
+  return base64_encode(narrow.data(), narrow.size() * sizeof(uint32_t));
 }
 std::string tokens_u64_b64(const Tokens& tokens) {
-  return base64(tokens.data(), tokens.size() * sizeof(uint64_t));
+  return base64_encode(tokens.data(), tokens.size() * sizeof(uint64_t));
 }
 json::array token_list(const Tokens& tokens) { return json::array(tokens.begin(), tokens.end()); }
 
@@ -294,14 +277,14 @@ TEST_F(BlendTest, InvalidBase64Is422OnThatField) {
 TEST_F(BlendTest, ByteLengthNotAMultipleOfTheTokenSizeIs422) {
   const unsigned char six[6] = {1, 0, 0, 0, 2, 0};
   auto detail = validation_detail(client_.post_match(
-      json::serialize(json::object{{"model_scope", "m"}, {"tokens_b64", base64(six, 6)}})));
+      json::serialize(json::object{{"model_scope", "m"}, {"tokens_b64", base64_encode(six, 6)}})));
   ASSERT_EQ(detail.size(), 1U);
   EXPECT_EQ(detail[0].at("loc"), json::parse(R"(["body","tokens_b64"])"));
   EXPECT_NE(std::string(detail[0].at("msg").as_string()).find("multiple of 4"), std::string::npos);
 
   // 12 bytes are three uint32 tokens but not a whole number of uint64 tokens.
   const uint32_t three[3] = {1, 2, 3};
-  const std::string twelve = base64(three, sizeof three);
+  const std::string twelve = base64_encode(three, sizeof three);
   EXPECT_EQ(
       client_
           .post_match(json::serialize(json::object{{"model_scope", "m"}, {"tokens_b64", twelve}}))

@@ -5,28 +5,11 @@
 #include <boost/json.hpp>
 #include <cstring>
 
+#include "base64_encode.h"
+
 namespace lmcache::http {
 namespace {
 namespace json = boost::json;
-
-// Reference encoder for the tests (standard alphabet, padded).
-std::string encode(const void* data, size_t size) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  std::string out;
-  for (size_t i = 0; i < size; i += 3) {
-    const size_t n = std::min<size_t>(3, size - i);
-    uint32_t bits = bytes[i] << 16;
-    if (n > 1) bits |= bytes[i + 1] << 8;
-    if (n > 2) bits |= bytes[i + 2];
-    out += kAlphabet[(bits >> 18) & 63];
-    out += kAlphabet[(bits >> 12) & 63];
-    out += n > 1 ? kAlphabet[(bits >> 6) & 63] : '=';
-    out += n > 2 ? kAlphabet[bits & 63] : '=';
-  }
-  return out;
-}
 
 std::optional<std::string> decode(std::string_view text) {
   std::string error;
@@ -56,7 +39,7 @@ TEST(TokenDecodingTest, Base64RoundTripsAllByteValues) {
   for (int i = 0; i < 256; ++i) bytes += static_cast<char>(i);
   for (size_t len = 0; len <= bytes.size(); len += 37) {
     const std::string part = bytes.substr(0, len);
-    EXPECT_EQ(decode(encode(part.data(), part.size())), part) << len;
+    EXPECT_EQ(decode(testing::base64_encode(part.data(), part.size())), part) << len;
   }
 }
 
@@ -80,19 +63,24 @@ TEST(TokenDecodingTest, Base64ErrorsSayWhy) {
 TEST(TokenDecodingTest, TokensAreLittleEndian) {
   const uint32_t narrow[] = {0, 1, 0x01020304u, 0xFFFFFFFFu};
   std::string error;
-  const auto u32 = decode_base64_tokens<uint32_t>(encode(narrow, sizeof narrow), error);
+  const auto u32 =
+      decode_base64_tokens<uint32_t>(testing::base64_encode(narrow, sizeof narrow), error);
   ASSERT_TRUE(u32) << error;
   EXPECT_EQ(*u32, std::vector<uint32_t>(std::begin(narrow), std::end(narrow)));
 
   const unsigned char bytes[] = {1, 2, 3, 4, 5, 6, 7, 8};
-  const auto u64 = decode_base64_tokens<uint64_t>(encode(bytes, sizeof bytes), error);
+  const auto u64 =
+      decode_base64_tokens<uint64_t>(testing::base64_encode(bytes, sizeof bytes), error);
   ASSERT_TRUE(u64) << error;
   EXPECT_EQ(*u64, std::vector<uint64_t>{0x0807060504030201ull});
 
   // 12 bytes: three uint32 tokens but not a whole number of uint64 tokens.
   const uint32_t three[] = {7, 8, 9};
-  EXPECT_EQ(decode_base64_tokens<uint32_t>(encode(three, sizeof three), error)->size(), 3U);
-  EXPECT_EQ(decode_base64_tokens<uint64_t>(encode(three, sizeof three), error), std::nullopt);
+  EXPECT_EQ(
+      decode_base64_tokens<uint32_t>(testing::base64_encode(three, sizeof three), error)->size(),
+      3U);
+  EXPECT_EQ(decode_base64_tokens<uint64_t>(testing::base64_encode(three, sizeof three), error),
+            std::nullopt);
 }
 
 TEST(TokenDecodingTest, TokenListAcceptsLaxIntegersAndReportsEachBadItem) {
@@ -117,7 +105,7 @@ TEST(TokenDecodingTest, TokenListAcceptsLaxIntegersAndReportsEachBadItem) {
 
 TEST(TokenDecodingTest, RequestTokensAtMostOneField) {
   const uint32_t ids[] = {1, 2, 3};
-  const std::string b64 = encode(ids, sizeof ids);
+  const std::string b64 = testing::base64_encode(ids, sizeof ids);
   const json::array loc{"body"};
   {
     ValidationErrors errors;
