@@ -93,7 +93,10 @@ class Handler {
   bool on_document_end(error_code&) { return true; }
 
   bool on_object_begin(error_code& ec) {
-    if (skip_depth_ > 0) return ++skip_depth_, true;
+    if (skip_depth_ > 0) {
+      ++skip_depth_;
+      return true;
+    }
     switch (where_) {
       case Where::kDocument:
         where_ = Where::kRoot;
@@ -117,7 +120,10 @@ class Handler {
   }
 
   bool on_object_end(size_t, error_code& ec) {
-    if (skip_depth_ > 0) return --skip_depth_, true;
+    if (skip_depth_ > 0) {
+      --skip_depth_;
+      return true;
+    }
     switch (where_) {
       case Where::kRoot:
         where_ = Where::kDone;
@@ -139,7 +145,10 @@ class Handler {
   }
 
   bool on_array_begin(error_code& ec) {
-    if (skip_depth_ > 0) return ++skip_depth_, true;
+    if (skip_depth_ > 0) {
+      ++skip_depth_;
+      return true;
+    }
     if (where_ == Where::kRoot && pending_ == Field::kEvents) {
       where_ = Where::kEvents;
       return true;
@@ -148,7 +157,10 @@ class Handler {
   }
 
   bool on_array_end(size_t, error_code& ec) {
-    if (skip_depth_ > 0) return --skip_depth_, true;
+    if (skip_depth_ > 0) {
+      --skip_depth_;
+      return true;
+    }
     if (where_ != Where::kEvents) return leave(ec);
     where_ = Where::kRoot;
     return true;
