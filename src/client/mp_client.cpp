@@ -90,8 +90,9 @@ class Session : public std::enable_shared_from_this<Session> {
                               if (self->finished_) return;
                               if (resolve_ec) return self->fail(resolve_ec, "resolve");
                               std::vector<tcp::endpoint> endpoints;
-                              for (const auto& entry : results)
+                              for (const auto& entry : results) {
                                 endpoints.push_back(entry.endpoint());
+                              }
                               self->connect(std::move(endpoints));
                             });
   }

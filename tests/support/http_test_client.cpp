@@ -69,8 +69,9 @@ TestResponse HttpTestClient::request(http::verb method, const std::string& targe
     req.set(http::field::host, "127.0.0.1");
     for (const auto& [name, value] : headers) req.set(name, value);
     if (!body.empty() || method == http::verb::post || method == http::verb::put) {
-      if (req[http::field::content_type].empty())
+      if (req[http::field::content_type].empty()) {
         req.set(http::field::content_type, "application/json");
+      }
       req.body() = body;
       req.prepare_payload();
     }
