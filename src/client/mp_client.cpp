@@ -27,7 +27,7 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
+constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{64} * 1024;
 
 // Host names may come bracketed ("[::1]"); the resolver wants them bare.
 std::string bare_host(const std::string& host) {

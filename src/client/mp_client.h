@@ -65,7 +65,7 @@ class MpClient {
   using Timeouts = MpTimeouts;
   // Responses with a larger body fail with an error (a broken server cannot
   // exhaust our memory). A 10,000-key page or delete is well below this.
-  static constexpr std::size_t kMaxResponseBodyBytes = 64u * 1024 * 1024;
+  static constexpr std::size_t kMaxResponseBodyBytes = std::size_t{64} * 1024 * 1024;
 
   using Callback = std::function<void(MpResponse)>;
 

@@ -28,7 +28,7 @@ using tcp = asio::ip::tcp;
 
 constexpr std::size_t kDefaultPageSize = 1000;
 constexpr std::size_t kTokensPerChunk = 256;
-constexpr std::size_t kMaxRequestBodyBytes = 256u * 1024 * 1024;
+constexpr std::size_t kMaxRequestBodyBytes = std::size_t{256} * 1024 * 1024;
 
 // What the server sends back for one request.
 struct Answer {

@@ -9,6 +9,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
+#include <cstdint>
 #include <stdexcept>
 
 namespace lmcache::testing {
@@ -80,7 +81,7 @@ TestResponse HttpTestClient::request(http::verb method, const std::string& targe
     http::write(*stream_, req, ec);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
-    parser.body_limit(256 * 1024 * 1024);
+    parser.body_limit(std::uint64_t{256} * 1024 * 1024);
     if (!ec) http::read(*stream_, buffer, parser, ec);
     if (ec) {
       close();

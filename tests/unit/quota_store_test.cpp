@@ -103,7 +103,7 @@ TEST_F(QuotaStoreTest, CorruptDatabaseFailsToOpen) {
   ASSERT_GT(size, 3 * 4096u);
   {
     std::fstream f(path(), std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(2 * 4096);
+    f.seekp(std::streamoff{2} * 4096);
     const std::string junk(4096, '\xA5');
     f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
   }
