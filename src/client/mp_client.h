@@ -75,7 +75,7 @@ class MpClient {
 
   // Sends `method target` with `json_body` (Content-Type: application/json when
   // non-empty) to `to`, and calls `done` with the outcome.
-  void request(boost::beast::http::verb method, const MpEndpoint& to, std::string target,
+  void request(boost::beast::http::verb method, const MpEndpoint& to, std::string_view target,
                std::string json_body, Callback done);
 
   // DELETE /l2 with {"keys":[...]} (eviction dispatch).
