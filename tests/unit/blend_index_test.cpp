@@ -297,6 +297,7 @@ TEST(BlendIndexTest, ConcurrentScopesReachExpectedState) {
     return keys;
   };
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int th = 0; th < kThreads; ++th) {
     threads.emplace_back([&, th] {
       const std::string scope = join("scope-", std::to_string(th));

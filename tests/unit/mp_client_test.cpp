@@ -86,6 +86,7 @@ TEST_F(MpClientTest, KeysPageTokenIsPercentEncoded) {
 
 TEST_F(MpClientTest, PagesThroughAllKeysFollowingOpaqueTokens) {
   std::vector<std::string> entries;
+  entries.reserve(6);
   for (int i = 0; i < 5; ++i) {
     entries.push_back(R"({"key":{"chunk_hash_hex":"0)" + std::to_string(i) +
                       R"(","model_name":"m","kv_rank":0},"size_bytes":)" + std::to_string(i) + "}");

@@ -125,6 +125,7 @@ TEST_F(QuotaStoreTest, UnwritablePathsFailToOpen) {
 TEST_F(QuotaStoreTest, ConcurrentWritersAndReaders) {
   QuotaStore store(path());
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&store, t] {
       for (int i = 0; i < 25; ++i) {
