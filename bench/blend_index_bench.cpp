@@ -116,7 +116,7 @@ void BM_Match32kAgainst1M(benchmark::State& state) {
   }
   state.counters["matches"] = static_cast<double>(matches);
   state.counters["published_chunks"] = static_cast<double>(p.index->entry_count());
-  state.SetItemsProcessed(state.iterations() * kRequest);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kRequest));
 }
 BENCHMARK(BM_Match32kAgainst1M)->Unit(benchmark::kMicrosecond);
 
@@ -137,7 +137,7 @@ void BM_PublishTokens(benchmark::State& state) {
     index.reset();
     state.ResumeTiming();
   }
-  state.SetItemsProcessed(state.iterations() * chunks * kChunk);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * chunks * kChunk));
 }
 BENCHMARK(BM_PublishTokens)->Arg(32'768)->Unit(benchmark::kMillisecond);
 

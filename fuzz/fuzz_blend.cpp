@@ -17,6 +17,7 @@
 #include <boost/json/serialize.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -124,8 +125,8 @@ class Model {
     for (const auto& range : ranges) {
       if (range.tokens.size() / chunk_ != range.object_keys.size()) continue;
       for (size_t i = 0; i < range.object_keys.size(); ++i) {
-        std::vector<uint64_t> content(range.tokens.begin() + i * chunk_,
-                                      range.tokens.begin() + (i + 1) * chunk_);
+        const auto chunk = std::span(range.tokens).subspan(i * chunk_, chunk_);
+        std::vector<uint64_t> content(chunk.begin(), chunk.end());
         if (find(range.model_scope, range.object_keys[i], content) != nullptr) continue;
         pairs_.push_back({range.model_scope, range.object_keys[i], std::move(content),
                           range.old_st_base + i * chunk_});
@@ -149,7 +150,8 @@ class Model {
     json::array out;
     std::vector<std::string> reported;
     for (size_t start = 0; start + chunk_ <= tokens.size(); start += stride_) {
-      const std::vector<uint64_t> window(tokens.begin() + start, tokens.begin() + start + chunk_);
+      const auto tokens_at = std::span(tokens).subspan(start, chunk_);
+      const std::vector<uint64_t> window(tokens_at.begin(), tokens_at.end());
       for (const Pair& pair : pairs_) {  // in publish order: the first hit is the earliest
         if (pair.scope != scope || pair.content != window) continue;
         if (std::find(reported.begin(), reported.end(), pair.key) == reported.end()) {

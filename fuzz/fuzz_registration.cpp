@@ -48,8 +48,9 @@ bool is_minted_id(std::string_view id) {
   if (id.size() != 35 || !id.starts_with("mp-")) return false;
   for (char c : id.substr(3)) {
     if (!std::isxdigit(static_cast<unsigned char>(c)) ||
-        std::isupper(static_cast<unsigned char>(c)))
+        std::isupper(static_cast<unsigned char>(c))) {
       return false;
+    }
   }
   return true;
 }

@@ -124,9 +124,9 @@ struct Coordinator {
       done(std::move(forwarded));
     };
     http::PrefetchForwarder forward;
-    forward.submit = [answer](const core::InstanceRecord&, std::string,
+    forward.submit = [answer](const core::InstanceRecord&, const std::string&,
                               http::PrefetchForwarder::Done done) { answer(done); };
-    forward.poll = [answer](const core::InstanceRecord&, std::string,
+    forward.poll = [answer](const core::InstanceRecord&, const std::string&,
                             http::PrefetchForwarder::Done done) { answer(done); };
     return forward;
   }

@@ -8,6 +8,7 @@
 // Writes OUT_DIR/publish-NNNN.json and OUT_DIR/match.json; prints the number of
 // matches the match body must produce.
 #include <boost/json.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -91,7 +92,7 @@ size_t write_match_body(const std::string& dir, size_t chunks, size_t chunk_size
     const size_t offset = h * stride + 1 + h % 7;
     if (offset + chunk_size > request_tokens) break;
     const auto chunk = chunk_tokens((h * 7919) % chunks, chunk_size);
-    std::copy(chunk.begin(), chunk.end(), tokens.begin() + offset);
+    std::copy(chunk.begin(), chunk.end(), tokens.begin() + static_cast<std::ptrdiff_t>(offset));
     ++placed;
   }
   const json::object body{

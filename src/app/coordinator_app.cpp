@@ -103,7 +103,8 @@ struct CoordinatorApp::Impl {
       mp_client.submit_prefetch({instance.ip, instance.http_port}, std::move(body),
                                 relay(std::move(done)));
     };
-    forwarder.poll = [this, relay](const core::InstanceRecord& instance, std::string request_id,
+    forwarder.poll = [this, relay](const core::InstanceRecord& instance,
+                                   const std::string& request_id,
                                    http::PrefetchForwarder::Done done) {
       mp_client.poll_prefetch({instance.ip, instance.http_port}, request_id,
                               relay(std::move(done)));

@@ -105,15 +105,16 @@ void EvictionLoop::dispatch(Batch batch) {
   const client::MpEndpoint endpoint{batch.instance.ip, batch.instance.http_port};
   std::string body = delete_body(batch.victims);
   auto shared = std::make_shared<Batch>(std::move(batch));
-  client_.delete_keys(endpoint, std::move(body), [this, shared](client::MpResponse response) {
-    if (response.success()) return;
-    const std::string why =
-        response.ok() ? "HTTP " + std::to_string(response.status) : response.error_text;
-    spdlog::warn("eviction: DELETE /l2 to instance {} failed ({}); {} keys will be retried",
-                 shared->instance.instance_id, why, shared->victims.size());
-    record_failure(shared->instance.instance_id, Clock::now());
-    l2_.release(shared->victims);
-  });
+  client_.delete_keys(
+      endpoint, std::move(body), [this, shared](const client::MpResponse& response) {
+        if (response.success()) return;
+        const std::string why =
+            response.ok() ? "HTTP " + std::to_string(response.status) : response.error_text;
+        spdlog::warn("eviction: DELETE /l2 to instance {} failed ({}); {} keys will be retried",
+                     shared->instance.instance_id, why, shared->victims.size());
+        record_failure(shared->instance.instance_id, Clock::now());
+        l2_.release(shared->victims);
+      });
 }
 
 void EvictionLoop::record_failure(const std::string& instance_id, Clock::time_point when) {

@@ -5,8 +5,8 @@
 namespace lmcache::app {
 
 struct PeriodicTask::State : std::enable_shared_from_this<PeriodicTask::State> {
-  State(boost::asio::any_io_executor executor, Clock::duration interval, Callback callback)
-      : timer(std::move(executor)), interval(interval), callback(std::move(callback)) {}
+  State(const boost::asio::any_io_executor& executor, Clock::duration interval, Callback callback)
+      : timer(executor), interval(interval), callback(std::move(callback)) {}
 
   void arm() {
     due = Clock::now() + interval;
@@ -26,9 +26,9 @@ struct PeriodicTask::State : std::enable_shared_from_this<PeriodicTask::State> {
   bool stopped = false;  // touched only on the timer's executor
 };
 
-PeriodicTask::PeriodicTask(boost::asio::any_io_executor executor, Clock::duration interval,
+PeriodicTask::PeriodicTask(const boost::asio::any_io_executor& executor, Clock::duration interval,
                            Callback callback)
-    : state_(std::make_shared<State>(std::move(executor), interval, std::move(callback))) {}
+    : state_(std::make_shared<State>(executor, interval, std::move(callback))) {}
 
 PeriodicTask::~PeriodicTask() { stop(); }
 

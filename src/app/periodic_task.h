@@ -16,7 +16,8 @@ class PeriodicTask {
   using Clock = std::chrono::steady_clock;
   using Callback = std::function<void(Clock::duration lateness)>;
 
-  PeriodicTask(boost::asio::any_io_executor executor, Clock::duration interval, Callback callback);
+  PeriodicTask(const boost::asio::any_io_executor& executor, Clock::duration interval,
+               Callback callback);
   ~PeriodicTask();
   PeriodicTask(const PeriodicTask&) = delete;
   PeriodicTask& operator=(const PeriodicTask&) = delete;

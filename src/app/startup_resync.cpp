@@ -12,10 +12,10 @@
 namespace lmcache::app {
 namespace json = boost::json;
 
-StartupResync::StartupResync(boost::asio::any_io_executor executor, ResyncOptions options,
+StartupResync::StartupResync(const boost::asio::any_io_executor& executor, ResyncOptions options,
                              core::InstanceRegistry& registry, core::L2Accounting& l2,
                              client::MpClient& client)
-    : timer_(boost::asio::make_strand(std::move(executor))),
+    : timer_(boost::asio::make_strand(executor)),
       options_(options),
       registry_(registry),
       l2_(l2),
@@ -61,7 +61,7 @@ void StartupResync::poll() {
   });
 }
 
-void StartupResync::fetch_page(std::optional<std::string> token) {
+void StartupResync::fetch_page(const std::optional<std::string>& token) {
   if (stopped_) return;
   const client::MpEndpoint endpoint{source_->ip, source_->http_port};
   client_.get_keys_page(endpoint, options_.page_size, token,

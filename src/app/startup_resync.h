@@ -30,7 +30,7 @@ class StartupResync : public std::enable_shared_from_this<StartupResync> {
  public:
   static constexpr size_t kMaxPageSize = 5000;
 
-  StartupResync(boost::asio::any_io_executor executor, ResyncOptions options,
+  StartupResync(const boost::asio::any_io_executor& executor, ResyncOptions options,
                 core::InstanceRegistry& registry, core::L2Accounting& l2, client::MpClient& client);
 
   void start();
@@ -47,7 +47,7 @@ class StartupResync : public std::enable_shared_from_this<StartupResync> {
 
  private:
   void poll();
-  void fetch_page(std::optional<std::string> token);
+  void fetch_page(const std::optional<std::string>& token);
   void on_page(const client::MpResponse& response);
   void finish(const std::string& how);
 

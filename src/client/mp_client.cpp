@@ -27,7 +27,7 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
+constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{64} * 1024;
 
 // Host names may come bracketed ("[::1]"); the resolver wants them bare.
 std::string bare_host(const std::string& host) {
@@ -43,7 +43,7 @@ std::string bare_host(const std::string& host) {
 // session goes with them.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(asio::any_io_executor executor, MpClient::Timeouts timeouts, MpEndpoint to,
+  Session(const asio::any_io_executor& executor, MpClient::Timeouts timeouts, MpEndpoint to,
           http::request<http::string_body> request, MpClient::Callback done)
       : strand_(asio::make_strand(executor)),
         resolver_(strand_),
@@ -83,17 +83,19 @@ class Session : public std::enable_shared_from_this<Session> {
       self->resolver_.cancel();
       self->fail(beast::error::timeout, "resolve");
     });
-    resolver_.async_resolve(host, std::to_string(to_.port), tcp::resolver::numeric_service,
-                            [self = shared_from_this()](boost::system::error_code resolve_ec,
-                                                        tcp::resolver::results_type results) {
-                              self->resolve_timer_.cancel();
-                              if (self->finished_) return;
-                              if (resolve_ec) return self->fail(resolve_ec, "resolve");
-                              std::vector<tcp::endpoint> endpoints;
-                              for (const auto& entry : results)
-                                endpoints.push_back(entry.endpoint());
-                              self->connect(std::move(endpoints));
-                            });
+    resolver_.async_resolve(
+        host, std::to_string(to_.port), tcp::resolver::numeric_service,
+        [self = shared_from_this()](boost::system::error_code resolve_ec,
+                                    const tcp::resolver::results_type& results) {
+          self->resolve_timer_.cancel();
+          if (self->finished_) return;
+          if (resolve_ec) return self->fail(resolve_ec, "resolve");
+          std::vector<tcp::endpoint> endpoints;
+          for (const auto& entry : results) {
+            endpoints.push_back(entry.endpoint());
+          }
+          self->connect(std::move(endpoints));
+        });
   }
 
   void connect(std::vector<tcp::endpoint> endpoints) {
@@ -208,7 +210,7 @@ std::string percent_encode(std::string_view text) {
 MpClient::MpClient(boost::asio::any_io_executor executor, Timeouts timeouts)
     : executor_(std::move(executor)), timeouts_(timeouts) {}
 
-void MpClient::request(http::verb method, const MpEndpoint& to, std::string target,
+void MpClient::request(http::verb method, const MpEndpoint& to, std::string_view target,
                        std::string json_body, Callback done) {
   http::request<http::string_body> req{method, target, 11};
   req.set(http::field::host, to.host_header());
@@ -229,7 +231,7 @@ void MpClient::get_keys_page(const MpEndpoint& to, std::size_t page_size,
                              const std::optional<std::string>& page_token, Callback done) {
   std::string target = "/l2/keys?page_size=" + std::to_string(page_size);
   if (page_token) target += "&page_token=" + percent_encode(*page_token);
-  request(http::verb::get, to, std::move(target), {}, std::move(done));
+  request(http::verb::get, to, target, {}, std::move(done));
 }
 
 void MpClient::submit_prefetch(const MpEndpoint& to, std::string json_body, Callback done) {

@@ -65,7 +65,7 @@ class MpClient {
   using Timeouts = MpTimeouts;
   // Responses with a larger body fail with an error (a broken server cannot
   // exhaust our memory). A 10,000-key page or delete is well below this.
-  static constexpr std::size_t kMaxResponseBodyBytes = 64u * 1024 * 1024;
+  static constexpr std::size_t kMaxResponseBodyBytes = std::size_t{64} * 1024 * 1024;
 
   using Callback = std::function<void(MpResponse)>;
 
@@ -75,7 +75,7 @@ class MpClient {
 
   // Sends `method target` with `json_body` (Content-Type: application/json when
   // non-empty) to `to`, and calls `done` with the outcome.
-  void request(boost::beast::http::verb method, const MpEndpoint& to, std::string target,
+  void request(boost::beast::http::verb method, const MpEndpoint& to, std::string_view target,
                std::string json_body, Callback done);
 
   // DELETE /l2 with {"keys":[...]} (eviction dispatch).

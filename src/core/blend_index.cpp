@@ -219,8 +219,9 @@ class SlotTable {
     // stages, as a key's hash needs its entry before its bytes can be fetched.
     constexpr size_t kAhead = 16;
     for (size_t i = 0; i < old_cap; ++i) {
-      if (i + kAhead < old_cap && old_tags[i + kAhead] != 0)
+      if (i + kAhead < old_cap && old_tags[i + kAhead] != 0) {
         hash_of.prefetch(old_vals[i + kAhead], 0);
+      }
       if (i + kAhead / 2 < old_cap && old_tags[i + kAhead / 2] != 0) {
         hash_of.prefetch(old_vals[i + kAhead / 2], 1);
       }

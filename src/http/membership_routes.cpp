@@ -76,7 +76,7 @@ json::object encode_record(const core::InstanceRecord& record) {
 }  // namespace
 
 void add_membership_routes(Router& router, core::InstanceRegistry& registry,
-                           MembershipHooks hooks) {
+                           const MembershipHooks& hooks) {
   router.add(verb::get, "/healthz", [](const RouteRequest&) {
     return json_response(status::ok, json::object{{"status", "healthy"}});
   });

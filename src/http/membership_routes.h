@@ -19,6 +19,6 @@ struct MembershipHooks {
 // POST /instances, PUT /instances/{id}/heartbeat, DELETE /instances/{id},
 // GET /instances and GET /healthz.
 void add_membership_routes(Router& router, core::InstanceRegistry& registry,
-                           MembershipHooks hooks = {});
+                           const MembershipHooks& hooks = {});
 
 }  // namespace lmcache::http

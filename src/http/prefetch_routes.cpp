@@ -56,7 +56,7 @@ json::value reply_field(const json::object* reply, std::string_view field, json:
 }  // namespace
 
 void add_prefetch_routes(Router& router, core::InstanceRegistry& registry,
-                         PrefetchForwarder forward) {
+                         const PrefetchForwarder& forward) {
   router.add_async(
       verb::post, "/l2/prefetch", [&registry, forward](RouteRequest request, Respond respond) {
         ValidationErrors errors;
@@ -69,7 +69,8 @@ void add_prefetch_routes(Router& router, core::InstanceRegistry& registry,
         if (!instance) return respond(unknown_instance(instance_id));
 
         forward.submit(
-            *instance, json::serialize(*forwarded), [instance_id, respond](ForwardedReply reply) {
+            *instance, json::serialize(*forwarded),
+            [instance_id, respond = std::move(respond)](const ForwardedReply& reply) {
               if (!reply.reached) {
                 return respond(
                     detail_response(status::bad_gateway,
@@ -92,25 +93,25 @@ void add_prefetch_routes(Router& router, core::InstanceRegistry& registry,
             });
       });
 
-  router.add_async(
-      verb::get, "/l2/prefetch/{instance_id}/{request_id}",
-      [&registry, forward](RouteRequest request, Respond respond) {
-        const std::string instance_id = request.param("instance_id");
-        auto instance = registry.find(instance_id);
-        if (!instance) return respond(unknown_instance(instance_id));
-        forward.poll(
-            *instance, request.param("request_id"), [instance_id, respond](ForwardedReply reply) {
-              if (!reply.reached) {
-                return respond(
-                    detail_response(status::bad_gateway,
-                                    "MP server " + instance_id + " unreachable: " + reply.error));
-              }
-              boost::system::error_code ec;
-              json::value parsed = json::parse(reply.body, ec);
-              if (ec) parsed = json::object{{"detail", reply.body}};
-              respond(json_response(static_cast<status>(reply.status), parsed));
-            });
-      });
+  router.add_async(verb::get, "/l2/prefetch/{instance_id}/{request_id}",
+                   [&registry, forward](const RouteRequest& request, Respond respond) {
+                     const std::string& instance_id = request.param("instance_id");
+                     auto instance = registry.find(instance_id);
+                     if (!instance) return respond(unknown_instance(instance_id));
+                     forward.poll(
+                         *instance, request.param("request_id"),
+                         [instance_id, respond = std::move(respond)](ForwardedReply reply) {
+                           if (!reply.reached) {
+                             return respond(detail_response(
+                                 status::bad_gateway,
+                                 "MP server " + instance_id + " unreachable: " + reply.error));
+                           }
+                           boost::system::error_code ec;
+                           json::value parsed = json::parse(reply.body, ec);
+                           if (ec) parsed = json::object{{"detail", reply.body}};
+                           respond(json_response(static_cast<status>(reply.status), parsed));
+                         });
+                   });
 }
 
 }  // namespace lmcache::http

@@ -30,6 +30,6 @@ struct PrefetchForwarder {
 // POST /l2/prefetch and GET /l2/prefetch/{instance_id}/{request_id}: warm an
 // MP server's L1 from L2 and poll the result, forwarded to that server.
 void add_prefetch_routes(Router& router, core::InstanceRegistry& registry,
-                         PrefetchForwarder forward);
+                         const PrefetchForwarder& forward);
 
 }  // namespace lmcache::http

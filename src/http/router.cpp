@@ -30,9 +30,10 @@ std::optional<std::string> percent_decode(std::string_view text) {
 }
 
 void Router::add(beast_http::verb method, std::string_view pattern, SyncHandler handler) {
-  add_async(method, pattern, [handler = std::move(handler)](RouteRequest request, Respond respond) {
-    respond(handler(request));
-  });
+  add_async(method, pattern,
+            [handler = std::move(handler)](const RouteRequest& request, const Respond& respond) {
+              respond(handler(request));
+            });
 }
 
 void Router::add_async(beast_http::verb method, std::string_view pattern, AsyncHandler handler) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstddef>
 #include <cstring>
 #include <numeric>
 #include <string>
@@ -394,7 +395,7 @@ TEST(BlendLargeRequestTest, LongRequestsInEveryEncoding) {
   // 32,768 distinct request tokens; publish three of its chunks (one unaligned).
   Tokens request(32768);
   std::iota(request.begin(), request.end(), uint64_t{1000});
-  const size_t starts[] = {512, 10001, 30000};
+  const std::ptrdiff_t starts[] = {512, 10001, 30000};
   json::array ranges;
   for (size_t i = 0; i < 3; ++i) {
     const Tokens chunk(request.begin() + starts[i], request.begin() + starts[i] + 256);

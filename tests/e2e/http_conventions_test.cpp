@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 #include <csignal>
+#include <cstddef>
 #include <thread>
 
 #include "coordinator_process.h"
@@ -59,7 +60,8 @@ TEST(HttpConventionsTest, OversizedBodyIs413AndOversizedHeaderIs431) {
   EXPECT_NE(send_raw(coordinator.port(), big_body).find("HTTP/1.1 413"), std::string::npos);
 
   const std::string big_header =
-      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(std::size_t{64} * 1024, 'a') +
+      "\r\n\r\n";
   EXPECT_NE(send_raw(coordinator.port(), big_header).find("HTTP/1.1 431"), std::string::npos);
 
   // The server is still fine.

@@ -22,8 +22,9 @@ std::map<std::string, double> parse_samples(const std::string& text, std::string
   while (std::getline(lines, line)) {
     if (line.empty()) continue;
     if (line[0] == '#') {
-      if (line.rfind("# HELP ", 0) != 0 && line.rfind("# TYPE ", 0) != 0)
+      if (line.rfind("# HELP ", 0) != 0 && line.rfind("# TYPE ", 0) != 0) {
         *error = "bad comment: " + line;
+      }
       continue;
     }
     const size_t space = line.rfind(' ');

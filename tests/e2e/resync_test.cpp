@@ -41,6 +41,7 @@ void register_at(HttpTestClient& client, uint16_t port) {
 TEST(ResyncTest, PagesThroughKeysSkippingBadEntries) {
   FakeMpServer server;
   std::vector<std::string> entries;
+  entries.reserve(9);  // seven keys and two bad entries
   for (int i = 0; i < 7; ++i) entries.push_back(entry(i, 100 + i));
   entries.insert(entries.begin() + 4,
                  R"({"key":{"chunk_hash_hex":"zz","model_name":"m","kv_rank":0},"size_bytes":5})");
@@ -76,6 +77,7 @@ TEST(ResyncTest, PageSizeAboveFiveThousandIsClamped) {
 TEST(ResyncTest, HttpFailureKeepsWhatWasRecordedAndGivesUp) {
   FakeMpServer server;
   std::vector<std::string> entries;
+  entries.reserve(6);
   for (int i = 0; i < 6; ++i) entries.push_back(entry(i, 10));
   server.set_keys(entries);
   server.set_keys_fail_at_page(1);

@@ -394,6 +394,7 @@ TEST(SoakTest, MixedLoadWithBrokenServersSlowClientsAndReplays) {
       }
     };
   };
+  threads.reserve(kWriters + kBlendThreads + 1);  // and the churn thread
   for (int w = 0; w < kWriters; ++w) {
     threads.emplace_back(
         guarded([&, w] { run_writer(soak, w, mp_ports[w % mp_ports.size()], expected[w]); }));

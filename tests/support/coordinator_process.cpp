@@ -43,15 +43,19 @@ pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, st
       env_strings.push_back(entry);
     }
   }
-  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+  for (const auto& [name, value] : env) {
+    env_strings.push_back(std::string(name).append("=").append(value));
+  }
 
   std::vector<char*> argv;
+  argv.reserve(args.size() + 2);  // the binary, the arguments and the terminating null
   std::string binary = LMCACHE_BINARY;
   argv.push_back(binary.data());
   std::vector<std::string> args_copy = args;
   for (auto& arg : args_copy) argv.push_back(arg.data());
   argv.push_back(nullptr);
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (auto& entry : env_strings) envp.push_back(entry.data());
   envp.push_back(nullptr);
 

@@ -28,7 +28,7 @@ using tcp = asio::ip::tcp;
 
 constexpr std::size_t kDefaultPageSize = 1000;
 constexpr std::size_t kTokensPerChunk = 256;
-constexpr std::size_t kMaxRequestBodyBytes = 256u * 1024 * 1024;
+constexpr std::size_t kMaxRequestBodyBytes = std::size_t{256} * 1024 * 1024;
 
 // What the server sends back for one request.
 struct Answer {
@@ -311,7 +311,7 @@ class FakeMpServer::Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(req.keep_alive());
     res->prepare_payload();
 
-    if (delay.count() <= 0) return write(std::move(res));
+    if (delay.count() <= 0) return write(res);
     delay_timer_.expires_after(delay);
     delay_timer_.async_wait([self = shared_from_this(), res](boost::system::error_code ec) {
       if (ec) return;
@@ -319,7 +319,7 @@ class FakeMpServer::Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  void write(std::shared_ptr<http::response<http::string_body>> res) {
+  void write(const std::shared_ptr<http::response<http::string_body>>& res) {
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](boost::system::error_code ec, std::size_t) {
                         if (ec || !res->keep_alive()) return self->close();
@@ -357,7 +357,7 @@ struct FakeMpServer::Impl {
   tcp::acceptor acceptor{ioc};
   std::thread thread;
 
-  void accept(std::shared_ptr<State> state) {
+  void accept(const std::shared_ptr<State>& state) {
     acceptor.async_accept([this, state](boost::system::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) std::make_shared<Session>(std::move(socket), state)->read();

@@ -9,6 +9,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
+#include <cstdint>
 #include <stdexcept>
 
 namespace lmcache::testing {
@@ -69,8 +70,9 @@ TestResponse HttpTestClient::request(http::verb method, const std::string& targe
     req.set(http::field::host, "127.0.0.1");
     for (const auto& [name, value] : headers) req.set(name, value);
     if (!body.empty() || method == http::verb::post || method == http::verb::put) {
-      if (req[http::field::content_type].empty())
+      if (req[http::field::content_type].empty()) {
         req.set(http::field::content_type, "application/json");
+      }
       req.body() = body;
       req.prepare_payload();
     }
@@ -79,7 +81,7 @@ TestResponse HttpTestClient::request(http::verb method, const std::string& targe
     http::write(*stream_, req, ec);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
-    parser.body_limit(256 * 1024 * 1024);
+    parser.body_limit(std::uint64_t{256} * 1024 * 1024);
     if (!ec) http::read(*stream_, buffer, parser, ec);
     if (ec) {
       close();

@@ -274,7 +274,7 @@ TEST(BlendIndexTest, MemoryAccountingGrowsAndCountsKeys) {
   for (size_t i = 0; i < 100; ++i) keys.push_back(join("k", std::to_string(1000 + i)));
   publish_one(index, range("m", tokens, keys));
   EXPECT_EQ(index.object_key_bytes(), 500u);
-  EXPECT_GT(index.memory_bytes(), empty + 100 * 40);
+  EXPECT_GT(index.memory_bytes(), empty + std::size_t{100} * 40);
 }
 
 // Each thread owns one scope: publishes rounds of chunks, removes the odd
@@ -286,7 +286,7 @@ TEST(BlendIndexTest, ConcurrentScopesReachExpectedState) {
   BlendIndex index(kChunk, 1, 5);
   std::atomic<int> wrong{0};
   auto tokens_of = [](int thread, size_t round) {
-    return random_tokens(kChunksPerRound * kChunk, 1000 * thread + round);
+    return random_tokens(kChunksPerRound * kChunk, 1000 * static_cast<uint64_t>(thread) + round);
   };
   auto keys_of = [](int thread, size_t round) {
     std::vector<std::string> keys;
@@ -297,6 +297,7 @@ TEST(BlendIndexTest, ConcurrentScopesReachExpectedState) {
     return keys;
   };
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int th = 0; th < kThreads; ++th) {
     threads.emplace_back([&, th] {
       const std::string scope = join("scope-", std::to_string(th));

@@ -8,7 +8,8 @@
 namespace lmcache::app {
 namespace {
 
-ConfigOutcome parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+ConfigOutcome parse(const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env = {}) {
   std::vector<const char*> argv = {"lmcache", "coordinator"};
   for (const auto& arg : args) argv.push_back(arg.c_str());
   EnvLookup lookup = [env](const std::string& name) -> std::optional<std::string> {
@@ -19,9 +20,9 @@ ConfigOutcome parse(std::vector<std::string> args, std::map<std::string, std::st
   return parse_coordinator_command_line(static_cast<int>(argv.size()), argv.data(), lookup);
 }
 
-CoordinatorConfig parse_ok(std::vector<std::string> args,
-                           std::map<std::string, std::string> env = {}) {
-  auto outcome = parse(std::move(args), std::move(env));
+CoordinatorConfig parse_ok(const std::vector<std::string>& args,
+                           const std::map<std::string, std::string>& env = {}) {
+  auto outcome = parse(args, env);
   if (auto* exit = std::get_if<ConfigExit>(&outcome)) {
     ADD_FAILURE() << "unexpected exit: " << exit->message;
     return {};
@@ -29,8 +30,9 @@ CoordinatorConfig parse_ok(std::vector<std::string> args,
   return std::get<CoordinatorConfig>(outcome);
 }
 
-ConfigExit parse_exit(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
-  auto outcome = parse(std::move(args), std::move(env));
+ConfigExit parse_exit(const std::vector<std::string>& args,
+                      const std::map<std::string, std::string>& env = {}) {
+  auto outcome = parse(args, env);
   if (auto* exit = std::get_if<ConfigExit>(&outcome)) return *exit;
   ADD_FAILURE() << "expected an exit";
   return {};

@@ -86,6 +86,7 @@ TEST_F(MpClientTest, KeysPageTokenIsPercentEncoded) {
 
 TEST_F(MpClientTest, PagesThroughAllKeysFollowingOpaqueTokens) {
   std::vector<std::string> entries;
+  entries.reserve(6);
   for (int i = 0; i < 5; ++i) {
     entries.push_back(R"({"key":{"chunk_hash_hex":"0)" + std::to_string(i) +
                       R"(","model_name":"m","kv_rank":0},"size_bytes":)" + std::to_string(i) + "}");
@@ -253,7 +254,7 @@ TEST(MpClientConcurrencyTest, ManyRequestsInFlight) {
   std::atomic<int> done{0};
   std::promise<void> all_done;
   for (int i = 0; i < kRequests; ++i) {
-    client.delete_keys({"127.0.0.1", server.port()}, R"({"keys":[]})", [&](MpResponse r) {
+    client.delete_keys({"127.0.0.1", server.port()}, R"({"keys":[]})", [&](const MpResponse& r) {
       if (r.success()) ++ok;
       if (++done == kRequests) all_done.set_value();
     });
@@ -275,8 +276,9 @@ TEST(MpClientLifetimeTest, StoppedIoContextWithPendingRequests) {
     auto client = std::make_unique<MpClient>(ioc->get_executor(), MpClient::Timeouts{1000ms, 60s});
     for (int i = 0; i < 8; ++i) {
       client->submit_prefetch({"127.0.0.1", server.port()}, "{}",
-                              [called](MpResponse) { ++*called; });
-      client->poll_prefetch({"localhost", server.port()}, "r", [called](MpResponse) { ++*called; });
+                              [called](const MpResponse&) { ++*called; });
+      client->poll_prefetch({"localhost", server.port()}, "r",
+                            [called](const MpResponse&) { ++*called; });
     }
     client.reset();  // the client may go before its requests
     std::thread runner([&] { ioc->run(); });

@@ -103,7 +103,7 @@ TEST_F(QuotaStoreTest, CorruptDatabaseFailsToOpen) {
   ASSERT_GT(size, 3 * 4096u);
   {
     std::fstream f(path(), std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(2 * 4096);
+    f.seekp(std::streamoff{2} * 4096);
     const std::string junk(4096, '\xA5');
     f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
   }
@@ -125,6 +125,7 @@ TEST_F(QuotaStoreTest, UnwritablePathsFailToOpen) {
 TEST_F(QuotaStoreTest, ConcurrentWritersAndReaders) {
   QuotaStore store(path());
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&store, t] {
       for (int i = 0; i < 25; ++i) {
