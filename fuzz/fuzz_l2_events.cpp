@@ -79,8 +79,9 @@ void check_decoded(const http::L2EventBatch& batch, std::string_view body) {
 std::vector<std::tuple<core::L2EventType, core::ObjectKey, uint64_t>> values_of(
     const http::L2EventBatch& batch) {
   std::vector<std::tuple<core::L2EventType, core::ObjectKey, uint64_t>> values;
-  for (const auto& event : batch.events)
+  for (const auto& event : batch.events) {
     values.emplace_back(event.type, event.key.to_key(), event.bytes);
+  }
   return values;
 }
 

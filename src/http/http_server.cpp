@@ -24,7 +24,7 @@ using tcp = net::ip::tcp;
 
 // Beast reads at most this much per socket read, whatever the buffer holds; it is also the most
 // a connection's read buffer grows to (it is kept between requests).
-constexpr size_t kMaxReadSize = 64 * 1024;
+constexpr size_t kMaxReadSize = size_t{64} * 1024;
 
 // One connection: owns its stream, buffer and the request being read.
 class Session : public std::enable_shared_from_this<Session> {

@@ -22,8 +22,8 @@ struct HttpServerOptions {
   std::chrono::milliseconds body_timeout{30000};
   // Writing a response must finish within this long.
   std::chrono::milliseconds write_timeout{30000};
-  size_t header_limit = 16 * 1024;       // larger headers: 431
-  size_t body_limit = 64 * 1024 * 1024;  // larger bodies: 413
+  size_t header_limit = size_t{16} * 1024;       // larger headers: 431
+  size_t body_limit = size_t{64} * 1024 * 1024;  // larger bodies: 413
 };
 
 // The inbound HTTP/1.1 server: accepts connections and runs one session per

@@ -20,7 +20,7 @@ namespace {
 
 // First-chunk size of the per-thread parse arena. A batch of 256 events (~60 KB of JSON) builds
 // a tree of roughly 200 KB; larger batches spill into the heap through the monotonic resource.
-constexpr size_t kArenaBytes = 512 * 1024;
+constexpr size_t kArenaBytes = size_t{512} * 1024;
 
 // First block of a batch's storage: the decoded hashes of ~100 events.
 constexpr size_t kStorageBlock = 4096;

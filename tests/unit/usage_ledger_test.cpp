@@ -178,7 +178,7 @@ TEST(UsageLedgerTest, RecordsAreReusedAfterDelete) {
   }
   EXPECT_EQ(ledger.key_count(), 1000u);
   EXPECT_EQ(ledger.total_bytes(), 1000u);
-  EXPECT_LE(ledger.memory_bytes(), memory + 64 * 1024);
+  EXPECT_LE(ledger.memory_bytes(), memory + size_t{64} * 1024);
 }
 
 TEST(UsageLedgerTest, TakeVictimsMovesKeysInFlight) {
