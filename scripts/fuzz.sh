@@ -34,6 +34,7 @@ if ! command -v cmake >/dev/null || ! command -v ninja >/dev/null; then
   "$root/scripts/install-deps.sh"
 fi
 
+build_start=$SECONDS
 echo "== configuring $build"
 CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -42,6 +43,8 @@ CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja \
 echo "== building $targets"
 # shellcheck disable=SC2086
 ninja -C "$build" -j "$jobs" $targets
+echo "== fuzz targets built in $((SECONDS - build_start)) s"
+run_start=$SECONDS
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/coordinator-fuzz.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -73,6 +76,7 @@ for target in $targets; do
   fi
 done
 
+echo "== fuzz targets run in $((SECONDS - run_start)) s"
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "fuzzing found problems in: ${failed[*]}" >&2
   exit 1

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -188,6 +189,12 @@ CoordinatorApp::CoordinatorApp(CoordinatorConfig config)
     : impl_(std::make_unique<Impl>(std::move(config))) {}
 
 CoordinatorApp::~CoordinatorApp() = default;
+
+uint16_t CoordinatorApp::port() const { return impl_->server->port(); }
+
+void CoordinatorApp::request_stop() {
+  net::post(impl_->io, [&impl = *impl_] { impl.begin_shutdown(); });
+}
 
 int CoordinatorApp::run() {
   Impl& impl = *impl_;

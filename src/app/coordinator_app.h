@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "app/coordinator_config.h"
@@ -18,8 +19,16 @@ class CoordinatorApp {
   CoordinatorApp(const CoordinatorApp&) = delete;
   CoordinatorApp& operator=(const CoordinatorApp&) = delete;
 
-  // Serves until a stop signal, then stops gracefully. Returns the exit code.
+  // Serves until a stop signal or request_stop(), then stops gracefully.
+  // Returns the exit code.
   int run();
+
+  // The port the server is bound to (the one picked when configured with 0).
+  uint16_t port() const;
+
+  // Stops run() as a stop signal would. Safe to call from any thread, also
+  // before run() (it then stops as soon as it has started).
+  void request_stop();
 
  private:
   struct Impl;

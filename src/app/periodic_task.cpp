@@ -1,12 +1,18 @@
 #include "app/periodic_task.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 
 namespace lmcache::app {
 
 struct PeriodicTask::State : std::enable_shared_from_this<PeriodicTask::State> {
+  // The timer lives on a strand of the executor: its completions and the posted start and stop
+  // never run at once, even when several threads run the io_context (stop() comes from the
+  // shutdown handler while a run may be in progress on another thread).
   State(const boost::asio::any_io_executor& executor, Clock::duration interval, Callback callback)
-      : timer(executor), interval(interval), callback(std::move(callback)) {}
+      : timer(boost::asio::make_strand(executor)),
+        interval(interval),
+        callback(std::move(callback)) {}
 
   void arm() {
     due = Clock::now() + interval;
@@ -23,7 +29,7 @@ struct PeriodicTask::State : std::enable_shared_from_this<PeriodicTask::State> {
   Clock::duration interval;
   Callback callback;
   Clock::time_point due;
-  bool stopped = false;  // touched only on the timer's executor
+  bool stopped = false;  // touched only on the timer's strand
 };
 
 PeriodicTask::PeriodicTask(const boost::asio::any_io_executor& executor, Clock::duration interval,

@@ -8,9 +8,10 @@
 
 namespace lmcache::app {
 
-// Runs a callback every `interval` on an executor, until stopped. The
-// callback learns how late the run is against its schedule, so a caller can
-// tell a stalled process from a quiet fleet.
+// Runs a callback every `interval` on a strand of an executor, until stopped.
+// The callback learns how late the run is against its schedule, so a caller
+// can tell a stalled process from a quiet fleet. start() and stop() may be
+// called from any thread; no run starts after stop() has taken effect.
 class PeriodicTask {
  public:
   using Clock = std::chrono::steady_clock;

@@ -1,9 +1,11 @@
 #include "coordinator_process.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -89,6 +91,25 @@ std::optional<uint16_t> listening_port(const std::string& log) {
   return static_cast<uint16_t>(std::stoi(url.substr(colon + 1)));
 }
 
+// The first sanitizer report in a child's output, from its first line; "" when there is none.
+// The binary is built with the same sanitizers as the tests, and a report in the child would
+// otherwise go unseen: a test notices at most that the child died, and the log is deleted.
+std::string sanitizer_report(const std::string& output) {
+  static constexpr const char* kMarkers[] = {
+      "WARNING: ThreadSanitizer:", "ERROR: AddressSanitizer:", "ERROR: LeakSanitizer:",
+      ": runtime error: "};
+  size_t first = std::string::npos;
+  for (const char* marker : kMarkers) first = std::min(first, output.find(marker));
+  if (first == std::string::npos) return {};
+  const size_t line = output.rfind('\n', first);
+  return output.substr(line == std::string::npos ? 0 : line + 1, 8000);
+}
+
+void expect_no_sanitizer_report(const std::string& output) {
+  const std::string report = sanitizer_report(output);
+  if (!report.empty()) ADD_FAILURE() << "sanitizer report in the coordinator's output:\n" << report;
+}
+
 int wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
@@ -127,6 +148,7 @@ CoordinatorProcess::CoordinatorProcess(std::vector<std::string> args,
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      expect_no_sanitizer_report(text);
       throw std::runtime_error("coordinator exited during start-up: " + text);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -139,6 +161,7 @@ CoordinatorProcess::~CoordinatorProcess() {
     kill(pid_, SIGKILL);
     wait_exit(pid_, std::chrono::seconds(10));
   }
+  expect_no_sanitizer_report(log());
   std::remove(log_path_.c_str());
 }
 
@@ -176,6 +199,7 @@ ProcessResult run_lmcache(const std::vector<std::string>& args,
   }
   result.output = read_file(log_path);
   std::remove(log_path.c_str());
+  expect_no_sanitizer_report(result.output);
   return result;
 }
 

@@ -13,7 +13,8 @@ namespace lmcache::testing {
 // The real `lmcache` binary started as a child process for end-to-end tests,
 // on 127.0.0.1 and a free port (--port 0 unless the test passes --port).
 // Its stderr (the log) is captured to a temporary file. The destructor stops
-// it with SIGKILL if still running.
+// it with SIGKILL if still running, and fails the running test if the log
+// holds a sanitizer report (the binary is built with the tests' sanitizers).
 class CoordinatorProcess {
  public:
   // Starts `lmcache coordinator --host 127.0.0.1 --port 0 --state-path :memory:
@@ -48,6 +49,7 @@ class CoordinatorProcess {
 
 // Runs the binary to completion with the given arguments (after the program
 // name) and extra environment; returns the exit code and captured output.
+// A sanitizer report in the output fails the running test.
 struct ProcessResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together
