@@ -8,6 +8,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl
+  clang-format  # layout check in scripts/test.sh
 )
 
 missing=()
