@@ -57,9 +57,10 @@ std::optional<json::value> parse_json_body(std::string_view body, ValidationErro
   boost::system::error_code ec;
   const size_t consumed = parser.write_some(body.data(), body.size(), ec);
   if (!ec) {
-    // Only white space may follow the value.
+    // Only JSON white space may follow the value. That is space, tab, CR and LF: not every
+    // std::isspace character (a trailing vertical tab or form feed is extra data, as in Python).
     const std::string_view rest = body.substr(consumed);
-    if (!trim(rest).empty()) {
+    if (rest.find_first_not_of(" \t\n\r") != std::string_view::npos) {
       errors.add("json_invalid", json::array{"body", consumed}, "JSON decode error", json::object{},
                  json::object{{"error", "Extra data"}});
       return std::nullopt;
