@@ -31,7 +31,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -41,6 +40,7 @@
 #include "coordinator_process.h"
 #include "fake_mp_server.h"
 #include "http_test_client.h"
+#include "problem_log.h"
 
 namespace lmcache::testing {
 namespace {
@@ -74,37 +74,11 @@ uint64_t resident_bytes(pid_t pid) {
   return 0;
 }
 
-// Problems seen by worker threads, reported by the test thread (gtest assertions are only
-// safe to evaluate there for fatal failures).
-class Problems {
- public:
-  void add(std::string problem) {
-    std::lock_guard lock(mutex_);
-    if (problems_.size() < 20) problems_.push_back(std::move(problem));
-    ++count_;
-  }
-  size_t count() const {
-    std::lock_guard lock(mutex_);
-    return count_;
-  }
-  std::string text() const {
-    std::lock_guard lock(mutex_);
-    std::string out;
-    for (const auto& p : problems_) out += p + "\n";
-    return out;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<std::string> problems_;
-  size_t count_ = 0;
-};
-
 // Shared by the workers: where problems go, progress and the deadline.
 struct Soak {
   uint16_t port = 0;
   Clock::time_point deadline;
-  Problems problems;
+  ProblemLog problems;
   std::atomic<int> progress{0};  // writer batches acknowledged
   std::atomic<uint64_t> requests{0};
 

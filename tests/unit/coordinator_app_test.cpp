@@ -20,7 +20,6 @@
 #include <cstdint>
 #include <future>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -29,6 +28,7 @@
 
 #include "support/fake_mp_server.h"
 #include "support/http_test_client.h"
+#include "support/problem_log.h"
 
 namespace lmcache::app {
 namespace {
@@ -38,6 +38,7 @@ using verb = boost::beast::http::verb;
 using namespace std::chrono_literals;
 using testing::FakeMpServer;
 using testing::HttpTestClient;
+using testing::ProblemLog;
 using testing::TestResponse;
 
 constexpr int kWriters = 3;
@@ -51,33 +52,8 @@ constexpr int kResyncKeys = 25;
 constexpr uint64_t kResyncKeyBytes = 4096;
 constexpr double kGib = 1073741824.0;
 
-// Problems seen on worker threads, reported on the test thread.
-class Problems {
- public:
-  void add(std::string problem) {
-    std::lock_guard lock(mutex_);
-    if (problems_.size() < 20) problems_.push_back(std::move(problem));
-    ++count_;
-  }
-  size_t count() const {
-    std::lock_guard lock(mutex_);
-    return count_;
-  }
-  std::string text() const {
-    std::lock_guard lock(mutex_);
-    std::string out;
-    for (const auto& p : problems_) out += p + "\n";
-    return out;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<std::string> problems_;
-  size_t count_ = 0;
-};
-
 // Sends one request; a transport failure or a status other than 2xx is a problem.
-std::optional<TestResponse> call(Problems& problems, HttpTestClient& client, verb method,
+std::optional<TestResponse> call(ProblemLog& problems, HttpTestClient& client, verb method,
                                  const std::string& target, const std::string& body = "") {
   try {
     TestResponse res = client.request(method, target, body);
@@ -116,7 +92,7 @@ std::optional<uint64_t> usage_bytes(HttpTestClient& client, const std::string& s
 // One writer: its own instance and salt. Streams event batches (stores, deletes, lookups and a
 // store to a salt without quota, which the eviction loop keeps sending to the MP server),
 // replays some and heartbeats. Returns the bytes its salt must hold at the end.
-uint64_t run_writer(Problems& problems, uint16_t port, uint16_t mp_port, int writer) {
+uint64_t run_writer(ProblemLog& problems, uint16_t port, uint16_t mp_port, int writer) {
   HttpTestClient client(port, 60s);
   const std::string instance = fmt::format("app-writer-{}", writer);
   const std::string salt = fmt::format("app-{}", writer);
@@ -178,14 +154,15 @@ uint64_t run_writer(Problems& problems, uint16_t port, uint16_t mp_port, int wri
 
 // Publishes chunks into a scope shared with the other blend thread, matches its own back and
 // removes some of them.
-void run_blend(Problems& problems, uint16_t port, int thread) {
+void run_blend(ProblemLog& problems, uint16_t port, int thread) {
   HttpTestClient client(port, 60s);
   for (int round = 0; round < kBlendRounds; ++round) {
     json::array tokens;
     json::array keys;
     for (int chunk = 0; chunk < 4; ++chunk) {
-      for (int t = 0; t < kBlendChunk; ++t)
+      for (int t = 0; t < kBlendChunk; ++t) {
         tokens.emplace_back(thread * 100000 + round * 100 + chunk * 10 + t);
+      }
       keys.emplace_back(fmt::format("blend-{}-{}-{}", thread, round, chunk));
     }
     json::array request{9, 9, 9};
@@ -217,7 +194,7 @@ void run_blend(Problems& problems, uint16_t port, int thread) {
 
 // Instances come and go, quotas of another salt change, and listings, status and metrics are
 // read while everything else runs.
-void run_churn(Problems& problems, uint16_t port, uint16_t mp_port) {
+void run_churn(ProblemLog& problems, uint16_t port, uint16_t mp_port) {
   HttpTestClient client(port, 60s);
   for (int round = 0; round < kChurnRounds; ++round) {
     const std::string id = fmt::format("app-churn-{}", round % 3);
@@ -238,6 +215,7 @@ TEST(CoordinatorAppTest, ServesConcurrentClientsWhileItsLoopsRun) {
 
   FakeMpServer mp;  // answers the eviction loop's DELETE /l2 and the resync's GET /l2/keys
   std::vector<std::string> resync_entries;
+  resync_entries.reserve(kResyncKeys);
   for (int i = 0; i < kResyncKeys; ++i) {
     resync_entries.push_back(
         json::serialize(json::object{{"key", key_json(fmt::format("{:016x}", i), "app-resync")},
@@ -273,9 +251,10 @@ TEST(CoordinatorAppTest, ServesConcurrentClientsWhileItsLoopsRun) {
   }
   ASSERT_EQ(admin.put("/l2/quota/app-resync", R"({"limit_gb":1000})").status, 200);
 
-  Problems problems;
+  ProblemLog problems;
   std::vector<uint64_t> expected(kWriters, 0);
   std::vector<std::thread> threads;
+  threads.reserve(kWriters + kBlendThreads + 1);
   auto guarded = [&problems](auto work) {
     return [&problems, work] {
       try {
