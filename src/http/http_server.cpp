@@ -22,8 +22,8 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 
-// Beast reads at most this much per socket read, whatever the buffer holds; it is also the most
-// a connection's read buffer grows to (it is kept between requests).
+// Beast reads at most this much per socket read, whatever the buffer holds. A connection's read
+// buffer is sized up to this for a body and kept between requests.
 constexpr size_t kMaxReadSize = size_t{64} * 1024;
 
 // One connection: owns its stream, buffer and the request being read.

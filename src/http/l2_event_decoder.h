@@ -36,7 +36,7 @@ struct L2EventBatch {
   std::string_view keep(std::string_view bytes);
 
  private:
-  // Created on first use; one block per ~hundred events, freed with the batch.
+  // Created on first use; grows in blocks (the first of 4 KiB) and is freed with the batch.
   std::unique_ptr<std::pmr::monotonic_buffer_resource> storage_;
 };
 

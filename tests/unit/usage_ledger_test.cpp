@@ -181,6 +181,30 @@ TEST(UsageLedgerTest, RecordsAreReusedAfterDelete) {
   EXPECT_LE(ledger.memory_bytes(), memory + size_t{64} * 1024);
 }
 
+TEST(UsageLedgerTest, ModelAndSaltNamesSurviveTheReuseOfTheirIds) {
+  // The interners remember their last hit; a freed id reused for another name must not be
+  // mistaken for the old one.
+  UsageLedger ledger;
+  ledger.apply_store(key(1, "salt-a", "model-a"), 10, "i");
+  EXPECT_TRUE(ledger.apply_delete(key(1, "salt-a", "model-a")));  // frees both names' ids
+  ledger.apply_store(key(1, "salt-b", "model-b"), 20, "i");       // may reuse them
+  EXPECT_FALSE(ledger.contains(key(1, "salt-a", "model-a")));
+  EXPECT_FALSE(ledger.apply_lookup(key(1, "salt-a", "model-b")));
+  EXPECT_FALSE(ledger.apply_delete(key(1, "salt-b", "model-a")));
+  EXPECT_EQ(ledger.usage_bytes("salt-a"), 0u);
+  EXPECT_EQ(ledger.size_of(key(1, "salt-b", "model-b")), 20u);
+  // Alternating names, so the remembered hit keeps changing.
+  for (uint32_t n = 0; n < 100; ++n) {
+    ledger.apply_store(key(n, n % 2 ? "salt-a" : "salt-b", n % 3 ? "model-a" : "model-b"), 1, "i");
+  }
+  EXPECT_EQ(ledger.key_count("salt-a"), 50u);
+  EXPECT_EQ(ledger.key_count("salt-b"), 51u);  // and key 1, stored before the loop
+  for (uint32_t n = 0; n < 100; ++n) {
+    EXPECT_TRUE(ledger.contains(key(n, n % 2 ? "salt-a" : "salt-b", n % 3 ? "model-a" : "model-b")))
+        << n;
+  }
+}
+
 TEST(UsageLedgerTest, TakeVictimsMovesKeysInFlight) {
   UsageLedger ledger;
   for (uint32_t n : {1, 2, 3, 4, 5}) ledger.apply_store(key(n), 10, n % 2 ? "odd" : "even");
