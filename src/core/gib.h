@@ -14,11 +14,12 @@ inline constexpr double kBytesPerGib = 1073741824.0;  // 2^30
 inline constexpr uint64_t kMaxLimitBytes =
     static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 
-// floor(gib * 2^30), clamped to kMaxLimitBytes. nullopt for a negative, NaN or infinite value.
+// floor(gib * 2^30). nullopt for a negative, NaN or infinite value, and for one whose byte count
+// does not fit in 63 bits (a limit is never silently made smaller than asked).
 inline std::optional<uint64_t> gib_to_bytes(double gib) {
   if (!std::isfinite(gib) || gib < 0) return std::nullopt;
-  const double bytes = std::floor(gib * kBytesPerGib);        // scaling by 2^30 is exact
-  if (bytes >= 9223372036854775808.0) return kMaxLimitBytes;  // 2^63
+  const double bytes = std::floor(gib * kBytesPerGib);      // scaling by 2^30 is exact
+  if (bytes >= 9223372036854775808.0) return std::nullopt;  // 2^63
   return static_cast<uint64_t>(bytes);
 }
 

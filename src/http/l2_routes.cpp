@@ -43,10 +43,9 @@ json::object salt_status(std::string_view salt, std::optional<uint64_t> quota, u
                       {"usage_gb", core::bytes_to_gib(usage)}};
 }
 
-HttpResponse quota_response(std::string_view salt, uint64_t limit_bytes, std::string_view state) {
-  return json_response(status::ok, json::object{{"cache_salt", salt},
-                                                {"limit_gb", core::bytes_to_gib(limit_bytes)},
-                                                {"status", state}});
+HttpResponse quota_response(std::string_view salt, double limit_gb, std::string_view state) {
+  return json_response(
+      status::ok, json::object{{"cache_salt", salt}, {"limit_gb", limit_gb}, {"status", state}});
 }
 
 HttpResponse quota_store_failure(const core::QuotaStoreError& error, std::string_view action,
@@ -95,16 +94,26 @@ HttpResponse put_quota(core::QuotaStore& quotas, const RouteRequest& request) {
       limit_gb = FieldReader(*object, json::array{"body"}, errors).number("limit_gb", {}, 0.0);
     }
   }
+  std::optional<uint64_t> limit_bytes;
+  if (limit_gb) {
+    limit_bytes = core::gib_to_bytes(*limit_gb);
+    if (!limit_bytes) {
+      const std::string problem = "limit_gb is too large: its byte count must fit in 63 bits";
+      errors.add("value_error", json::array{"body", "limit_gb"}, "Value error, " + problem,
+                 *limit_gb, json::object{{"error", problem}});
+    }
+  }
   if (!errors.empty()) return errors.to_response();
 
-  const uint64_t limit_bytes = core::gib_to_bytes(*limit_gb).value_or(0);
   try {
-    quotas.set(*salt, limit_bytes);
+    quotas.set(*salt, *limit_bytes);
   } catch (const core::QuotaStoreError& error) {
     return quota_store_failure(error, "set", *salt);
   }
-  spdlog::info("quota of cache_salt '{}' set to {} bytes", *salt, limit_bytes);
-  return quota_response(*salt, limit_bytes, "ok");
+  spdlog::info("quota of cache_salt '{}' set to {} bytes", *salt, *limit_bytes);
+  // The answer echoes the limit as sent, as the original does; the status routes report the
+  // stored byte count.
+  return quota_response(*salt, *limit_gb, "ok");
 }
 
 HttpResponse delete_quota(core::QuotaStore& quotas, const RouteRequest& request) {
@@ -118,7 +127,7 @@ HttpResponse delete_quota(core::QuotaStore& quotas, const RouteRequest& request)
     return quota_store_failure(error, "remove", *salt);
   }
   if (removed) spdlog::info("quota of cache_salt '{}' removed", *salt);
-  return quota_response(*salt, 0, removed ? "removed" : "not_found");
+  return quota_response(*salt, 0.0, removed ? "removed" : "not_found");
 }
 
 HttpResponse get_salt_status(const core::L2Accounting& l2, const core::QuotaStore& quotas,
@@ -137,6 +146,8 @@ HttpResponse get_status(const core::L2Accounting& l2, const core::QuotaStore& qu
   std::map<std::string, Row, std::less<>> rows;  // sorted by salt
   uint64_t total = 0;
   for (const auto& usage : l2.salts()) {
+    // A salt that holds only 0-byte keys is listed only when it has a quota, as in the original.
+    if (usage.bytes == 0) continue;
     rows[usage.cache_salt].usage = usage.bytes;
     total += usage.bytes;
   }

@@ -106,12 +106,55 @@ TEST_F(L2QuotaTest, GibConversions) {
   EXPECT_EQ(put_quota("t", R"({"limit_gb":"2.5"})").at("limit_gb"), 2.5);
   EXPECT_EQ(put_quota("t", R"({"limit_gb":" 3 "})").at("limit_gb"), 3.0);
   EXPECT_EQ(put_quota("t", R"({"limit_gb":0})").at("limit_gb"), 0.0);
-  // floor(limit_gb * 2^30) bytes, reported back as bytes / 2^30.
+  // floor(limit_gb * 2^30) bytes, reported back by the status routes as bytes / 2^30; the PUT
+  // answer echoes the limit as sent.
   const double tiny = 1.5 / kGib;  // 1.5 bytes -> 1 byte
   auto res = put_quota("t", json::serialize(json::object{{"limit_gb", tiny}}));
-  EXPECT_DOUBLE_EQ(res.at("limit_gb").to_number<double>(), 1.0 / kGib);
+  EXPECT_EQ(res.at("limit_gb").to_number<double>(), tiny);
   EXPECT_DOUBLE_EQ(
       client_.get("/l2/status/t").json().at("quota_limit_gb").to_number<double>() * kGib, 1.0);
+}
+
+// The answer's text, as Python's json module writes the float the original echoes.
+TEST_F(L2QuotaTest, PutEchoesTheLimitInPythonsFloatForm) {
+  EXPECT_EQ(client_.put("/l2/quota/f", R"({"limit_gb": 100000})").body,
+            R"({"cache_salt":"f","limit_gb":100000.0,"status":"ok"})");
+  EXPECT_EQ(client_.put("/l2/quota/f", R"({"limit_gb": 0.0001})").body,
+            R"({"cache_salt":"f","limit_gb":0.0001,"status":"ok"})");
+  EXPECT_EQ(client_.put("/l2/quota/f", R"({"limit_gb": 1e-5})").body,
+            R"({"cache_salt":"f","limit_gb":1e-05,"status":"ok"})");
+  // The stored limit is the byte count: floor(0.00001 * 2^30) = 10737 bytes.
+  EXPECT_EQ(client_.get("/l2/status/f").json().at("quota_limit_gb").to_number<double>() * kGib,
+            10737.0);
+}
+
+// A limit whose byte count does not fit in 63 bits is refused, and the old limit stays.
+TEST_F(L2QuotaTest, LimitBeyond63BitsOfBytesIs422) {
+  put_quota("big", R"({"limit_gb": 2})");
+  for (const char* body :
+       {R"({"limit_gb": 1e16})", R"({"limit_gb": 8589934592})", R"({"limit_gb": "1e300"})"}) {
+    auto detail = detail_of(client_.put("/l2/quota/big", body));
+    ASSERT_EQ(detail.size(), 1U) << body;
+    EXPECT_EQ(detail[0].at("type"), "value_error") << body;
+    EXPECT_EQ(detail[0].at("loc"), json::parse(R"(["body","limit_gb"])")) << body;
+  }
+  EXPECT_EQ(client_.get("/l2/status/big").json().at("quota_limit_gb"), 2.0);
+  // The largest whole number of GiB that fits.
+  EXPECT_EQ(put_quota("big", R"({"limit_gb": 8589934591})").at("limit_gb"), 8589934591.0);
+}
+
+// A salt whose keys all hold 0 bytes has no usage: it is listed only once it has a quota.
+TEST_F(L2QuotaTest, StatusLeavesOutSaltsWithOnlyEmptyKeys) {
+  store("empty", 0);
+  store("full", 10);
+  auto rows = client_.get("/l2/status").json().at("by_cache_salt").as_array();
+  ASSERT_EQ(rows.size(), 1U) << rows;
+  EXPECT_EQ(rows[0].at("cache_salt"), "full");
+  put_quota("empty", R"({"limit_gb": 1})");
+  rows = client_.get("/l2/status").json().at("by_cache_salt").as_array();
+  ASSERT_EQ(rows.size(), 2U) << rows;
+  EXPECT_EQ(rows[0].at("cache_salt"), "empty");
+  EXPECT_EQ(rows[0].at("usage_gb"), 0.0);
 }
 
 TEST_F(L2QuotaTest, StatusIsSortedUnionOfUsageAndQuotas) {

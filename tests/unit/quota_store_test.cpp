@@ -146,7 +146,9 @@ TEST(GibTest, Conversions) {
   EXPECT_EQ(gib_to_bytes(2.5), (uint64_t{5} << 30) / 2);
   EXPECT_EQ(gib_to_bytes(1e-10), 0u);  // floor
   EXPECT_EQ(gib_to_bytes(0.1), 107374182u);
-  EXPECT_EQ(gib_to_bytes(1e30), kMaxLimitBytes);
+  EXPECT_FALSE(gib_to_bytes(1e30));          // does not fit in 63 bits
+  EXPECT_FALSE(gib_to_bytes(8589934592.0));  // exactly 2^63 bytes
+  EXPECT_EQ(gib_to_bytes(8589934591.0), kMaxLimitBytes - ((uint64_t{1} << 30) - 1));
   EXPECT_FALSE(gib_to_bytes(-1.0));
   EXPECT_FALSE(gib_to_bytes(std::numeric_limits<double>::infinity()));
   EXPECT_FALSE(gib_to_bytes(std::numeric_limits<double>::quiet_NaN()));
