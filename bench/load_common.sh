@@ -4,8 +4,7 @@ build=build-release
 
 # Configures and builds the Release targets named.
 build_release() {
-  cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOORDINATOR_BUILD_TESTS=OFF > /dev/null
-  cmake --build $build --target "$@" > /dev/null
+  ./scripts/build-release.sh "$@" > /dev/null
 }
 
 # Starts the coordinator on 127.0.0.1:PORT with in-memory quotas and quiet logs (further

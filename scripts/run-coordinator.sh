@@ -4,7 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCOORDINATOR_BUILD_TESTS=OFF -DCOORDINATOR_BUILD_BENCH=OFF > /dev/null
-cmake --build build-release --target lmcache
+./scripts/build-release.sh lmcache
 exec ./build-release/lmcache coordinator "$@"
