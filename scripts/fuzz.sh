@@ -6,7 +6,12 @@
 #
 # Exits non-zero when a build fails or any target finds a crash, a leak, a timeout or a broken
 # invariant; the reproducer is copied to build-fuzz/crashes/<target>/ and the command to replay
-# it is printed. Environment: FUZZ_TARGETS (space-separated subset), FUZZ_JOBS (ninja -j, 2).
+# it is printed. Environment: FUZZ_TARGETS (space-separated subset), FUZZ_JOBS (ninja -j, 2),
+# FUZZ_GROW=1 (merge the inputs of this run that reach new coverage into fuzz/corpus/<target>/,
+# minimised by libFuzzer's -merge=1; commit them, and every test run replays them).
+#
+# The build compiles every source file with clang's thread-safety analysis as errors
+# (COORDINATOR_THREAD_SAFETY_ANALYSIS), so this script is also that check.
 set -euo pipefail
 
 seconds="${1:-30}"
@@ -36,8 +41,10 @@ fi
 
 build_start=$SECONDS
 echo "== configuring $build"
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" -DCOORDINATOR_THREAD_SAFETY_ANALYSIS=ON \
   -DCOORDINATOR_BUILD_FUZZ=ON -DCOORDINATOR_BUILD_TESTS=OFF -DCOORDINATOR_BUILD_BENCH=OFF \
   -DCOORDINATOR_SANITIZE=address,undefined >/dev/null
 echo "== building $targets"
@@ -73,6 +80,12 @@ for target in $targets; do
       [ -e "$artifact" ] && echo "   replay: $build/fuzz/$target $artifact" >&2
     done
     failed+=("$target")
+  elif [ "${FUZZ_GROW:-0}" = 1 ]; then
+    mkdir -p "$root/fuzz/corpus/$target"
+    before=$(ls "$root/fuzz/corpus/$target" | wc -l)
+    "$build/fuzz/$target" -merge=1 "$root/fuzz/corpus/$target" "$corpus" \
+      -dict="$root/fuzz/coordinator.dict" -max_len=8192 -rss_limit_mb=2048 >"$work/$target/merge.log" 2>&1
+    echo "   corpus fuzz/corpus/$target: $before -> $(ls "$root/fuzz/corpus/$target" | wc -l) inputs"
   fi
 done
 

@@ -7,8 +7,10 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev  # Asio, Beast, Boost.JSON, unordered_flat_map
   libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  wrk curl
-  clang-format  # layout check in scripts/test.sh
+  prometheus-cpp-dev  # metrics registry and text exposition
+  wrk curl ccache
+  clang-format clang-tidy-14  # layout and lint checks in scripts/test.sh
+  clang-14 libclang-rt-14-dev  # fuzzing and the thread-safety analysis (scripts/fuzz.sh)
 )
 
 missing=()

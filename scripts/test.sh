@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # What CI runs (.ci/run). Installs the dependencies, then:
 #   0. checks every C++ file with clang-format (layout) and clang-tidy (scripts/tidy.sh);
-#   1. builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs the whole test suite
-#      (unit and end-to-end tests) in build-asan;
+#   1. builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs the whole suite in
+#      build-asan: unit tests, end-to-end tests against that build of the binary, and a replay of
+#      every committed fuzz corpus (fuzz/corpus/);
 #   2. builds with ThreadSanitizer and runs the whole suite again in build-tsan: the end-to-end
 #      tests start the TSan build of the binary, and unit tests drive the whole coordinator
 #      in-process from several client threads at once;
-#   3. builds every libFuzzer target (clang 14, ASan+UBSan) and runs each for a bounded time on
-#      its seed corpus (scripts/fuzz.sh);
-#   4. checks that the release build, benchmarks included, still builds (they are run by hand,
-#      bench/README.md).
-# Each phase is timed and the times are printed at the end: about 35 minutes on 2 cores.
+#   3. builds the libFuzzer targets with clang 14 (ASan+UBSan), which also compiles every source
+#      file under clang's thread-safety analysis with -Werror, and runs each target for a
+#      bounded time (scripts/fuzz.sh);
+#   4. builds what ships, the Release binary (and the benchmarks), and runs the end-to-end suite
+#      against it.
+# Each phase is timed and the times are printed at the end. ccache is used when present.
 #
 # Usage: scripts/test.sh [--full]
-#   Fuzzes each target for 120 s, or 900 s with --full; FUZZ_SECONDS=N overrides both.
+#   Fuzzes each target for 60 s, or 900 s with --full (which also grows the corpora);
+#   FUZZ_SECONDS=N overrides both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
-  "") fuzz_seconds="${FUZZ_SECONDS:-120}" ;;
+  "") fuzz_seconds="${FUZZ_SECONDS:-60}" ;;
   --full) fuzz_seconds="${FUZZ_SECONDS:-900}" ;;
   *)
     echo "usage: $0 [--full]" >&2
@@ -26,6 +29,8 @@ case "${1:-}" in
 esac
 ./scripts/install-deps.sh
 jobs=$(nproc)
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 
 # Wall time of every phase run so far, printed on exit (also when a phase fails).
 phase_times=()
@@ -43,13 +48,17 @@ phase() {  # name command...
 }
 
 build_suite() {  # build-dir sanitizers
-  cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
     -DCOORDINATOR_SANITIZE="$2" -DCOORDINATOR_BUILD_BENCH=OFF > /dev/null
   cmake --build "$1" -j "$jobs"
 }
-run_suite() {  # build-dir sanitizers
-  echo "== test suite under $2 =="
-  ctest --test-dir "$1" --output-on-failure -j "$jobs" --timeout 300
+run_suite() {  # build-dir label... (no label: every test)
+  local build="$1"
+  shift
+  echo "== test suite in $build ${*:-}"
+  local labels=()
+  if [ $# -gt 0 ]; then labels=(-L "$(IFS='|'; echo "$*")"); fi
+  ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 300 "${labels[@]}"
 }
 
 # Every tracked C++ file is laid out as .clang-format says.
@@ -64,13 +73,10 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 phase "clang-format" format_check
 phase "clang-tidy" ./scripts/tidy.sh
 phase "asan+ubsan build" build_suite build-asan address,undefined
-phase "asan+ubsan tests" run_suite build-asan address,undefined
+phase "asan+ubsan tests" run_suite build-asan
 phase "tsan build" build_suite build-tsan thread
-phase "tsan tests" run_suite build-tsan thread
-phase "fuzz build and run" ./scripts/fuzz.sh "$fuzz_seconds"
-
-build_release() {
-  cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOORDINATOR_BUILD_TESTS=OFF > /dev/null
-  cmake --build build-release -j "$jobs"
-}
-phase "release build" build_release
+phase "tsan tests" run_suite build-tsan
+if [ "${1:-}" = --full ]; then export FUZZ_GROW=1; fi
+phase "clang build and fuzz" ./scripts/fuzz.sh "$fuzz_seconds"
+phase "release build" ./scripts/build-release.sh
+phase "release e2e tests" run_suite build-release e2e
