@@ -65,6 +65,7 @@ class Session : public std::enable_shared_from_this<Session> {
                               });
       return;
     }
+    if (parser_->is_done()) return on_body({});  // no body (a heartbeat): nothing more to read
     read_body();
   }
 
@@ -128,7 +129,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void write(HttpResponse response, bool keep_alive) {
     response.version(version_ == 10 ? 10 : 11);
     response.keep_alive(keep_alive);
-    response_ = std::make_shared<HttpResponse>(std::move(response));
+    response_ = std::move(response);
     stream_.expires_after(options_.write_timeout);
     beast_http::async_write(
         stream_, *response_,
@@ -154,7 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<size_t>& in_flight_;
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
-  std::shared_ptr<HttpResponse> response_;  // kept alive until written
+  std::optional<HttpResponse> response_;  // the response being written
   bool keep_alive_ = true;
   unsigned version_ = 11;
 };
