@@ -39,6 +39,7 @@ class EvictionLoopTest : public ::testing::Test {
     raw.reserve(hashes.size());
     for (uint8_t h : hashes) raw.emplace_back(1, static_cast<char>(h));
     std::vector<core::L2Event> events;
+    events.reserve(raw.size());
     for (const auto& hash : raw) {
       events.push_back({core::L2EventType::kStore, core::ObjectKeyView(hash, "m", 0, 0, ""), 1});
     }
