@@ -4,7 +4,6 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
-#include <random>
 
 #include "http/object_key_json.h"
 
@@ -12,9 +11,6 @@ namespace lmcache::app {
 namespace json = boost::json;
 
 namespace {
-
-// How long an instance whose dispatch failed is passed over.
-constexpr auto kAvoidFailedFor = std::chrono::seconds(30);
 
 std::string delete_body(const std::vector<core::TrackedKey>& victims) {
   json::array keys;
@@ -68,30 +64,8 @@ size_t EvictionLoop::sweep(Clock::time_point now) {
 const core::InstanceRecord* EvictionLoop::destination(
     const core::TrackedKey& victim, const std::vector<core::InstanceRecord>& instances,
     Clock::time_point now) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
   std::lock_guard lock(mutex_);
-  auto recently_failed = [&](const std::string& id) {
-    auto it = failed_at_.find(id);
-    return it != failed_at_.end() && now - it->second < kAvoidFailedFor;
-  };
-  if (!victim.owner.empty()) {
-    for (const auto& instance : instances) {
-      if (instance.instance_id == victim.owner && !recently_failed(instance.instance_id)) {
-        return &instance;
-      }
-    }
-  }
-  // A random registered instance, preferring those that have not just failed.
-  std::vector<const core::InstanceRecord*> healthy;
-  for (const auto& instance : instances) {
-    if (!recently_failed(instance.instance_id)) healthy.push_back(&instance);
-  }
-  if (healthy.empty()) {
-    std::uniform_int_distribution<size_t> pick(0, instances.size() - 1);
-    return &instances[pick(rng)];
-  }
-  std::uniform_int_distribution<size_t> pick(0, healthy.size() - 1);
-  return healthy[pick(rng)];
+  return router_.choose(victim.owner, instances, now);
 }
 
 void EvictionLoop::dispatch(Batch batch) {
@@ -120,7 +94,7 @@ void EvictionLoop::dispatch(Batch batch) {
 void EvictionLoop::record_failure(const std::string& instance_id, Clock::time_point when) {
   std::lock_guard lock(mutex_);
   ++stats_.dispatch_failures;
-  failed_at_[instance_id] = when;
+  router_.record_failure(instance_id, when);
 }
 
 EvictionStats EvictionLoop::stats() const {

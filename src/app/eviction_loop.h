@@ -12,6 +12,7 @@
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
 #include "core/quota_store.h"
+#include "core/victim_router.h"
 
 namespace lmcache::app {
 
@@ -51,7 +52,7 @@ class EvictionLoop {
     std::vector<core::TrackedKey> victims;
   };
 
-  // Where a victim goes, given the registered instances.
+  // Where a victim goes, given the registered instances (see core::VictimRouter).
   const core::InstanceRecord* destination(const core::TrackedKey& victim,
                                           const std::vector<core::InstanceRecord>& instances,
                                           Clock::time_point now);
@@ -65,8 +66,8 @@ class EvictionLoop {
 
   mutable std::mutex mutex_;  // guards what dispatch callbacks touch
   EvictionStats stats_;
-  // Instances whose last dispatch failed, and when; avoided for a retry delay.
-  boost::unordered_flat_map<std::string, Clock::time_point> failed_at_;
+  // Chooses destinations; remembers instances whose last dispatch failed.
+  core::VictimRouter router_;
 };
 
 }  // namespace lmcache::app

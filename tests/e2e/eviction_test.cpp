@@ -3,11 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <thread>
 
 #include "coordinator_process.h"
 #include "fake_mp_server.h"
 #include "http_test_client.h"
+#include "metrics_scrape.h"
 
 namespace lmcache::testing {
 namespace {
@@ -55,6 +55,11 @@ std::vector<std::string> deleted_hashes(const FakeMpServer& server) {
   return hashes;
 }
 
+// DELETE /l2 requests the coordinator has sent, counted when sent.
+double dispatches(HttpTestClient& client) {
+  return metric_value(client, "lmcache_coordinator_eviction_dispatches_total").value_or(-1);
+}
+
 // 4096 bytes, exactly representable in GiB.
 constexpr double kFourKiBInGib = 4096.0 / 1073741824.0;
 
@@ -77,7 +82,8 @@ TEST(EvictionTest, OverQuotaSaltGetsExactlyTheLruVictims) {
   EXPECT_EQ(first, json::value(key_json(1, "t")));
 
   // In flight: not sent again on the next sweeps.
-  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(wait_for_more_eviction_sweeps(client, 3));
+  EXPECT_EQ(dispatches(client), 1);
   EXPECT_EQ(server.delete_bodies().size(), 1U);
 
   // Usage only moves when the deletes come back as events.
@@ -115,7 +121,10 @@ TEST(EvictionTest, LargeVictimSetsAreSplitIntoRequestsOfAtMostTenThousandKeys) {
     post_events(client, "mp-a", seq++, "store", first, first + 2500, "bulk", 1);
   }
   ASSERT_TRUE(server.wait_for_deletes(3, 30s));
-  std::this_thread::sleep_for(500ms);
+  // A later sweep sends nothing more: the victims are in flight.
+  ASSERT_TRUE(wait_for_more_eviction_sweeps(client, 2));
+  EXPECT_EQ(dispatches(client), 3);
+  EXPECT_EQ(server.delete_bodies().size(), 3U);
   size_t total = 0;
   for (const auto& body : server.delete_bodies()) {
     const size_t keys = json::parse(body).at("keys").as_array().size();
@@ -136,7 +145,8 @@ TEST(EvictionTest, VictimsGoToTheInstanceThatStoredThem) {
   post_events(client, "mp-b", 1, "store", 100, 103, "s");
   ASSERT_TRUE(server_a.wait_for_deletes(1, 15s));
   ASSERT_TRUE(server_b.wait_for_deletes(1, 15s));
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(wait_for_more_eviction_sweeps(client, 2));
+  EXPECT_EQ(dispatches(client), 2);
   auto a = deleted_hashes(server_a);
   auto b = deleted_hashes(server_b);
   EXPECT_EQ(a.size(), 5U);

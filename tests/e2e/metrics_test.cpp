@@ -9,6 +9,7 @@
 #include "coordinator_process.h"
 #include "fake_mp_server.h"
 #include "http_test_client.h"
+#include "metrics_scrape.h"
 
 namespace lmcache::testing {
 namespace {
@@ -89,7 +90,8 @@ TEST(MetricsTest, ReportsKnownTraffic) {
       client.post("/blend/match", R"({"model_scope":"m","tokens":[9,1,2,3,4,5,6,7,8]})").status,
       200);
   ASSERT_TRUE(server.wait_for_deletes(1, 15s));  // "small" has no quota: evicted
-  std::this_thread::sleep_for(300ms);
+  // Two more sweeps: a failed DELETE would have been counted and its victims sent again.
+  ASSERT_TRUE(wait_for_more_eviction_sweeps(client, 2));
 
   auto res = client.get("/metrics");
   ASSERT_EQ(res.status, 200);

@@ -7,6 +7,7 @@
 #include "coordinator_process.h"
 #include "fake_mp_server.h"
 #include "http_test_client.h"
+#include "metrics_scrape.h"
 
 namespace lmcache::testing {
 namespace {
@@ -101,10 +102,12 @@ TEST(ResyncTest, DisabledDoesNotCallTheServer) {
   server.set_keys({entry(1, 10)});
   auto env = resync_env("10");
   env["LMCACHE_MP_COORDINATOR_ENABLE_STARTUP_RESYNC"] = "no";
-  CoordinatorProcess coordinator({"--eviction-check-interval", "0"}, env);
+  // Eviction sweeps count only while an instance is registered: five of them, every 0.1 s, span
+  // five resync polls (RESYNC_POLL_INTERVAL 0.1), each of which would have paged the server.
+  CoordinatorProcess coordinator({"--eviction-check-interval", "0.1"}, env);
   HttpTestClient client(coordinator.port());
   register_at(client, server.port());
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(wait_for_more_eviction_sweeps(client, 5)) << coordinator.log();
   EXPECT_TRUE(server.keys_page_sizes().empty());
 }
 

@@ -7,8 +7,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/error.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <chrono>
@@ -111,27 +109,6 @@ TEST_F(MpClientTest, PagesThroughAllKeysFollowingOpaqueTokens) {
   EXPECT_EQ(server_.keys_page_sizes(), (std::vector<std::size_t>{4, 4}));
 }
 
-TEST_F(MpClientTest, FakeRejectsOversizedPagesAndFailsAtConfiguredPage) {
-  server_.set_keys({R"({"key":{},"size_bytes":1})", R"({"key":{},"size_bytes":2})"});
-  MpResponse r = run([&](auto done) { client_.get_keys_page(endpoint(), 5001, {}, done); });
-  ASSERT_TRUE(r.ok()) << r.error_text;
-  EXPECT_EQ(r.status, 422u);
-  EXPECT_EQ(json::parse(r.body).at("detail").at(0).at("loc"),
-            json::parse(R"(["query","page_size"])"));
-
-  r = run([&](auto done) { client_.get_keys_page(endpoint(), 5000, {}, done); });
-  EXPECT_EQ(r.status, 200u);
-
-  server_.set_keys_fail_at_page(1);
-  r = run([&](auto done) { client_.get_keys_page(endpoint(), 1, {}, done); });
-  ASSERT_EQ(r.status, 200u);
-  const std::string token(json::parse(r.body).at("next_page_token").as_string());
-  r = run([&](auto done) { client_.get_keys_page(endpoint(), 1, token, done); });
-  EXPECT_TRUE(r.ok());
-  EXPECT_EQ(r.status, 500u);
-  EXPECT_EQ(server_.keys_page_sizes(), (std::vector<std::size_t>{5001, 5000, 1, 1}));
-}
-
 TEST_F(MpClientTest, NonSuccessStatusIsRelayedWithBodyNotAsTransportError) {
   server_.set_delete_response(503, R"({"detail":"busy"})");
   const MpResponse r =
@@ -142,13 +119,6 @@ TEST_F(MpClientTest, NonSuccessStatusIsRelayedWithBodyNotAsTransportError) {
   EXPECT_TRUE(r.error_text.empty());
   EXPECT_EQ(r.status, 503u);
   EXPECT_EQ(r.body, R"({"detail":"busy"})");
-}
-
-TEST_F(MpClientTest, FailAllAnswersEverythingWithThatStatus) {
-  server_.set_fail_all(500);
-  const MpResponse r = run([&](auto done) { client_.poll_prefetch(endpoint(), "x", done); });
-  EXPECT_TRUE(r.ok());
-  EXPECT_EQ(r.status, 500u);
 }
 
 TEST_F(MpClientTest, ConnectionRefusedFailsPromptly) {
@@ -288,35 +258,6 @@ TEST(MpClientLifetimeTest, StoppedIoContextWithPendingRequests) {
     ioc.reset();
   }
   EXPECT_EQ(called->load(), 0);
-}
-
-// The fake honours HTTP/1.1 keep-alive: two requests on one connection.
-TEST(FakeMpServerTest, KeepAlive) {
-  FakeMpServer server;
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.connect({asio::ip::make_address("127.0.0.1"), server.port()});
-  beast::flat_buffer buffer;
-  for (int i = 0; i < 2; ++i) {
-    http::request<http::string_body> req{http::verb::get, "/l2/prefetch/r-" + std::to_string(i),
-                                         11};
-    req.set(http::field::host, "127.0.0.1");
-    http::write(stream, req);
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    EXPECT_EQ(res.result_int(), 200u);
-    EXPECT_TRUE(res.keep_alive());
-  }
-  EXPECT_EQ(server.requests().size(), 2u);
-
-  // Unknown paths and wrong methods answer like FastAPI.
-  http::request<http::string_body> req{http::verb::put, "/l2", 11};
-  req.set(http::field::host, "127.0.0.1");
-  http::write(stream, req);
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res);
-  EXPECT_EQ(res.result_int(), 405u);
-  EXPECT_EQ(res[http::field::allow], "DELETE");
 }
 
 }  // namespace

@@ -28,6 +28,33 @@ class PeriodicTaskTest : public ::testing::Test {
     for (auto& thread : threads_) thread.join();
   }
 
+  // Polls until `runs` reaches `n` or 10 s have passed; true when it did.
+  static bool wait_for_runs(const std::atomic<int>& runs, int n) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (runs < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(100us);
+    }
+    return runs >= n;
+  }
+
+  // Proves that a stopped task stays stopped without sleeping a fixed time: a witness task on the
+  // same executor and interval, started after the stop, must run `settle` times (by then the
+  // stop has taken effect) and then `watch` more; the stopped task must not run in the latter.
+  // Returns how often the stopped task ran while watched.
+  int runs_while_witnessed(const std::atomic<int>& stopped_runs,
+                           PeriodicTask::Clock::duration interval, int settle, int watch) {
+    std::atomic<int> witness_runs{0};
+    PeriodicTask witness(io_.get_executor(), interval,
+                         [&](PeriodicTask::Clock::duration) { ++witness_runs; });
+    witness.start();
+    EXPECT_TRUE(wait_for_runs(witness_runs, settle)) << "the witness did not run";
+    const int before = stopped_runs;
+    EXPECT_TRUE(wait_for_runs(witness_runs, settle + watch)) << "the witness did not run";
+    const int after = stopped_runs;
+    witness.stop();
+    return after - before;
+  }
+
   net::io_context io_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_{
       net::make_work_guard(io_)};
@@ -38,14 +65,9 @@ TEST_F(PeriodicTaskTest, RunsRepeatedlyUntilStopped) {
   std::atomic<int> runs{0};
   PeriodicTask task(io_.get_executor(), 1ms, [&](PeriodicTask::Clock::duration) { ++runs; });
   task.start();
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (runs < 5 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
-  EXPECT_GE(runs, 5);
+  EXPECT_TRUE(wait_for_runs(runs, 5));
   task.stop();
-  std::this_thread::sleep_for(50ms);
-  const int after_stop = runs;
-  std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(runs, after_stop) << "the callback ran after stop()";
+  EXPECT_EQ(runs_while_witnessed(runs, 1ms, 5, 20), 0) << "the callback ran after stop()";
 }
 
 // stop() comes from another thread of the io_context (the shutdown handler) while a run is in
@@ -64,10 +86,8 @@ TEST_F(PeriodicTaskTest, StopWhileACallbackRunsOnAnotherThread) {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (!inside && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
     task.stop();
-    std::this_thread::sleep_for(5ms);
-    const int after_stop = runs;
-    std::this_thread::sleep_for(5ms);
-    ASSERT_EQ(runs, after_stop) << "round " << round << ": the callback ran after stop()";
+    ASSERT_EQ(runs_while_witnessed(runs, 200us, 3, 10), 0)
+        << "round " << round << ": the callback ran after stop()";
   }
 }
 
