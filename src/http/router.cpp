@@ -71,8 +71,7 @@ bool Router::match(const Route& route, const std::vector<std::string_view>& segm
     const std::string& expected = route.segments[i];
     const bool parameter = expected.size() > 2 && expected.front() == '{';
     if (parameter ? segments[i].empty() : expected != segments[i]) {
-      if (params != nullptr)
-        params->erase(params->begin() + static_cast<ptrdiff_t>(kept), params->end());
+      if (params != nullptr) params->resize(kept);
       return false;
     }
     if (parameter && params != nullptr) {

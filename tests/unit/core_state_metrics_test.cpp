@@ -26,6 +26,7 @@ struct CoreState {
   void apply(uint64_t seq, core::L2EventType type, const std::vector<std::string>& hashes,
              std::string_view salt) {
     std::vector<core::L2Event> events;
+    events.reserve(hashes.size());
     for (const auto& hash : hashes) {
       events.push_back({type, core::ObjectKeyView(hash, "m", 0, 0, salt), 100});
     }

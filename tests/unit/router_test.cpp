@@ -27,7 +27,9 @@ HttpResponse dispatch(const Router& router, beast_http::verb method, std::string
 SyncHandler echo(std::string name) {
   return [name = std::move(name)](const RouteRequest& request) {
     std::string body = name + ":";
-    for (const auto& [key, value] : request.params) body += key + "=" + value + ";";
+    for (const auto& [key, value] : request.params) {
+      body.append(key).append("=").append(value).append(";");
+    }
     HttpResponse response{beast_http::status::ok, 11};
     response.body() = body;
     return response;
