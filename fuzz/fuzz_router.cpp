@@ -12,18 +12,18 @@
 // type with a non-JSON body, a malformed 422, or when a request is not answered exactly once.
 // An exception escaping a handler ends the process as it would end the server.
 
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
-#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "app/core_state_metrics.h"
 #include "app/eviction_loop.h"
 #include "app/health_sweep.h"
-#include "app/metrics_exposition.h"
 #include "client/mp_client.h"
 #include "core/blend_index.h"
 #include "core/instance_registry.h"
@@ -76,17 +76,17 @@ core::QuotaStore& empty_quota_store() {
 // The app's objects, built fresh for every input (the quota store emptied).
 struct Coordinator {
   boost::asio::io_context io;  // never run: nothing here goes on the network
+  prometheus::Registry metrics;
   core::QuotaStore& quotas = empty_quota_store();
   core::InstanceRegistry registry;
   core::L2Accounting l2{core::EvictionConfig{}};
   core::BlendIndex blend{4, 1, 42};
   client::MpClient mp_client{io.get_executor()};
-  app::HealthSweep health_sweep{registry, std::chrono::seconds(30), std::chrono::seconds(10)};
-  app::EvictionLoop eviction{l2, quotas, registry, mp_client};
-  std::atomic<uint64_t> heartbeats{0};
-  std::atomic<uint64_t> blend_match_requests{0};
-  std::atomic<uint64_t> blend_matches{0};
-  http::RequestMetrics request_metrics;
+  app::HealthSweep health_sweep{registry, std::chrono::seconds(30), std::chrono::seconds(10),
+                                metrics};
+  app::EvictionLoop eviction{l2, quotas, registry, mp_client, metrics};
+  app::CoreStateMetrics core_state_metrics{registry, l2, quotas, blend};
+  http::RequestMetrics request_metrics{metrics};
   http::Router router;
 
   // The reply the next forwarded call gets, and the request body it may echo.
@@ -98,19 +98,12 @@ struct Coordinator {
   Coordinator() {
     http::MembershipHooks hooks;
     hooks.on_registered = [this](const std::string& id) { l2.on_instance_registered(id); };
-    hooks.on_heartbeat = [this] { heartbeats.fetch_add(1, std::memory_order_relaxed); };
     http::add_membership_routes(router, registry, hooks);
     http::add_l2_routes(router, l2, quotas);
     http::add_blend_routes(router, blend);
     http::add_prefetch_routes(router, registry, forwarder());
-    http::add_metrics_route(router, [this] {
-      return app::render_metrics({registry, heartbeats, health_sweep, l2, quotas, eviction, blend,
-                                  blend_match_requests, blend_matches, request_metrics});
-    });
-    router.set_observer([this](std::string_view route, verb method, unsigned status,
-                               std::chrono::nanoseconds elapsed) {
-      request_metrics.record(route, method, status, elapsed);
-    });
+    http::add_metrics_route(router, {&metrics, &core_state_metrics});
+    request_metrics.observe(router);
   }
 
   http::PrefetchForwarder forwarder() {

@@ -6,6 +6,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev  # Asio, Beast, Boost.JSON, unordered_flat_map
   libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev
+  prometheus-cpp-dev  # GET /metrics
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus-cpp-dev  # metrics registry and text exposition
   wrk curl ccache

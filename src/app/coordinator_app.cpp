@@ -1,5 +1,7 @@
 #include "app/coordinator_app.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,9 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include "app/core_state_metrics.h"
 #include "app/eviction_loop.h"
 #include "app/health_sweep.h"
-#include "app/metrics_exposition.h"
 #include "app/periodic_task.h"
 #include "app/startup_resync.h"
 #include "client/mp_client.h"
@@ -29,6 +31,7 @@
 #include "http/membership_routes.h"
 #include "http/metrics_routes.h"
 #include "http/prefetch_routes.h"
+#include "http/request_metrics.h"
 #include "http/router.h"
 
 namespace lmcache::app {
@@ -45,6 +48,11 @@ std::string url_host(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
+prometheus::Counter& counter(prometheus::Registry& metrics, const std::string& name,
+                             const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(metrics).Add({});
+}
+
 unsigned io_thread_count() { return std::clamp(std::thread::hardware_concurrency(), 1U, 4U); }
 
 }  // namespace
@@ -58,25 +66,19 @@ struct CoordinatorApp::Impl {
         blend(config.blend_chunk_size, config.blend_probe_stride),
         mp_client(io.get_executor()),
         health_sweep(registry, seconds(config.instance_timeout_s),
-                     seconds(config.health_check_interval_s)) {
+                     seconds(config.health_check_interval_s), metrics) {
     http::MembershipHooks hooks;
     hooks.on_registered = [this](const std::string& id) { l2.on_instance_registered(id); };
-    hooks.on_heartbeat = [this] { heartbeats.fetch_add(1, std::memory_order_relaxed); };
+    hooks.on_heartbeat = [this] { heartbeats.Increment(); };
     http::add_membership_routes(router, registry, hooks);
     http::add_l2_routes(router, l2, quotas);
     http::add_blend_routes(router, blend, [this](size_t matches) {
-      blend_match_requests.fetch_add(1, std::memory_order_relaxed);
-      blend_matches.fetch_add(matches, std::memory_order_relaxed);
+      blend_match_requests.Increment();
+      blend_matches.Increment(static_cast<double>(matches));
     });
     http::add_prefetch_routes(router, registry, prefetch_forwarder());
-    http::add_metrics_route(router, [this] {
-      return render_metrics({registry, heartbeats, health_sweep, l2, quotas, eviction, blend,
-                             blend_match_requests, blend_matches, request_metrics});
-    });
-    router.set_observer([this](std::string_view route, boost::beast::http::verb method,
-                               unsigned status, std::chrono::nanoseconds elapsed) {
-      request_metrics.record(route, method, status, elapsed);
-    });
+    http::add_metrics_route(router, {&metrics, &core_state_metrics});
+    request_metrics.observe(router);
 
     http::HttpServerOptions options;
     options.host = config.host;
@@ -167,20 +169,26 @@ struct CoordinatorApp::Impl {
 
   CoordinatorConfig config;
   net::io_context io;
+  prometheus::Registry metrics;  // every metric the components own
   core::QuotaStore quotas;
   core::InstanceRegistry registry;
   core::L2Accounting l2;
   core::BlendIndex blend;
   client::MpClient mp_client;
   HealthSweep health_sweep;
-  std::atomic<uint64_t> heartbeats{0};
-  std::atomic<uint64_t> blend_match_requests{0};
-  std::atomic<uint64_t> blend_matches{0};
-  http::RequestMetrics request_metrics;
+  prometheus::Counter& heartbeats = counter(metrics, "lmcache_coordinator_heartbeats_total",
+                                            "Heartbeats from registered instances.");
+  prometheus::Counter& blend_match_requests =
+      counter(metrics, "lmcache_coordinator_blend_match_requests_total",
+              "CacheBlend match requests answered.");
+  prometheus::Counter& blend_matches =
+      counter(metrics, "lmcache_coordinator_blend_matches_total", "CacheBlend matches reported.");
+  CoreStateMetrics core_state_metrics{registry, l2, quotas, blend};
+  http::RequestMetrics request_metrics{metrics};
   http::Router router;
   std::optional<http::HttpServer> server;
   std::optional<PeriodicTask> health_task;
-  EvictionLoop eviction{l2, quotas, registry, mp_client};
+  EvictionLoop eviction{l2, quotas, registry, mp_client, metrics};
   std::optional<PeriodicTask> eviction_task;
   std::shared_ptr<StartupResync> resync;
 };

@@ -12,6 +12,11 @@ namespace json = boost::json;
 
 namespace {
 
+prometheus::Counter& counter(prometheus::Registry& metrics, const std::string& name,
+                             const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(metrics).Add({});
+}
+
 std::string delete_body(const std::vector<core::TrackedKey>& victims) {
   json::array keys;
   keys.reserve(victims.size());
@@ -22,17 +27,26 @@ std::string delete_body(const std::vector<core::TrackedKey>& victims) {
 }  // namespace
 
 EvictionLoop::EvictionLoop(core::L2Accounting& l2, core::QuotaStore& quotas,
-                           core::InstanceRegistry& registry, client::MpClient& client)
-    : l2_(l2), quotas_(quotas), registry_(registry), client_(client) {}
+                           core::InstanceRegistry& registry, client::MpClient& client,
+                           prometheus::Registry& metrics)
+    : l2_(l2),
+      quotas_(quotas),
+      registry_(registry),
+      client_(client),
+      sweeps_(
+          counter(metrics, "lmcache_coordinator_eviction_sweeps_total", "Eviction sweeps run.")),
+      victims_dispatched_(counter(metrics, "lmcache_coordinator_eviction_victims_dispatched_total",
+                                  "Keys sent to MP servers in DELETE /l2 requests.")),
+      dispatches_(counter(metrics, "lmcache_coordinator_eviction_dispatches_total",
+                          "DELETE /l2 requests sent.")),
+      dispatch_failures_(counter(metrics, "lmcache_coordinator_eviction_dispatch_failures_total",
+                                 "DELETE /l2 requests that failed or were refused.")) {}
 
 size_t EvictionLoop::sweep(Clock::time_point now) {
   const std::vector<core::InstanceRecord> instances = registry_.list();
   if (instances.empty()) return 0;  // nobody to send deletes to: skip the sweep
   core::EvictionPlan plan = l2_.plan_eviction(quotas_.all(), now);
-  {
-    std::lock_guard lock(mutex_);
-    ++stats_.sweeps;
-  }
+  sweeps_.Increment();
   for (const auto& salt : plan.salts) {
     spdlog::info(
         "salt '{}' over quota: usage {} B, limit {} B, {} keys; evicting {} ({} in flight)",
@@ -69,11 +83,8 @@ const core::InstanceRecord* EvictionLoop::destination(
 }
 
 void EvictionLoop::dispatch(Batch batch) {
-  {
-    std::lock_guard lock(mutex_);
-    ++stats_.dispatches;
-    stats_.victims_dispatched += batch.victims.size();
-  }
+  dispatches_.Increment();
+  victims_dispatched_.Increment(static_cast<double>(batch.victims.size()));
   spdlog::info("eviction: sending {} keys to instance {} at {}:{}", batch.victims.size(),
                batch.instance.instance_id, batch.instance.ip, batch.instance.http_port);
   const client::MpEndpoint endpoint{batch.instance.ip, batch.instance.http_port};
@@ -92,14 +103,9 @@ void EvictionLoop::dispatch(Batch batch) {
 }
 
 void EvictionLoop::record_failure(const std::string& instance_id, Clock::time_point when) {
+  dispatch_failures_.Increment();
   std::lock_guard lock(mutex_);
-  ++stats_.dispatch_failures;
   router_.record_failure(instance_id, when);
-}
-
-EvictionStats EvictionLoop::stats() const {
-  std::lock_guard lock(mutex_);
-  return stats_;
 }
 
 }  // namespace lmcache::app

@@ -1,6 +1,8 @@
 #pragma once
 
-#include <atomic>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <chrono>
 #include <cstdint>
@@ -16,14 +18,6 @@
 
 namespace lmcache::app {
 
-// Counters of the eviction loop, for metrics.
-struct EvictionStats {
-  uint64_t sweeps = 0;              // sweeps that ran (an instance was registered)
-  uint64_t victims_dispatched = 0;  // keys sent in DELETE /l2 requests
-  uint64_t dispatches = 0;          // DELETE /l2 requests sent
-  uint64_t dispatch_failures = 0;   // requests that failed or answered non-2xx
-};
-
 // One eviction sweep: plan victims over quota (pure, in L2Accounting), then
 // dispatch them as DELETE /l2 requests. Each victim goes to the instance that
 // last stored it while that instance is registered and has not just failed,
@@ -38,13 +32,12 @@ class EvictionLoop {
   using Clock = std::chrono::steady_clock;
   static constexpr size_t kMaxKeysPerRequest = 10000;
 
+  // Registers its counters (sweeps, keys and requests sent, failed requests) in `metrics`.
   EvictionLoop(core::L2Accounting& l2, core::QuotaStore& quotas, core::InstanceRegistry& registry,
-               client::MpClient& client);
+               client::MpClient& client, prometheus::Registry& metrics);
 
   // Runs one sweep at `now`; returns the number of victims dispatched.
   size_t sweep(Clock::time_point now);
-
-  EvictionStats stats() const;
 
  private:
   struct Batch {
@@ -63,9 +56,12 @@ class EvictionLoop {
   core::QuotaStore& quotas_;
   core::InstanceRegistry& registry_;
   client::MpClient& client_;
+  prometheus::Counter& sweeps_;              // sweeps that ran (an instance was registered)
+  prometheus::Counter& victims_dispatched_;  // keys sent in DELETE /l2 requests
+  prometheus::Counter& dispatches_;          // DELETE /l2 requests sent
+  prometheus::Counter& dispatch_failures_;   // requests that failed or answered non-2xx
 
   mutable std::mutex mutex_;  // guards what dispatch callbacks touch
-  EvictionStats stats_;
   // Chooses destinations; remembers instances whose last dispatch failed.
   core::VictimRouter router_;
 };

@@ -7,11 +7,16 @@
 namespace lmcache::app {
 
 HealthSweep::HealthSweep(core::InstanceRegistry& registry, Clock::duration instance_timeout,
-                         Clock::duration interval)
+                         Clock::duration interval, prometheus::Registry& metrics)
     : registry_(registry),
       instance_timeout_(instance_timeout),
       // Late by more than one interval and more than 1 s: not jitter, a stall.
-      stall_threshold_(std::max<Clock::duration>(interval, std::chrono::seconds(1))) {}
+      stall_threshold_(std::max<Clock::duration>(interval, std::chrono::seconds(1))),
+      removed_(prometheus::BuildCounter()
+                   .Name("lmcache_coordinator_instance_evictions_total")
+                   .Help("Instances removed by the health sweep for missing heartbeats.")
+                   .Register(metrics)
+                   .Add({})) {}
 
 size_t HealthSweep::run(Clock::time_point now, Clock::duration lateness) {
   if (lateness > stall_threshold_) {
@@ -27,7 +32,7 @@ size_t HealthSweep::run(Clock::time_point now, Clock::duration lateness) {
     spdlog::warn("evicted instance {}: no heartbeat for more than {:.1f} s", id,
                  std::chrono::duration<double>(instance_timeout_).count());
   }
-  removed_total_ += removed.size();
+  removed_.Increment(static_cast<double>(removed.size()));
   return removed.size();
 }
 

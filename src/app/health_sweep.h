@@ -1,6 +1,8 @@
 #pragma once
 
-#include <atomic>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
 #include <chrono>
 
 #include "core/instance_registry.h"
@@ -15,8 +17,9 @@ class HealthSweep {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // Registers its counter of removed instances in `metrics`.
   HealthSweep(core::InstanceRegistry& registry, Clock::duration instance_timeout,
-              Clock::duration interval);
+              Clock::duration interval, prometheus::Registry& metrics);
 
   // A sweep that is later than this is treated as a coordinator stall.
   Clock::duration stall_threshold() const { return stall_threshold_; }
@@ -25,14 +28,11 @@ class HealthSweep {
   // instances removed.
   size_t run(Clock::time_point now, Clock::duration lateness);
 
-  // Instances removed since start (for metrics).
-  uint64_t removed_total() const { return removed_total_.load(); }
-
  private:
   core::InstanceRegistry& registry_;
   Clock::duration instance_timeout_;
   Clock::duration stall_threshold_;
-  std::atomic<uint64_t> removed_total_{0};
+  prometheus::Counter& removed_;  // instances removed since start
 };
 
 }  // namespace lmcache::app

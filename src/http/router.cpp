@@ -37,16 +37,17 @@ void Router::add(beast_http::verb method, std::string_view pattern, SyncHandler 
 }
 
 void Router::add_async(beast_http::verb method, std::string_view pattern, AsyncHandler handler) {
-  Route route{method, std::string(pattern), {}, std::move(handler)};
+  Route route{{method, std::string(pattern)}, {}, std::move(handler)};
   for (std::string_view segment : split_path(pattern)) route.segments.emplace_back(segment);
   routes_.push_back(std::move(route));
 }
 
 void Router::set_observer(Observer observer) { observer_ = std::move(observer); }
 
-std::vector<std::string> Router::patterns() const {
-  std::vector<std::string> out;
-  for (const auto& route : routes_) out.push_back(route.pattern);
+std::vector<Router::RouteInfo> Router::routes() const {
+  std::vector<RouteInfo> out;
+  out.reserve(routes_.size());
+  for (const auto& route : routes_) out.push_back(route.info);
   return out;
 }
 
@@ -65,18 +66,15 @@ std::vector<std::string_view> Router::split_path(std::string_view path) {
 bool Router::match(const Route& route, const std::vector<std::string_view>& segments,
                    PathParams* params) {
   if (route.segments.size() != segments.size()) return false;
+  const size_t kept = params != nullptr ? params->size() : 0;
   for (size_t i = 0; i < segments.size(); ++i) {
     const std::string& expected = route.segments[i];
-    if (expected.size() > 2 && expected.front() == '{') {
-      if (segments[i].empty()) return false;
-      continue;
+    const bool parameter = expected.size() > 2 && expected.front() == '{';
+    if (parameter ? segments[i].empty() : expected != segments[i]) {
+      if (params != nullptr) params->resize(kept);
+      return false;
     }
-    if (expected != segments[i]) return false;
-  }
-  if (params == nullptr) return true;
-  for (size_t i = 0; i < segments.size(); ++i) {
-    const std::string& expected = route.segments[i];
-    if (expected.size() > 2 && expected.front() == '{') {
+    if (parameter && params != nullptr) {
       auto decoded = percent_decode(segments[i]);
       params->emplace_back(expected.substr(1, expected.size() - 2),
                            decoded ? std::move(*decoded) : std::string(segments[i]));
@@ -92,24 +90,31 @@ void Router::dispatch(HttpRequest request, Respond respond) const {
   const auto segments = split_path(target.substr(0, query));
   const beast_http::verb method = request.method();
 
+  // One pass: a route of the request's method collects its parameters as it
+  // matches; the others only tell whether they would have (for Allow).
   const Route* found = nullptr;
+  size_t found_index = kNoRoute;
+  PathParams params;
   std::string allow;
-  for (const auto& route : routes_) {
-    if (!match(route, segments, nullptr)) continue;
-    if (route.method == method) {
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    const Route& route = routes_[i];
+    if (route.info.method == method) {
+      if (!match(route, segments, &params)) continue;
       found = &route;
+      found_index = i;
       break;
     }
+    if (!match(route, segments, nullptr)) continue;
     if (!allow.empty()) allow += ", ";
-    allow += std::string(beast_http::to_string(route.method));
+    allow += std::string(beast_http::to_string(route.info.method));
   }
 
-  const std::string_view pattern = found != nullptr ? std::string_view(found->pattern) : "";
-  Respond observed = respond;
+  Respond observed = std::move(respond);
   if (observer_) {
-    observed = [observer = observer_, pattern, method, started,
-                respond = std::move(respond)](HttpResponse response) {
-      observer(pattern, method, response.result_int(), std::chrono::steady_clock::now() - started);
+    observed = [observer = observer_, found_index, method, started,
+                respond = std::move(observed)](HttpResponse response) {
+      observer(found_index, method, response.result_int(),
+               std::chrono::steady_clock::now() - started);
       respond(std::move(response));
     };
   }
@@ -125,9 +130,7 @@ void Router::dispatch(HttpRequest request, Respond respond) const {
     }
     return;
   }
-  RouteRequest route_request{std::move(request), {}};
-  match(*found, segments, &route_request.params);
-  found->handler(std::move(route_request), std::move(observed));
+  found->handler(RouteRequest{std::move(request), std::move(params)}, std::move(observed));
 }
 
 }  // namespace lmcache::http

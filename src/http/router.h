@@ -2,6 +2,7 @@
 
 #include <boost/beast/http/verb.hpp>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -25,29 +26,40 @@ using SyncHandler = std::function<HttpResponse(const RouteRequest& request)>;
 // Routes are added before the server starts; dispatch is then thread-safe.
 class Router {
  public:
-  // Called once per answered request with the route pattern ("" when no
-  // route matched), the method, the status and the handling time.
-  using Observer = std::function<void(std::string_view pattern, beast_http::verb method,
-                                      unsigned status, std::chrono::nanoseconds elapsed)>;
+  // The route index an observer is given when no route matched.
+  static constexpr size_t kNoRoute = static_cast<size_t>(-1);
+
+  // A route as added.
+  struct RouteInfo {
+    beast_http::verb method;
+    std::string pattern;
+  };
+
+  // Called once per answered request with the index of the matched route in
+  // routes() (kNoRoute when none matched), the request's method, the status
+  // and the handling time.
+  using Observer = std::function<void(size_t route, beast_http::verb method, unsigned status,
+                                      std::chrono::nanoseconds elapsed)>;
 
   void add(beast_http::verb method, std::string_view pattern, SyncHandler handler);
   void add_async(beast_http::verb method, std::string_view pattern, AsyncHandler handler);
   void set_observer(Observer observer);
 
-  // The patterns in the order added (for metrics).
-  std::vector<std::string> patterns() const;
+  // The routes in the order added; a route's index never changes.
+  std::vector<RouteInfo> routes() const;
 
   void dispatch(HttpRequest request, Respond respond) const;
 
  private:
   struct Route {
-    beast_http::verb method;
-    std::string pattern;
+    RouteInfo info;
     std::vector<std::string> segments;  // "{name}" marks a parameter
     AsyncHandler handler;
   };
 
   static std::vector<std::string_view> split_path(std::string_view path);
+  // Whether `segments` fit the route's pattern; when they do and `params` is
+  // not null, the route's parameters are appended to it, percent-decoded.
   static bool match(const Route& route, const std::vector<std::string_view>& segments,
                     PathParams* params);
 

@@ -1,6 +1,7 @@
 #include "app/health_sweep.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
 #include <chrono>
 #include <string>
@@ -33,8 +34,20 @@ class HealthSweepTest : public ::testing::Test {
     return ids;
   }
 
+  // The sweep's counter of removed instances.
+  double removed_total() const {
+    for (const auto& family : metrics_.Collect()) {
+      if (family.name == "lmcache_coordinator_instance_evictions_total") {
+        return family.metric.at(0).counter.value;
+      }
+    }
+    ADD_FAILURE() << "no counter of removed instances";
+    return -1;
+  }
+
   core::InstanceRegistry registry_;
-  HealthSweep sweep_{registry_, 30s, 10s};
+  prometheus::Registry metrics_;
+  HealthSweep sweep_{registry_, 30s, 10s, metrics_};
 };
 
 TEST_F(HealthSweepTest, InstanceIsKeptUntilItsTimeoutHasPassed) {
@@ -42,7 +55,7 @@ TEST_F(HealthSweepTest, InstanceIsKeptUntilItsTimeoutHasPassed) {
   EXPECT_EQ(sweep_.run(kT0 + 10s, kOnTime), 0U);
   EXPECT_EQ(sweep_.run(kT0 + 30s, kOnTime), 0U);  // exactly the timeout: not yet lapsed
   EXPECT_EQ(registered(), std::vector<std::string>{"a"});
-  EXPECT_EQ(sweep_.removed_total(), 0U);
+  EXPECT_EQ(removed_total(), 0);
 }
 
 TEST_F(HealthSweepTest, InstanceSilentForLongerThanTheTimeoutIsRemoved) {
@@ -50,11 +63,11 @@ TEST_F(HealthSweepTest, InstanceSilentForLongerThanTheTimeoutIsRemoved) {
   register_at("recent", kT0 + 20s);
   EXPECT_EQ(sweep_.run(kT0 + 30s + 1ms, kOnTime), 1U);
   EXPECT_EQ(registered(), std::vector<std::string>{"recent"});
-  EXPECT_EQ(sweep_.removed_total(), 1U);
+  EXPECT_EQ(removed_total(), 1);
 
   EXPECT_EQ(sweep_.run(kT0 + 51s, kOnTime), 1U);
   EXPECT_TRUE(registered().empty());
-  EXPECT_EQ(sweep_.removed_total(), 2U);
+  EXPECT_EQ(removed_total(), 2);
 }
 
 TEST_F(HealthSweepTest, HeartbeatRestartsTheTimeout) {
@@ -72,7 +85,7 @@ TEST_F(HealthSweepTest, LateSweepGrantsAGracePeriodInsteadOfEvicting) {
   const auto after_stall = kT0 + 100s;
   EXPECT_EQ(sweep_.run(after_stall, 60s), 0U);
   EXPECT_EQ(registered(), (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(sweep_.removed_total(), 0U);
+  EXPECT_EQ(removed_total(), 0);
 
   // The grace period is a full timeout from the late sweep, and no more.
   EXPECT_EQ(sweep_.run(after_stall + 30s, kOnTime), 0U);
@@ -96,10 +109,11 @@ TEST_F(HealthSweepTest, LatenessJustOverTheStallThresholdIsAStall) {
 // With a short interval, ordinary scheduling delays (under a second) are not taken for a stall.
 TEST(HealthSweepThresholdTest, StallThresholdIsOneIntervalButAtLeastOneSecond) {
   core::InstanceRegistry registry;
-  EXPECT_EQ(HealthSweep(registry, 30s, 10s).stall_threshold(), 10s);
-  EXPECT_EQ(HealthSweep(registry, 30s, 200ms).stall_threshold(), 1s);
+  prometheus::Registry metrics;
+  EXPECT_EQ(HealthSweep(registry, 30s, 10s, metrics).stall_threshold(), 10s);
+  EXPECT_EQ(HealthSweep(registry, 30s, 200ms, metrics).stall_threshold(), 1s);
 
-  HealthSweep fast(registry, 1s, 200ms);
+  HealthSweep fast(registry, 1s, 200ms, metrics);
   core::InstanceRecord record;
   record.instance_id = "a";
   registry.register_instance(record, kT0);

@@ -1,0 +1,100 @@
+#include "app/core_state_metrics.h"
+
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_type.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace lmcache::app {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  return MetricFamily{"lmcache_coordinator_" + std::move(name), std::move(help), type, {}};
+}
+
+void add_sample(MetricFamily& family, double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  if (family.type == MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  family.metric.push_back(std::move(metric));
+}
+
+MetricFamily single(std::string name, std::string help, MetricType type, double value) {
+  MetricFamily out = family(std::move(name), std::move(help), type);
+  add_sample(out, value);
+  return out;
+}
+
+}  // namespace
+
+CoreStateMetrics::CoreStateMetrics(const core::InstanceRegistry& registry,
+                                   const core::L2Accounting& l2, const core::QuotaStore& quotas,
+                                   const core::BlendIndex& blend)
+    : registry_(registry), l2_(l2), quotas_(quotas), blend_(blend) {}
+
+std::vector<MetricFamily> CoreStateMetrics::Collect() const {
+  constexpr auto kCounter = MetricType::Counter;
+  constexpr auto kGauge = MetricType::Gauge;
+  std::vector<MetricFamily> out;
+  out.push_back(single("instances", "Registered MP server instances.", kGauge,
+                       static_cast<double>(registry_.size())));
+
+  const core::L2Counters l2 = l2_.counters();
+  MetricFamily events = family("l2_events_total", "L2 events applied, by type.", kCounter);
+  static constexpr const char* kTypes[core::kL2EventTypes] = {"store", "lookup", "delete"};
+  for (size_t i = 0; i < core::kL2EventTypes; ++i) {
+    add_sample(events, static_cast<double>(l2.events[i]), {{"type", kTypes[i]}});
+  }
+  out.push_back(std::move(events));
+  out.push_back(single("l2_rejected_events_total",
+                       "L2 events rejected for an invalid key or field.", kCounter,
+                       static_cast<double>(l2.rejected_events)));
+  out.push_back(single("l2_duplicate_batches_total",
+                       "L2 event batches acknowledged as replays (seq not above the last applied).",
+                       kCounter, static_cast<double>(l2.duplicate_batches)));
+  out.push_back(single("l2_seq_gaps_total", "L2 event batches that followed a seq gap.", kCounter,
+                       static_cast<double>(l2.gap_batches)));
+  out.push_back(single("l2_missed_batches_total", "L2 event batches lost in seq gaps.", kCounter,
+                       static_cast<double>(l2.missed_batches)));
+  out.push_back(
+      single("l2_tracked_keys", "L2 keys tracked.", kGauge, static_cast<double>(l2.tracked_keys)));
+  out.push_back(single("l2_stored_bytes", "Bytes recorded in L2 over all salts.", kGauge,
+                       static_cast<double>(l2.total_bytes)));
+  out.push_back(single("l2_ledger_memory_bytes", "Memory held by the L2 ledger.", kGauge,
+                       static_cast<double>(l2.memory_bytes)));
+  out.push_back(single("resync_keys_total", "L2 keys recorded by the startup resync.", kCounter,
+                       static_cast<double>(l2.resync_keys)));
+
+  // Per salt: usage for salts with keys or a quota, quota for salts with one.
+  std::map<std::string, std::pair<uint64_t, std::optional<uint64_t>>> salts;
+  for (const auto& usage : l2_.salts()) salts[usage.cache_salt].first = usage.bytes;
+  for (const auto& [salt, limit] : quotas_.all()) salts[salt].second = limit;
+  MetricFamily usage = family("l2_usage_bytes", "Bytes recorded in L2, by cache salt.", kGauge);
+  MetricFamily quota =
+      family("l2_quota_bytes", "Quota limit in bytes, by cache salt with a quota.", kGauge);
+  for (const auto& [salt, entry] : salts) {
+    add_sample(usage, static_cast<double>(entry.first), {{"cache_salt", salt}});
+    if (entry.second) add_sample(quota, static_cast<double>(*entry.second), {{"cache_salt", salt}});
+  }
+  out.push_back(std::move(usage));
+  out.push_back(std::move(quota));
+
+  out.push_back(single("blend_entries", "CacheBlend (content, object key) entries.", kGauge,
+                       static_cast<double>(blend_.entry_count())));
+  out.push_back(single("blend_memory_bytes", "Memory held by the CacheBlend index.", kGauge,
+                       static_cast<double>(blend_.memory_bytes())));
+  return out;
+}
+
+}  // namespace lmcache::app

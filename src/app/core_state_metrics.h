@@ -1,0 +1,34 @@
+#pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <vector>
+
+#include "core/blend_index.h"
+#include "core/instance_registry.h"
+#include "core/l2_accounting.h"
+#include "core/quota_store.h"
+
+namespace lmcache::app {
+
+// The metric families that report what the core objects hold: membership
+// size, L2 event counters, usage and quota per cache salt, the blend index.
+// Core knows nothing of Prometheus, so each scrape reads it afresh; a salt
+// with neither keys nor a quota is absent from that scrape.
+class CoreStateMetrics : public prometheus::Collectable {
+ public:
+  // The objects must outlive this one.
+  CoreStateMetrics(const core::InstanceRegistry& registry, const core::L2Accounting& l2,
+                   const core::QuotaStore& quotas, const core::BlendIndex& blend);
+
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  const core::InstanceRegistry& registry_;
+  const core::L2Accounting& l2_;
+  const core::QuotaStore& quotas_;
+  const core::BlendIndex& blend_;
+};
+
+}  // namespace lmcache::app
