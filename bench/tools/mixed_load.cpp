@@ -21,6 +21,8 @@
 //
 // Usage: mixed_load PORT [SECONDS=20] [KEYS=10000000] [EVENTS_PER_SEC=1000000]
 //                        [HEARTBEATS_PER_SEC=2000]
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -351,7 +353,7 @@ void register_instances(unsigned short coordinator, unsigned short mp_port, Fail
         make_request(http::verb::post, "/instances",
                      R"({"instance_id":")" + instance_id(i) + R"(","ip":"127.0.0.1","http_port":)" +
                          std::to_string(mp_port) + "}");
-    send_checked(connection, request, failures);
+    if (!send_checked(connection, request, failures)) return;  // stop at the first failure
   }
 }
 
@@ -360,7 +362,7 @@ void set_quotas(unsigned short coordinator, double limit_gb, Failures& failures)
   for (uint64_t salt = 0; salt < kSalts; ++salt) {
     auto request = make_request(http::verb::put, "/l2/quota/tenant-" + std::to_string(salt),
                                 R"({"limit_gb":)" + std::to_string(limit_gb) + "}");
-    send_checked(connection, request, failures);
+    if (!send_checked(connection, request, failures)) return;  // stop at the first failure
   }
 }
 
@@ -412,7 +414,7 @@ void send_events(unsigned short coordinator, int sender, double batches_per_sec,
   const Clock::time_point start = Clock::now();
   for (uint64_t n = 0;; ++n) {
     const auto due = start + std::chrono::duration_cast<Clock::duration>(interval * n);
-    if (due >= end) break;
+    if (due >= end || Clock::now() >= end) break;  // a backlog left at the end is dropped
     std::this_thread::sleep_until(due);
     std::string& body = request.body();
     writer.begin(body);
@@ -455,7 +457,7 @@ HeartbeatSamples send_heartbeats(unsigned short coordinator, int client, double 
   const Clock::time_point start = Clock::now();
   for (uint64_t n = 0;; ++n) {
     const auto due = start + std::chrono::duration_cast<Clock::duration>(interval * n);
-    if (due >= end) break;
+    if (due >= end || Clock::now() >= end) break;  // a backlog left at the end is dropped
     std::this_thread::sleep_until(due);
     const Clock::time_point sent = Clock::now();
     const int64_t lag = (sent - due).count();
@@ -495,6 +497,16 @@ std::string scrape_metrics(unsigned short coordinator, Failures& failures) {
   return send_checked(connection, request, failures) ? connection.body() : std::string{};
 }
 
+// CPU seconds (user + system) this process has used so far.
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -503,6 +515,18 @@ double ms_at(const std::vector<int64_t>& sorted, double quantile) {
   if (sorted.empty()) return 0;
   const auto rank = static_cast<size_t>(quantile * static_cast<double>(sorted.size()));
   return static_cast<double>(sorted[std::min(rank, sorted.size() - 1)]) / 1e6;
+}
+
+// False, with a message, when a request of the setup steps so far failed.
+bool setup_succeeded(const Failures& failures, const char* step) {
+  if (failures.total() == 0) return true;
+  const uint64_t bad_batches = failures.duplicate.load() + failures.rejections.load();
+  std::fprintf(stderr,
+               "%s failed: %llu requests failed, %llu non-2xx, %llu duplicate or rejected\n", step,
+               static_cast<unsigned long long>(failures.failed.load()),
+               static_cast<unsigned long long>(failures.non_2xx.load()),
+               static_cast<unsigned long long>(bad_batches));
+  return false;
 }
 
 uint64_t positive_arg(int argc, char** argv, int index, uint64_t fallback) {
@@ -538,23 +562,20 @@ int main(int argc, char** argv) {
 
   Clock::time_point phase = Clock::now();
   register_instances(port, mp.port(), failures);
+  if (!setup_succeeded(failures, "registration")) return 1;
   std::printf("registered %d instances in %.2f s\n", kInstances, seconds_since(phase));
 
   set_quotas(port, kPreloadQuotaGb, failures);
+  if (!setup_succeeded(failures, "quotas")) return 1;
   std::vector<uint64_t> next_seq(kInstances, 0);
   phase = Clock::now();
   preload(port, keys, next_seq, failures);
   const double preload_s = seconds_since(phase);
+  if (!setup_succeeded(failures, "preload")) return 1;
   std::printf("preloaded %llu keys in %.2f s: %.0f keys/s (%d connections, batches of %llu)\n",
               static_cast<unsigned long long>(keys), preload_s,
               static_cast<double>(keys) / preload_s, kPreloadConnections,
               static_cast<unsigned long long>(kBatch));
-  if (failures.total() != 0) {
-    std::fprintf(stderr, "setup failed: %llu requests failed, %llu non-2xx\n",
-                 static_cast<unsigned long long>(failures.failed.load()),
-                 static_cast<unsigned long long>(failures.non_2xx.load()));
-    return 1;
-  }
 
   set_quotas(port, kWindowQuotaGb, failures);
   const std::string metrics_before = scrape_metrics(port, failures);
@@ -563,6 +584,7 @@ int main(int argc, char** argv) {
 
   EventTotals events;
   std::vector<HeartbeatSamples> heartbeats(kHeartbeatConnections);
+  const double cpu_before = cpu_seconds();
   const Clock::time_point start = Clock::now();
   const Clock::time_point end = start + std::chrono::seconds(seconds);
   {
@@ -585,6 +607,7 @@ int main(int argc, char** argv) {
     for (auto& thread : threads) thread.join();
   }
   const double window_s = seconds_since(start);
+  const double cpu_s = cpu_seconds() - cpu_before;
   const std::string metrics_after = scrape_metrics(port, failures);
 
   std::vector<int64_t> latencies;
@@ -598,7 +621,7 @@ int main(int argc, char** argv) {
   std::sort(latencies.begin(), latencies.end());
 
   const uint64_t event_count = events.batches.load() * kBatch;
-  std::printf("window: %.2f s\n", window_s);
+  std::printf("window: %.2f s; this load tool used %.2f CPU seconds in it\n", window_s, cpu_s);
   std::printf("events: %.0f events/s achieved (target %llu; %llu batches of %llu, %llu new keys)\n",
               static_cast<double>(event_count) / window_s,
               static_cast<unsigned long long>(events_per_sec),
