@@ -3,7 +3,8 @@
 // sweep plans victims from KEYS preloaded keys. bench/mixed_load.sh runs it.
 //
 // 1. Serves a local stand-in MP server (127.0.0.1, ephemeral port) that
-//    answers 200 `{}` to anything and counts DELETE /l2 requests and keys.
+//    answers 200 `{}` to anything (an empty page to GET /l2/keys) and counts
+//    DELETE /l2 requests and keys.
 // 2. Registers instances mixed-0..mixed-999 pointing at it.
 // 3. Preloads KEYS distinct keys as `store` events, 256 per batch, under a
 //    quota far above their usage, so no sweep dispatches while loading.
@@ -26,7 +27,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
