@@ -56,10 +56,11 @@ size_t EvictionLoop::sweep(Clock::time_point now) {
   if (plan.victims.empty()) return 0;
 
   // Group by destination, keeping LRU order within each group.
+  const core::VictimRouter::Sweep routes = route_sweep(instances, now);
   std::vector<Batch> batches;
   boost::unordered_flat_map<std::string, size_t> batch_of;
   for (auto& victim : plan.victims) {
-    const core::InstanceRecord* to = destination(victim, instances, now);
+    const core::InstanceRecord* to = routes.choose(victim.owner);
     auto [it, added] = batch_of.try_emplace(to->instance_id, batches.size());
     if (added) batches.push_back(Batch{*to, {}});
     Batch& batch = batches[it->second];
@@ -75,11 +76,10 @@ size_t EvictionLoop::sweep(Clock::time_point now) {
   return plan.victims.size();
 }
 
-const core::InstanceRecord* EvictionLoop::destination(
-    const core::TrackedKey& victim, const std::vector<core::InstanceRecord>& instances,
-    Clock::time_point now) {
+core::VictimRouter::Sweep EvictionLoop::route_sweep(
+    const std::vector<core::InstanceRecord>& instances, Clock::time_point now) {
   std::lock_guard lock(mutex_);
-  return router_.choose(victim.owner, instances, now);
+  return router_.sweep(instances, now);
 }
 
 void EvictionLoop::dispatch(Batch batch) {

@@ -45,10 +45,10 @@ class EvictionLoop {
     std::vector<core::TrackedKey> victims;
   };
 
-  // Where a victim goes, given the registered instances (see core::VictimRouter).
-  const core::InstanceRecord* destination(const core::TrackedKey& victim,
-                                          const std::vector<core::InstanceRecord>& instances,
-                                          Clock::time_point now);
+  // Where this sweep's victims go, given the registered instances (see core::VictimRouter).
+  // Its random choices are made by the sweeping thread alone.
+  core::VictimRouter::Sweep route_sweep(const std::vector<core::InstanceRecord>& instances,
+                                        Clock::time_point now);
   void dispatch(Batch batch);
   void record_failure(const std::string& instance_id, Clock::time_point when);
 

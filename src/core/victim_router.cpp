@@ -18,22 +18,25 @@ VictimRouter::VictimRouter() : VictimRouter(seeded_random_index()) {}
 
 VictimRouter::VictimRouter(RandomIndex random_index) : random_index_(std::move(random_index)) {}
 
-const InstanceRecord* VictimRouter::choose(std::string_view owner,
-                                           const std::vector<InstanceRecord>& instances,
-                                           Clock::time_point now) {
-  if (instances.empty()) return nullptr;
-  if (!owner.empty() && !recently_failed(owner, now)) {
-    for (const auto& instance : instances) {
-      if (instance.instance_id == owner) return &instance;
-    }
-  }
-  std::vector<const InstanceRecord*> healthy;
-  healthy.reserve(instances.size());
+VictimRouter::Sweep VictimRouter::sweep(const std::vector<InstanceRecord>& instances,
+                                        Clock::time_point now) const {
+  Sweep sweep(instances, random_index_);
+  sweep.healthy_.reserve(instances.size());
   for (const auto& instance : instances) {
-    if (!recently_failed(instance.instance_id, now)) healthy.push_back(&instance);
+    if (recently_failed(instance.instance_id, now)) continue;
+    sweep.healthy_.push_back(&instance);
+    sweep.healthy_by_id_.emplace(instance.instance_id, &instance);
   }
-  if (healthy.empty()) return &instances[random_index_(instances.size())];
-  return healthy[random_index_(healthy.size())];
+  return sweep;
+}
+
+const InstanceRecord* VictimRouter::Sweep::choose(std::string_view owner) const {
+  if (instances_.empty()) return nullptr;
+  if (!owner.empty()) {
+    if (auto it = healthy_by_id_.find(owner); it != healthy_by_id_.end()) return it->second;
+  }
+  if (healthy_.empty()) return &instances_[random_index_(instances_.size())];
+  return healthy_[random_index_(healthy_.size())];
 }
 
 void VictimRouter::record_failure(const std::string& instance_id, Clock::time_point when) {

@@ -34,12 +34,29 @@ class VictimRouter {
   VictimRouter();
   explicit VictimRouter(RandomIndex random_index);
 
-  // Where a victim owned by `owner` ("" for none) goes at `now`, as a pointer
-  // into `instances`; nullptr when `instances` is empty (nobody to send to).
-  // When every instance failed within kAvoidFailedFor, any of them is chosen:
-  // a retry somewhere beats none.
-  const InstanceRecord* choose(std::string_view owner, const std::vector<InstanceRecord>& instances,
-                               Clock::time_point now);
+  // The choices of one sweep over `instances` at `now`. Building it costs O(instances); each
+  // choice then costs O(1), so a sweep of V victims over N instances costs O(V + N). Valid while
+  // `instances` and the router are.
+  class Sweep {
+   public:
+    // Where a victim owned by `owner` ("" for none) goes, as a pointer into `instances`;
+    // nullptr when `instances` is empty (nobody to send to). When every instance failed within
+    // kAvoidFailedFor, any of them is chosen: a retry somewhere beats none.
+    const InstanceRecord* choose(std::string_view owner) const;
+
+   private:
+    friend class VictimRouter;
+    Sweep(const std::vector<InstanceRecord>& instances, const RandomIndex& random_index)
+        : instances_(instances), random_index_(random_index) {}
+
+    const std::vector<InstanceRecord>& instances_;
+    const RandomIndex& random_index_;
+    // Instances that have not just failed, by id and in registration order.
+    boost::unordered_flat_map<std::string_view, const InstanceRecord*> healthy_by_id_;
+    std::vector<const InstanceRecord*> healthy_;
+  };
+
+  Sweep sweep(const std::vector<InstanceRecord>& instances, Clock::time_point now) const;
 
   // Records that a dispatch to `instance_id` failed at `when`.
   void record_failure(const std::string& instance_id, Clock::time_point when);

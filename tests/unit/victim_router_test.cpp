@@ -48,8 +48,8 @@ std::string chosen_id(const InstanceRecord* chosen) {
 TEST(VictimRouterTest, NoInstanceMeansNoDestination) {
   FixedIndex random;
   VictimRouter router(random.source());
-  EXPECT_EQ(router.choose("mp-a", {}, kT0), nullptr);
-  EXPECT_EQ(router.choose("", {}, kT0), nullptr);
+  EXPECT_EQ(router.sweep({}, kT0).choose("mp-a"), nullptr);
+  EXPECT_EQ(router.sweep({}, kT0).choose(""), nullptr);
   EXPECT_TRUE(random.asked.empty());
 }
 
@@ -57,9 +57,9 @@ TEST(VictimRouterTest, VictimGoesToItsRegisteredOwner) {
   FixedIndex random;
   VictimRouter router(random.source());
   const auto instances = fleet({"mp-a", "mp-b", "mp-c"});
-  EXPECT_EQ(router.choose("mp-b", instances, kT0), &instances[1]);
-  EXPECT_EQ(router.choose("mp-c", instances, kT0), &instances[2]);
-  EXPECT_EQ(router.choose("mp-a", instances, kT0), &instances[0]);
+  EXPECT_EQ(router.sweep(instances, kT0).choose("mp-b"), &instances[1]);
+  EXPECT_EQ(router.sweep(instances, kT0).choose("mp-c"), &instances[2]);
+  EXPECT_EQ(router.sweep(instances, kT0).choose("mp-a"), &instances[0]);
   EXPECT_TRUE(random.asked.empty()) << "an owner needs no random choice";
 }
 
@@ -67,7 +67,7 @@ TEST(VictimRouterTest, OwnerGoneFallsBackToARandomRegisteredInstance) {
   FixedIndex random(1);
   VictimRouter router(random.source());
   const auto instances = fleet({"mp-a", "mp-b", "mp-c"});
-  EXPECT_EQ(router.choose("mp-gone", instances, kT0), &instances[1]);
+  EXPECT_EQ(router.sweep(instances, kT0).choose("mp-gone"), &instances[1]);
   EXPECT_EQ(random.asked, std::vector<size_t>{3});
 }
 
@@ -75,7 +75,7 @@ TEST(VictimRouterTest, VictimWithoutOwnerGoesToARandomInstance) {
   FixedIndex random(2);
   VictimRouter router(random.source());
   const auto instances = fleet({"mp-a", "mp-b", "mp-c"});
-  EXPECT_EQ(router.choose("", instances, kT0), &instances[2]);
+  EXPECT_EQ(router.sweep(instances, kT0).choose(""), &instances[2]);
   EXPECT_EQ(random.asked, std::vector<size_t>{3});
 }
 
@@ -86,14 +86,14 @@ TEST(VictimRouterTest, OwnerThatJustFailedIsAvoidedForThirtySeconds) {
   router.record_failure("mp-a", kT0);
 
   // Within the window: the random choice is among the two that did not fail.
-  EXPECT_EQ(chosen_id(router.choose("mp-a", instances, kT0)), "mp-b");
+  EXPECT_EQ(chosen_id(router.sweep(instances, kT0).choose("mp-a")), "mp-b");
   random.index = 1;
-  EXPECT_EQ(chosen_id(router.choose("mp-a", instances, kT0 + 29s)), "mp-c");
+  EXPECT_EQ(chosen_id(router.sweep(instances, kT0 + 29s).choose("mp-a")), "mp-c");
   EXPECT_EQ(random.asked, (std::vector<size_t>{2, 2}));
 
   // At the end of the window the owner is trusted again.
   random.asked.clear();
-  EXPECT_EQ(chosen_id(router.choose("mp-a", instances, kT0 + VictimRouter::kAvoidFailedFor)),
+  EXPECT_EQ(chosen_id(router.sweep(instances, kT0 + VictimRouter::kAvoidFailedFor).choose("mp-a")),
             "mp-a");
   EXPECT_TRUE(random.asked.empty());
 }
@@ -106,7 +106,7 @@ TEST(VictimRouterTest, RandomFallbackSkipsAnInstanceThatJustFailed) {
   std::set<std::string> chosen;
   for (size_t index = 0; index < 2; ++index) {
     random.index = index;
-    chosen.insert(chosen_id(router.choose("", instances, kT0 + 1s)));
+    chosen.insert(chosen_id(router.sweep(instances, kT0 + 1s).choose("")));
   }
   EXPECT_EQ(chosen, (std::set<std::string>{"mp-a", "mp-c"}));
   EXPECT_EQ(random.asked, (std::vector<size_t>{2, 2}));
@@ -118,8 +118,8 @@ TEST(VictimRouterTest, LaterFailureRestartsTheWindow) {
   const auto instances = fleet({"mp-a", "mp-b"});
   router.record_failure("mp-a", kT0);
   router.record_failure("mp-a", kT0 + 20s);
-  EXPECT_EQ(chosen_id(router.choose("mp-a", instances, kT0 + 40s)), "mp-b");
-  EXPECT_EQ(chosen_id(router.choose("mp-a", instances, kT0 + 50s)), "mp-a");
+  EXPECT_EQ(chosen_id(router.sweep(instances, kT0 + 40s).choose("mp-a")), "mp-b");
+  EXPECT_EQ(chosen_id(router.sweep(instances, kT0 + 50s).choose("mp-a")), "mp-a");
 }
 
 TEST(VictimRouterTest, WhenEveryInstanceJustFailedAnyOfThemIsChosen) {
@@ -128,7 +128,7 @@ TEST(VictimRouterTest, WhenEveryInstanceJustFailedAnyOfThemIsChosen) {
   const auto instances = fleet({"mp-a", "mp-b"});
   router.record_failure("mp-a", kT0);
   router.record_failure("mp-b", kT0);
-  EXPECT_EQ(router.choose("mp-a", instances, kT0 + 1s), &instances[1]);
+  EXPECT_EQ(router.sweep(instances, kT0 + 1s).choose("mp-a"), &instances[1]);
   EXPECT_EQ(random.asked, std::vector<size_t>{2});
 }
 
@@ -137,7 +137,7 @@ TEST(VictimRouterTest, FailureOfAnotherInstanceDoesNotMoveAnOwnedVictim) {
   VictimRouter router(random.source());
   const auto instances = fleet({"mp-a", "mp-b"});
   router.record_failure("mp-a", kT0);
-  EXPECT_EQ(router.choose("mp-b", instances, kT0 + 1s), &instances[1]);
+  EXPECT_EQ(router.sweep(instances, kT0 + 1s).choose("mp-b"), &instances[1]);
   EXPECT_TRUE(random.asked.empty());
 }
 
@@ -148,7 +148,7 @@ TEST(VictimRouterTest, DefaultRandomSourceReachesEveryHealthyInstance) {
   router.record_failure("mp-d", kT0);
   std::set<std::string> chosen;
   for (int i = 0; i < 400 && chosen.size() < 3; ++i) {
-    chosen.insert(chosen_id(router.choose("", instances, kT0)));
+    chosen.insert(chosen_id(router.sweep(instances, kT0).choose("")));
   }
   EXPECT_EQ(chosen, (std::set<std::string>{"mp-a", "mp-b", "mp-c"}));
 }
