@@ -34,7 +34,7 @@ size_t EvictionLoop::sweep(Clock::time_point now) {
   if (instances.empty()) return 0;  // nobody to send deletes to: skip the sweep
   core::EvictionPlan plan = l2_.plan_eviction(quotas_.all(), now);
   {
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     ++stats_.sweeps;
   }
   for (const auto& salt : plan.salts) {
@@ -69,8 +69,8 @@ const core::InstanceRecord* EvictionLoop::destination(
     const core::TrackedKey& victim, const std::vector<core::InstanceRecord>& instances,
     Clock::time_point now) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::lock_guard lock(mutex_);
-  auto recently_failed = [&](const std::string& id) {
+  core::MutexLock lock(mutex_);
+  auto recently_failed = [&](const std::string& id) REQUIRES(mutex_) {
     auto it = failed_at_.find(id);
     return it != failed_at_.end() && now - it->second < kAvoidFailedFor;
   };
@@ -96,7 +96,7 @@ const core::InstanceRecord* EvictionLoop::destination(
 
 void EvictionLoop::dispatch(Batch batch) {
   {
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     ++stats_.dispatches;
     stats_.victims_dispatched += batch.victims.size();
   }
@@ -118,13 +118,13 @@ void EvictionLoop::dispatch(Batch batch) {
 }
 
 void EvictionLoop::record_failure(const std::string& instance_id, Clock::time_point when) {
-  std::lock_guard lock(mutex_);
+  core::MutexLock lock(mutex_);
   ++stats_.dispatch_failures;
   failed_at_[instance_id] = when;
 }
 
 EvictionStats EvictionLoop::stats() const {
-  std::lock_guard lock(mutex_);
+  core::MutexLock lock(mutex_);
   return stats_;
 }
 

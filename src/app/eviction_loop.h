@@ -4,14 +4,15 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "client/mp_client.h"
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
+#include "core/mutex.h"
 #include "core/quota_store.h"
+#include "core/thread_annotations.h"
 
 namespace lmcache::app {
 
@@ -54,19 +55,19 @@ class EvictionLoop {
   // Where a victim goes, given the registered instances.
   const core::InstanceRecord* destination(const core::TrackedKey& victim,
                                           const std::vector<core::InstanceRecord>& instances,
-                                          Clock::time_point now);
-  void dispatch(Batch batch);
-  void record_failure(const std::string& instance_id, Clock::time_point when);
+                                          Clock::time_point now) EXCLUDES(mutex_);
+  void dispatch(Batch batch) EXCLUDES(mutex_);
+  void record_failure(const std::string& instance_id, Clock::time_point when) EXCLUDES(mutex_);
 
   core::L2Accounting& l2_;
   core::QuotaStore& quotas_;
   core::InstanceRegistry& registry_;
   client::MpClient& client_;
 
-  mutable std::mutex mutex_;  // guards what dispatch callbacks touch
-  EvictionStats stats_;
+  mutable core::Mutex mutex_;  // guards what dispatch callbacks touch
+  EvictionStats stats_ GUARDED_BY(mutex_);
   // Instances whose last dispatch failed, and when; avoided for a retry delay.
-  boost::unordered_flat_map<std::string, Clock::time_point> failed_at_;
+  boost::unordered_flat_map<std::string, Clock::time_point> failed_at_ GUARDED_BY(mutex_);
 };
 
 }  // namespace lmcache::app
