@@ -101,8 +101,9 @@ void repair_json(boost::json::value& value) {
       break;
     }
     case boost::json::kind::string:
-      if (!is_well_formed_utf8(value.get_string()))
+      if (!is_well_formed_utf8(value.get_string())) {
         value = replace_ill_formed_utf8(value.get_string());
+      }
       break;
     case boost::json::kind::array:
       for (auto& item : value.get_array()) repair_json(item);
