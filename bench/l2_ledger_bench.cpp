@@ -181,7 +181,7 @@ void BM_PlanVictims(benchmark::State& state) {
     const auto elapsed = std::chrono::steady_clock::now() - start;
     state.SetIterationTime(std::chrono::duration<double>(elapsed).count());
     chosen = plan.victims.size();
-    EvictionPlanner::release_in_flight(s.ledger, plan.victims);
+    s.ledger.release_in_flight(plan.victims);
   }
   state.counters["victims"] = static_cast<double>(chosen);
   state.counters["keys_tracked"] = static_cast<double>(s.ledger.key_count());
@@ -217,7 +217,7 @@ void BM_PlanWithTwoMillionInFlight(benchmark::State& state) {
   }
   state.counters["in_flight"] = static_cast<double>(first.victims.size());
   state.counters["victims"] = static_cast<double>(chosen);
-  EvictionPlanner::release_in_flight(s.ledger, first.victims);
+  s.ledger.release_in_flight(first.victims);
 }
 BENCHMARK(BM_PlanWithTwoMillionInFlight)->Unit(benchmark::kMicrosecond);
 

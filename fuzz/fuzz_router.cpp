@@ -86,7 +86,7 @@ struct Coordinator {
                                 metrics};
   app::EvictionLoop eviction{l2, quotas, registry, mp_client, metrics};
   app::CoreStateMetrics core_state_metrics{registry, l2, quotas, blend};
-  http::RequestMetrics request_metrics{metrics};
+  http::RequestMetrics request_metrics;
   http::Router router;
 
   // The reply the next forwarded call gets, and the request body it may echo.
@@ -102,7 +102,7 @@ struct Coordinator {
     http::add_l2_routes(router, l2, quotas);
     http::add_blend_routes(router, blend);
     http::add_prefetch_routes(router, registry, forwarder());
-    http::add_metrics_route(router, {&metrics, &core_state_metrics});
+    http::add_metrics_route(router, {&metrics, &core_state_metrics, &request_metrics});
     request_metrics.observe(router);
   }
 

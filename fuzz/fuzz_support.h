@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "http/http_types.h"
+#include "http/route_request.h"
 #include "http/router.h"
 
 namespace lmcache::fuzz {

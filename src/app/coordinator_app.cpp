@@ -77,7 +77,7 @@ struct CoordinatorApp::Impl {
       blend_matches.Increment(static_cast<double>(matches));
     });
     http::add_prefetch_routes(router, registry, prefetch_forwarder());
-    http::add_metrics_route(router, {&metrics, &core_state_metrics});
+    http::add_metrics_route(router, {&metrics, &core_state_metrics, &request_metrics});
     request_metrics.observe(router);
 
     http::HttpServerOptions options;
@@ -184,7 +184,7 @@ struct CoordinatorApp::Impl {
   prometheus::Counter& blend_matches =
       counter(metrics, "lmcache_coordinator_blend_matches_total", "CacheBlend matches reported.");
   CoreStateMetrics core_state_metrics{registry, l2, quotas, blend};
-  http::RequestMetrics request_metrics{metrics};
+  http::RequestMetrics request_metrics;
   http::Router router;
   std::optional<http::HttpServer> server;
   std::optional<PeriodicTask> health_task;

@@ -78,7 +78,7 @@ size_t EvictionLoop::sweep(Clock::time_point now) {
 
 core::VictimRouter::Sweep EvictionLoop::route_sweep(
     const std::vector<core::InstanceRecord>& instances, Clock::time_point now) {
-  std::lock_guard lock(mutex_);
+  core::MutexLock lock(mutex_);
   return router_.sweep(instances, now);
 }
 
@@ -104,7 +104,7 @@ void EvictionLoop::dispatch(Batch batch) {
 
 void EvictionLoop::record_failure(const std::string& instance_id, Clock::time_point when) {
   dispatch_failures_.Increment();
-  std::lock_guard lock(mutex_);
+  core::MutexLock lock(mutex_);
   router_.record_failure(instance_id, when);
 }
 

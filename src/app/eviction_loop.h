@@ -6,14 +6,15 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "client/mp_client.h"
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
+#include "core/mutex.h"
 #include "core/quota_store.h"
+#include "core/thread_annotations.h"
 #include "core/victim_router.h"
 
 namespace lmcache::app {
@@ -48,9 +49,9 @@ class EvictionLoop {
   // Where this sweep's victims go, given the registered instances (see core::VictimRouter).
   // Its random choices are made by the sweeping thread alone.
   core::VictimRouter::Sweep route_sweep(const std::vector<core::InstanceRecord>& instances,
-                                        Clock::time_point now);
+                                        Clock::time_point now) EXCLUDES(mutex_);
   void dispatch(Batch batch);
-  void record_failure(const std::string& instance_id, Clock::time_point when);
+  void record_failure(const std::string& instance_id, Clock::time_point when) EXCLUDES(mutex_);
 
   core::L2Accounting& l2_;
   core::QuotaStore& quotas_;
@@ -61,9 +62,9 @@ class EvictionLoop {
   prometheus::Counter& dispatches_;          // DELETE /l2 requests sent
   prometheus::Counter& dispatch_failures_;   // requests that failed or answered non-2xx
 
-  mutable std::mutex mutex_;  // guards what dispatch callbacks touch
+  mutable core::Mutex mutex_;  // guards what dispatch callbacks touch
   // Chooses destinations; remembers instances whose last dispatch failed.
-  core::VictimRouter router_;
+  core::VictimRouter router_ GUARDED_BY(mutex_);
 };
 
 }  // namespace lmcache::app

@@ -7,11 +7,12 @@
 #include <cstring>
 #include <functional>
 #include <limits>
-#include <mutex>
 #include <random>
 #include <stdexcept>
 
+#include "core/mutex.h"
 #include "core/string_hash.h"
+#include "core/thread_annotations.h"
 
 namespace lmcache::core {
 namespace {
@@ -271,7 +272,10 @@ class ContentFilter {
 
 }  // namespace
 
-// Everything published under one model scope, behind one reader/writer lock.
+// Everything published under one model scope, behind one reader/writer lock. The tables are
+// private and reached only through the annotated public methods below, so checking their callers
+// checks every access (annotating the members themselves would flag the table callbacks and
+// lambdas, which the analysis cannot see run under the caller's lock).
 class BlendIndex::Shard {
  public:
   Shard(uint64_t key_seed, bool single_bucket)
@@ -279,14 +283,15 @@ class BlendIndex::Shard {
     filter_.reset(0);
   }
 
-  mutable std::shared_mutex mu;  // readers: match and lookups; writers: publish, remove
+  mutable SharedMutex mu;  // readers: match and lookups; writers: publish, remove
 
   uint64_t key_hash(std::string_view key) const {
     return mix64(std::hash<std::string_view>{}(key) ^ key_seed_);
   }
 
-  // Adds the pair unless present. Returns true if added. Requires mu held exclusively.
-  bool insert(const Fingerprint& fp, uint64_t old_st, std::string_view key, uint64_t kh) {
+  // Adds the pair unless present. Returns true if added.
+  bool insert(const Fingerprint& fp, uint64_t old_st, std::string_view key, uint64_t kh)
+      REQUIRES(mu) {
     const size_t key_slot = find_key(key, kh);
     const size_t content_slot = find_content(fp);
     uint32_t tail = kNil;
@@ -328,12 +333,12 @@ class BlendIndex::Shard {
     return true;
   }
 
-  bool contains_key(std::string_view key, uint64_t kh) const {
+  bool contains_key(std::string_view key, uint64_t kh) const REQUIRES_SHARED(mu) {
     return find_key(key, kh) != kNotFound;
   }
 
-  // Removes every entry of the key. Returns entries removed. Requires mu held exclusively.
-  size_t remove_key(std::string_view key, uint64_t kh) {
+  // Removes every entry of the key. Returns entries removed.
+  size_t remove_key(std::string_view key, uint64_t kh) REQUIRES(mu) {
     const size_t key_slot = find_key(key, kh);
     if (key_slot == kNotFound) return 0;
     size_t removed = 0;
@@ -355,10 +360,9 @@ class BlendIndex::Shard {
 
   // Appends (start, head entry) for every window whose content is present, in
   // no particular order.
-  // Requires mu held (shared is enough).
   template <typename Token>
   void probe(const BlendFingerprinter& hasher, std::span<const Token> tokens, size_t stride,
-             std::vector<std::pair<uint64_t, uint32_t>>& hits) const {
+             std::vector<std::pair<uint64_t, uint32_t>>& hits) const REQUIRES_SHARED(mu) {
     // Software pipeline: the tags of window i are prefetched while window
     // i - kDistance is looked up, so the ~1 cache miss per probe overlaps.
     constexpr size_t kDistance = 32;  // power of two
@@ -385,12 +389,14 @@ class BlendIndex::Shard {
     for (size_t i = first; i < produced; ++i) lookup(ring[i % kDistance]);
   }
 
-  const Entry& entry(uint32_t i) const { return entries_[i]; }
-  std::string_view key_of(const Entry& e) const { return arena_.get(e.key_ref); }
+  const Entry& entry(uint32_t i) const REQUIRES_SHARED(mu) { return entries_[i]; }
+  std::string_view key_of(const Entry& e) const REQUIRES_SHARED(mu) {
+    return arena_.get(e.key_ref);
+  }
 
-  size_t entry_count() const { return entries_.live(); }
-  size_t key_bytes() const { return arena_.live_bytes(); }
-  size_t memory_bytes() const {
+  size_t entry_count() const REQUIRES_SHARED(mu) { return entries_.live(); }
+  size_t key_bytes() const REQUIRES_SHARED(mu) { return arena_.live_bytes(); }
+  size_t memory_bytes() const REQUIRES_SHARED(mu) {
     return sizeof(*this) + entries_.memory_bytes() + arena_.memory_bytes() +
            by_content_.memory_bytes() + by_key_.memory_bytes() + filter_.memory_bytes();
   }
@@ -501,14 +507,14 @@ BlendIndex::BlendIndex(size_t chunk_size, size_t probe_stride, uint64_t seed)
 BlendIndex::~BlendIndex() = default;
 
 BlendIndex::Shard* BlendIndex::find_shard(std::string_view model_scope) const {
-  std::shared_lock lock(scopes_mu_);
+  ReaderMutexLock lock(scopes_mu_);
   auto it = scopes_->shards.find(model_scope);
   return it == scopes_->shards.end() ? nullptr : it->second.get();
 }
 
 BlendIndex::Shard& BlendIndex::find_or_create_shard(const std::string& model_scope) {
   if (Shard* s = find_shard(model_scope)) return *s;
-  std::unique_lock lock(scopes_mu_);
+  WriterMutexLock lock(scopes_mu_);
   auto& slot = scopes_->shards[model_scope];
   if (!slot) slot = std::make_unique<Shard>(key_hash_seed_, single_bucket_for_testing_);
   return *slot;
@@ -535,7 +541,7 @@ BlendPublishResult BlendIndex::publish(std::span<const BlendRange> ranges) {
                  [&](size_t, const Fingerprint& fp) { fps.push_back(fp); });
     Shard& shard = find_or_create_shard(range.model_scope);
     for (const std::string& key : range.object_keys) key_hashes.push_back(shard.key_hash(key));
-    std::unique_lock lock(shard.mu);
+    WriterMutexLock lock(shard.mu);
     for (size_t i = 0; i < chunks; ++i) {
       result.inserted += shard.insert(fps[i], range.old_st_base + i * chunk_size_,
                                       range.object_keys[i], key_hashes[i]);
@@ -548,7 +554,7 @@ size_t BlendIndex::remove(std::span<const std::string> object_keys) {
   if (object_keys.empty()) return 0;
   std::vector<Shard*> shards;
   {
-    std::shared_lock lock(scopes_mu_);
+    ReaderMutexLock lock(scopes_mu_);
     for (const auto& [scope, shard] : scopes_->shards) shards.push_back(shard.get());
   }
   if (shards.empty()) return 0;
@@ -558,13 +564,13 @@ size_t BlendIndex::remove(std::span<const std::string> object_keys) {
   for (Shard* shard : shards) {
     bool any = false;
     {
-      std::shared_lock lock(shard->mu);
+      ReaderMutexLock lock(shard->mu);
       for (size_t i = 0; i < object_keys.size() && !any; ++i) {
         any = shard->contains_key(object_keys[i], hashes[i]);
       }
     }
     if (!any) continue;
-    std::unique_lock lock(shard->mu);
+    WriterMutexLock lock(shard->mu);
     for (size_t i = 0; i < object_keys.size(); ++i) {
       removed += shard->remove_key(object_keys[i], hashes[i]);
     }
@@ -580,7 +586,7 @@ std::vector<BlendMatch> BlendIndex::match_impl(std::string_view model_scope,
   const Shard* shard = find_shard(model_scope);
   if (shard == nullptr) return out;
   std::vector<std::pair<uint64_t, uint32_t>> hits;
-  std::shared_lock lock(shard->mu);
+  ReaderMutexLock lock(shard->mu);
   shard->probe(hasher_, tokens, probe_stride_, hits);
   std::sort(hits.begin(), hits.end());            // ascending cur_st; first occurrence wins below
   boost::unordered_flat_set<uint64_t> seen_keys;  // key refs already reported
@@ -603,32 +609,32 @@ std::vector<BlendMatch> BlendIndex::match(std::string_view model_scope,
 }
 
 size_t BlendIndex::entry_count() const {
-  std::shared_lock lock(scopes_mu_);
+  ReaderMutexLock lock(scopes_mu_);
   size_t n = 0;
   for (const auto& [scope, shard] : scopes_->shards) {
-    std::shared_lock shard_lock(shard->mu);
+    ReaderMutexLock shard_lock(shard->mu);
     n += shard->entry_count();
   }
   return n;
 }
 
 size_t BlendIndex::object_key_bytes() const {
-  std::shared_lock lock(scopes_mu_);
+  ReaderMutexLock lock(scopes_mu_);
   size_t n = 0;
   for (const auto& [scope, shard] : scopes_->shards) {
-    std::shared_lock shard_lock(shard->mu);
+    ReaderMutexLock shard_lock(shard->mu);
     n += shard->key_bytes();
   }
   return n;
 }
 
 size_t BlendIndex::memory_bytes() const {
-  std::shared_lock lock(scopes_mu_);
+  ReaderMutexLock lock(scopes_mu_);
   size_t n =
       sizeof(*this) + sizeof(ScopeMap) +
       scopes_->shards.bucket_count() * (sizeof(std::pair<std::string, std::unique_ptr<Shard>>) + 1);
   for (const auto& [scope, shard] : scopes_->shards) {
-    std::shared_lock shard_lock(shard->mu);
+    ReaderMutexLock shard_lock(shard->mu);
     n += shard->memory_bytes();
     if (scope.capacity() > 15) n += scope.capacity() + 1;
   }

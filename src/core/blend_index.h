@@ -19,13 +19,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/blend_fingerprint.h"
+#include "core/mutex.h"
+#include "core/thread_annotations.h"
 
 namespace lmcache::core {
 
@@ -111,8 +112,8 @@ class BlendIndex {
   template <typename Token>
   std::vector<BlendMatch> match_impl(std::string_view model_scope,
                                      std::span<const Token> tokens) const;
-  Shard* find_shard(std::string_view model_scope) const;
-  Shard& find_or_create_shard(const std::string& model_scope);
+  Shard* find_shard(std::string_view model_scope) const EXCLUDES(scopes_mu_);
+  Shard& find_or_create_shard(const std::string& model_scope) EXCLUDES(scopes_mu_);
 
   const size_t chunk_size_;          // tokens per chunk (window length)
   const size_t probe_stride_;        // match probes windows starting at multiples of this
@@ -121,8 +122,9 @@ class BlendIndex {
   bool single_bucket_for_testing_ = false;
 
   struct ScopeMap;
-  mutable std::shared_mutex scopes_mu_;  // guards scopes_ (the map, not the shards)
-  std::unique_ptr<ScopeMap> scopes_;     // model_scope -> Shard; shards live until ~BlendIndex
+  mutable SharedMutex scopes_mu_;  // guards the map in scopes_, not the shards
+  // model_scope -> Shard; shards live until ~BlendIndex.
+  const std::unique_ptr<ScopeMap> scopes_ PT_GUARDED_BY(scopes_mu_);
 };
 
 }  // namespace lmcache::core

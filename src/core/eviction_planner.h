@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -63,15 +62,6 @@ class EvictionPlanner {
 
   // Plans one sweep at `now` and marks the chosen victims in flight.
   EvictionPlan plan(UsageLedger& ledger, const QuotaMap& quotas, SteadyTime now) const;
-
-  // Dispatch of these keys failed: they are no longer in flight, so the next sweep sends them
-  // again (to another instance). Returns the number of keys released.
-  static size_t release_in_flight(UsageLedger& ledger, std::span<const ObjectKey> keys) {
-    return ledger.release_in_flight(keys);
-  }
-  static size_t release_in_flight(UsageLedger& ledger, std::span<const TrackedKey> victims) {
-    return ledger.release_in_flight(victims);
-  }
 
   const EvictionConfig& config() const { return config_; }
 

@@ -1,6 +1,5 @@
 #include "core/instance_registry.h"
 
-#include <iterator>
 #include <random>
 
 namespace lmcache::core {
@@ -22,8 +21,7 @@ std::string InstanceRegistry::mint_instance_id() {
 InstanceRegistry::Registration InstanceRegistry::register_instance(InstanceRecord record,
                                                                    Clock::time_point now) {
   if (record.instance_id.empty()) record.instance_id = mint_instance_id();
-  std::lock_guard lock(mutex_);
-  ++generation_;
+  MutexLock lock(mutex_);
   auto it = entries_.find(record.instance_id);
   if (it != entries_.end()) {
     it->second.last_heartbeat = now;
@@ -38,7 +36,7 @@ InstanceRegistry::Registration InstanceRegistry::register_instance(InstanceRecor
 }
 
 bool InstanceRegistry::heartbeat(std::string_view instance_id, Clock::time_point now) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = entries_.find(instance_id);
   if (it == entries_.end()) return false;
   it->second.last_heartbeat = now;
@@ -46,17 +44,16 @@ bool InstanceRegistry::heartbeat(std::string_view instance_id, Clock::time_point
 }
 
 bool InstanceRegistry::remove(std::string_view instance_id) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = entries_.find(instance_id);
   if (it == entries_.end()) return false;
   by_order_.erase(it->second.order);
   entries_.erase(it);
-  ++generation_;
   return true;
 }
 
 std::vector<InstanceRecord> InstanceRegistry::list() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   std::vector<InstanceRecord> records;
   records.reserve(by_order_.size());
   for (const auto& [order, record] : by_order_) records.push_back(record);
@@ -64,47 +61,34 @@ std::vector<InstanceRecord> InstanceRegistry::list() const {
 }
 
 std::optional<InstanceRecord> InstanceRegistry::find(std::string_view instance_id) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = entries_.find(instance_id);
   if (it == entries_.end()) return std::nullopt;
   return by_order_.at(it->second.order);
 }
 
-std::optional<InstanceRecord> InstanceRegistry::pick_random() const {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::lock_guard lock(mutex_);
-  if (by_order_.empty()) return std::nullopt;
-  std::uniform_int_distribution<size_t> pick(0, by_order_.size() - 1);
-  return std::next(by_order_.begin(), static_cast<std::ptrdiff_t>(pick(rng)))->second;
-}
-
 size_t InstanceRegistry::size() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return entries_.size();
 }
 
 std::vector<std::string> InstanceRegistry::remove_lapsed(Clock::time_point now,
                                                          Clock::duration timeout) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   std::vector<std::string> removed;
-  boost::unordered::erase_if(entries_, [&](const auto& item) {
+  // The predicate runs inside erase_if, under `lock`.
+  boost::unordered::erase_if(entries_, [&](const auto& item) REQUIRES(mutex_) {
     if (now - item.second.last_heartbeat <= timeout) return false;
     removed.push_back(item.first);
     by_order_.erase(item.second.order);
     return true;
   });
-  if (!removed.empty()) ++generation_;
   return removed;
 }
 
 void InstanceRegistry::refresh_all(Clock::time_point now) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   for (auto& [id, entry] : entries_) entry.last_heartbeat = now;
-}
-
-uint64_t InstanceRegistry::generation() const {
-  std::lock_guard lock(mutex_);
-  return generation_;
 }
 
 }  // namespace lmcache::core

@@ -4,14 +4,15 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/string_hash.h"
+#include "core/thread_annotations.h"
 
 namespace lmcache::core {
 
@@ -60,9 +61,6 @@ class InstanceRegistry {
 
   std::optional<InstanceRecord> find(std::string_view instance_id) const;
 
-  // A registered instance chosen uniformly at random, if any.
-  std::optional<InstanceRecord> pick_random() const;
-
   size_t size() const;
 
   // Removes every instance whose last heartbeat is older than `timeout` at
@@ -73,10 +71,6 @@ class InstanceRegistry {
   // coordinator itself stalled, so that nobody is removed on stale evidence.
   void refresh_all(Clock::time_point now);
 
-  // Increments on every successful registration or removal; lets callers
-  // (startup resync) notice membership changes cheaply.
-  uint64_t generation() const;
-
  private:
   struct Entry {
     uint64_t order = 0;  // position in `by_order_`
@@ -85,13 +79,13 @@ class InstanceRegistry {
 
   static std::string mint_instance_id();
 
-  mutable std::mutex mutex_;
+  mutable Mutex mutex_;
   // id -> listing position and last heartbeat.
-  boost::unordered_flat_map<std::string, Entry, StringHash, StringEqual> entries_;
+  boost::unordered_flat_map<std::string, Entry, StringHash, StringEqual> entries_
+      GUARDED_BY(mutex_);
   // Listing position -> record; positions only grow, so iteration is registration order.
-  std::map<uint64_t, InstanceRecord> by_order_;
-  uint64_t next_order_ = 0;
-  uint64_t generation_ = 0;
+  std::map<uint64_t, InstanceRecord> by_order_ GUARDED_BY(mutex_);
+  uint64_t next_order_ GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace lmcache::core

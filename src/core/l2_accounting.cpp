@@ -7,7 +7,7 @@ L2Accounting::L2Accounting(EvictionConfig eviction) : planner_(eviction) {}
 L2BatchOutcome L2Accounting::apply_batch(std::string_view instance_id, uint64_t seq,
                                          std::span<const L2Event> events) {
   L2BatchOutcome outcome;
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   const auto verdict = sequences_.check(instance_id, seq);
   if (verdict == SequenceTracker::Verdict::kDuplicate) {
     outcome.duplicate = true;
@@ -33,49 +33,49 @@ L2BatchOutcome L2Accounting::apply_batch(std::string_view instance_id, uint64_t 
 }
 
 void L2Accounting::record_rejected(size_t count) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   rejected_ += count;
 }
 
 void L2Accounting::apply_resync(std::span<const std::pair<ObjectKey, uint64_t>> entries,
                                 std::string_view owner) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   for (const auto& [key, bytes] : entries) ledger_.apply_store(key, bytes, owner);
   resync_keys_ += entries.size();
 }
 
 void L2Accounting::on_instance_registered(std::string_view instance_id) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   sequences_.reset(instance_id);
 }
 
 EvictionPlan L2Accounting::plan_eviction(const QuotaMap& quotas, SteadyTime now) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return planner_.plan(ledger_, quotas, now);
 }
 
 size_t L2Accounting::release(std::span<const TrackedKey> victims) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return ledger_.release_in_flight(victims);
 }
 
 uint64_t L2Accounting::usage_bytes(std::string_view cache_salt) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return ledger_.usage_bytes(cache_salt);
 }
 
 std::vector<SaltUsage> L2Accounting::salts() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return ledger_.salts_with_usage();
 }
 
 uint64_t L2Accounting::total_bytes() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return ledger_.total_bytes();
 }
 
 L2Counters L2Accounting::counters() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   L2Counters counters;
   counters.events = applied_;
   counters.duplicate_batches = sequences_.duplicates();

@@ -2,16 +2,17 @@
 
 #include <array>
 #include <cstdint>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/eviction_planner.h"
+#include "core/mutex.h"
 #include "core/object_key.h"
 #include "core/quota_store.h"
 #include "core/sequence_tracker.h"
+#include "core/thread_annotations.h"
 #include "core/usage_ledger.h"
 
 namespace lmcache::core {
@@ -85,13 +86,13 @@ class L2Accounting {
   L2Counters counters() const;
 
  private:
-  mutable std::mutex mutex_;
-  UsageLedger ledger_;
-  SequenceTracker sequences_;
-  EvictionPlanner planner_;
-  std::array<uint64_t, kL2EventTypes> applied_{};
-  uint64_t resync_keys_ = 0;
-  uint64_t rejected_ = 0;
+  mutable Mutex mutex_;
+  UsageLedger ledger_ GUARDED_BY(mutex_);
+  SequenceTracker sequences_ GUARDED_BY(mutex_);
+  const EvictionPlanner planner_;  // configuration only; the in-flight state is in ledger_
+  std::array<uint64_t, kL2EventTypes> applied_ GUARDED_BY(mutex_){};  // applied events by type
+  uint64_t resync_keys_ GUARDED_BY(mutex_) = 0;  // keys recorded by apply_resync
+  uint64_t rejected_ GUARDED_BY(mutex_) = 0;     // events counted by record_rejected
 };
 
 }  // namespace lmcache::core

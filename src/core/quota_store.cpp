@@ -119,7 +119,7 @@ void QuotaStore::exec(const char* sql) {
 
 void QuotaStore::set(std::string_view cache_salt, uint64_t limit_bytes) {
   limit_bytes = std::min(limit_bytes, kMaxLimitBytes);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   sqlite3_reset(upsert_);
   sqlite3_bind_text(upsert_, 1, cache_salt.empty() ? "" : cache_salt.data(),
                     static_cast<int>(cache_salt.size()), SQLITE_STATIC);
@@ -137,7 +137,7 @@ void QuotaStore::set(std::string_view cache_salt, uint64_t limit_bytes) {
 }
 
 bool QuotaStore::remove(std::string_view cache_salt) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   sqlite3_reset(delete_);
   sqlite3_bind_text(delete_, 1, cache_salt.empty() ? "" : cache_salt.data(),
                     static_cast<int>(cache_salt.size()), SQLITE_STATIC);
@@ -152,14 +152,14 @@ bool QuotaStore::remove(std::string_view cache_salt) {
 }
 
 std::optional<uint64_t> QuotaStore::get(std::string_view cache_salt) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = quotas_.find(cache_salt);
   if (it == quotas_.end()) return std::nullopt;
   return it->second;
 }
 
 QuotaMap QuotaStore::all() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return quotas_;
 }
 

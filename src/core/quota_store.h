@@ -4,12 +4,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "core/mutex.h"
+#include "core/thread_annotations.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -40,9 +41,6 @@ class QuotaStore {
   // Opens (creating if needed) the database at `path`. Throws QuotaStoreError when the file is
   // not a database, is corrupt, or cannot be created or written (e.g. its directory is missing).
   explicit QuotaStore(const std::string& path);
-  static std::unique_ptr<QuotaStore> open(const std::string& path) {
-    return std::make_unique<QuotaStore>(path);
-  }
   ~QuotaStore();
   QuotaStore(const QuotaStore&) = delete;
   QuotaStore& operator=(const QuotaStore&) = delete;
@@ -65,16 +63,18 @@ class QuotaStore {
   const std::string& path() const { return path_; }
 
  private:
-  [[noreturn]] void fail(std::string_view what) const;
-  void exec(const char* sql);
+  // Throws QuotaStoreError naming `what` and SQLite's last error on this connection.
+  [[noreturn]] void fail(std::string_view what) const REQUIRES(mu_);
+  // Runs one statement at open.
+  void exec(const char* sql) REQUIRES(mu_);
 
   const std::string path_;
   const bool durable_;
-  mutable std::mutex mu_;
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* upsert_ = nullptr;
-  sqlite3_stmt* delete_ = nullptr;
-  QuotaMap quotas_;  // mirror of the table, guarded by mu_
+  mutable Mutex mu_;
+  sqlite3* db_ GUARDED_BY(mu_) = nullptr;
+  sqlite3_stmt* upsert_ GUARDED_BY(mu_) = nullptr;
+  sqlite3_stmt* delete_ GUARDED_BY(mu_) = nullptr;
+  QuotaMap quotas_ GUARDED_BY(mu_);  // mirror of the table
 };
 
 }  // namespace lmcache::core

@@ -50,7 +50,7 @@ struct TrackedKey {
 // names, salts and owners are interned, hashes up to 32 bytes are stored inline.
 //
 // Not thread-safe: the caller serialises all calls, const ones included (the string interners
-// cache their last hit), with one mutex around the L2 state.
+// cache their last hit); L2Accounting holds its mutex around every call.
 class UsageLedger {
  public:
   UsageLedger();

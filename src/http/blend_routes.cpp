@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "http/json_response.h"
 #include "http/request_validation.h"
 #include "http/token_decoding.h"
 

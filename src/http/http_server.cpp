@@ -15,6 +15,8 @@
 #include <boost/beast/http/write.hpp>
 #include <optional>
 
+#include "http/json_response.h"
+
 namespace lmcache::http {
 namespace {
 
@@ -50,10 +52,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_header(beast::error_code ec) {
     if (ec) return fail_read(ec);
+    // A Content-Length over body_limit never gets here: the parser fails the header read with
+    // error::body_limit, answered 413 by fail_read.
     const auto& header = parser_->get();
-    if (auto length = parser_->content_length(); length && *length > options_.body_limit) {
-      return reject(beast_http::status::payload_too_large, "Request body too large");
-    }
     if (beast::iequals(header[beast_http::field::expect], "100-continue") && !parser_->is_done()) {
       auto cont = std::make_shared<beast_http::response<beast_http::empty_body>>(
           beast_http::status::continue_, header.version());

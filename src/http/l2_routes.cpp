@@ -10,6 +10,7 @@
 
 #include "core/gib.h"
 #include "core/object_key.h"
+#include "http/json_response.h"
 #include "http/l2_event_decoder.h"
 #include "http/request_validation.h"
 

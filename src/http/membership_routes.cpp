@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 
+#include "http/json_response.h"
 #include "http/request_validation.h"
 
 namespace lmcache::http {

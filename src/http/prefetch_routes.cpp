@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "http/json_response.h"
 #include "http/request_validation.h"
 
 namespace lmcache::http {

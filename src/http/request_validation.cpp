@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "http/json_response.h"
+
 namespace lmcache::http {
 namespace json = boost::json;
 

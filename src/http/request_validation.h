@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "http/http_types.h"
+#include "http/route_request.h"
 
 namespace lmcache::http {
 

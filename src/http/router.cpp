@@ -4,6 +4,8 @@
 #include <memory>
 #include <optional>
 
+#include "http/json_response.h"
+
 namespace lmcache::http {
 
 std::optional<std::string> percent_decode(std::string_view text) {

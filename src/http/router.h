@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "http/http_types.h"
+#include "http/route_request.h"
 
 namespace lmcache::http {
 

@@ -149,11 +149,11 @@ TEST(EvictionPlannerTest, ReleasedKeysAreChosenAgainAtOnce) {
   const QuotaMap quotas{{"t", 500}};
   const auto first = planner.plan(ledger, quotas, kT0);
   // Dispatch failed.
-  EXPECT_EQ(EvictionPlanner::release_in_flight(ledger, victim_keys(first)), 2u);
+  EXPECT_EQ(ledger.release_in_flight(victim_keys(first)), 2u);
   const auto second = planner.plan(ledger, quotas, kT0 + seconds(1));
   EXPECT_EQ(victim_keys(second), keys(0, 1, "t"));
   // Releasing the victims themselves (as the dispatcher holds them) works the same way.
-  EXPECT_EQ(EvictionPlanner::release_in_flight(ledger, second.victims), 2u);
+  EXPECT_EQ(ledger.release_in_flight(second.victims), 2u);
   EXPECT_EQ(ledger.lru_keys("t", 3), keys(0, 2, "t"));
 }
 

@@ -99,15 +99,5 @@ TEST(InstanceRegistryTest, RemovedThenRegisteredGoesLast) {
   EXPECT_EQ(list[1].instance_id, "a");
 }
 
-TEST(InstanceRegistryTest, PickRandomReturnsRegisteredOnly) {
-  InstanceRegistry registry;
-  EXPECT_FALSE(registry.pick_random().has_value());
-  registry.register_instance(record("a"), Clock::now());
-  registry.register_instance(record("b"), Clock::now());
-  std::set<std::string> seen;
-  for (int i = 0; i < 200; ++i) seen.insert(registry.pick_random()->instance_id);
-  EXPECT_EQ(seen, (std::set<std::string>{"a", "b"}));
-}
-
 }  // namespace
 }  // namespace lmcache::core

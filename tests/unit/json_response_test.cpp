@@ -1,6 +1,8 @@
 // Regression tests for responses that were not JSON (found by fuzz/fuzz_router and
 // fuzz/fuzz_registration): a path parameter that is not UTF-8 echoed in a body, and a number
 // that overflows to infinity echoed in a 422.
+#include "http/json_response.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
@@ -10,7 +12,6 @@
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
 #include "core/quota_store.h"
-#include "http/http_types.h"
 #include "http/l2_routes.h"
 #include "http/membership_routes.h"
 #include "http/router.h"

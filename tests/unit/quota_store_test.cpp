@@ -52,13 +52,13 @@ TEST_F(QuotaStoreTest, SetGetRemove) {
 
 TEST_F(QuotaStoreTest, QuotasSurviveReopen) {
   {
-    auto store = QuotaStore::open(path());
-    store->set("a", 1);
-    store->set("", 2);
-    store->set("gone", 3);
-    store->set("huge", kMaxLimitBytes);
-    store->set("over", ~uint64_t{0});  // clamped
-    store->remove("gone");
+    QuotaStore store(path());
+    store.set("a", 1);
+    store.set("", 2);
+    store.set("gone", 3);
+    store.set("huge", kMaxLimitBytes);
+    store.set("over", ~uint64_t{0});  // clamped
+    store.remove("gone");
   }
   QuotaStore store(path());
   EXPECT_EQ(store.all(),

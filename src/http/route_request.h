@@ -1,10 +1,11 @@
+// What a route handler is given (the request and its path parameters) and how it answers.
 #pragma once
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/json/value.hpp>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -30,15 +31,5 @@ struct RouteRequest {
 // Sends the response of one request. Must be called exactly once; may be
 // called from any thread (the session posts it to its own strand).
 using Respond = std::function<void(HttpResponse)>;
-
-// A JSON response with the given status (keep-alive is set by the session). The body is always
-// JSON: ill-formed UTF-8 in strings becomes U+FFFD, a non-finite number "inf", "-inf" or "nan".
-HttpResponse json_response(beast_http::status status, const boost::json::value& body);
-
-// A response with no body, e.g. 204.
-HttpResponse empty_response(beast_http::status status);
-
-// FastAPI-style `{"detail": text}` error.
-HttpResponse detail_response(beast_http::status status, std::string_view detail);
 
 }  // namespace lmcache::http

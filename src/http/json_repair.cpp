@@ -1,12 +1,12 @@
-#include "http/http_types.h"
+#include "http/json_repair.h"
 
-#include <boost/beast/http/field.hpp>
-#include <boost/json/serialize.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <cmath>
-
-#include "http/json_text.h"
+#include <cstdint>
 
 namespace lmcache::http {
+
 namespace {
 
 // The length of the well-formed UTF-8 sequence at text[i] (RFC 3629: no overlong forms,
@@ -41,7 +41,9 @@ size_t utf8_sequence_length(std::string_view text, size_t i) {
   return length;
 }
 
-bool is_utf8(std::string_view text) {
+}  // namespace
+
+bool is_well_formed_utf8(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     const size_t length = utf8_sequence_length(text, i);
     if (length == 0) return false;
@@ -50,8 +52,7 @@ bool is_utf8(std::string_view text) {
   return true;
 }
 
-// `text` with every byte that starts no well-formed sequence replaced by U+FFFD.
-std::string to_utf8(std::string_view text) {
+std::string replace_ill_formed_utf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size();) {
@@ -67,23 +68,20 @@ std::string to_utf8(std::string_view text) {
   return out;
 }
 
-// Whether serialising `value` would not give JSON: Boost.JSON writes strings byte for byte
-// (path parameters and MP server replies may not be UTF-8) and infinities as `Infinity`
-// (a number like 1e999 in a request parses to one and is echoed in a 422).
-bool needs_repair(const boost::json::value& value) {
+bool needs_json_repair(const boost::json::value& value) {
   switch (value.kind()) {
     case boost::json::kind::double_:
       return !std::isfinite(value.get_double());
     case boost::json::kind::string:
-      return !is_utf8(value.get_string());
+      return !is_well_formed_utf8(value.get_string());
     case boost::json::kind::array:
       for (const auto& item : value.get_array()) {
-        if (needs_repair(item)) return true;
+        if (needs_json_repair(item)) return true;
       }
       return false;
     case boost::json::kind::object:
       for (const auto& [key, item] : value.get_object()) {
-        if (!is_utf8(key) || needs_repair(item)) return true;
+        if (!is_well_formed_utf8(key) || needs_json_repair(item)) return true;
       }
       return false;
     default:
@@ -91,9 +89,7 @@ bool needs_repair(const boost::json::value& value) {
   }
 }
 
-// Makes `value` serialise to JSON: ill-formed UTF-8 becomes U+FFFD, a non-finite number the
-// string "inf", "-inf" or "nan" (as Python prints it).
-void repair(boost::json::value& value) {
+void repair_json(boost::json::value& value) {
   switch (value.kind()) {
     case boost::json::kind::double_: {
       const double number = value.get_double();
@@ -105,16 +101,19 @@ void repair(boost::json::value& value) {
       break;
     }
     case boost::json::kind::string:
-      if (!is_utf8(value.get_string())) value = to_utf8(value.get_string());
+      if (!is_well_formed_utf8(value.get_string())) {
+        value = replace_ill_formed_utf8(value.get_string());
+      }
       break;
     case boost::json::kind::array:
-      for (auto& item : value.get_array()) repair(item);
+      for (auto& item : value.get_array()) repair_json(item);
       break;
     case boost::json::kind::object: {
       boost::json::object repaired;
       for (auto& [key, item] : value.get_object()) {
-        repair(item);
-        repaired[is_utf8(key) ? std::string(key) : to_utf8(key)] = std::move(item);
+        repair_json(item);
+        repaired[is_well_formed_utf8(key) ? std::string(key) : replace_ill_formed_utf8(key)] =
+            std::move(item);
       }
       value = std::move(repaired);
       break;
@@ -122,43 +121,6 @@ void repair(boost::json::value& value) {
     default:
       break;
   }
-}
-
-}  // namespace
-
-const std::string& RouteRequest::param(std::string_view name) const {
-  static const std::string kEmpty;
-  for (const auto& [key, value] : params) {
-    if (key == name) return value;
-  }
-  return kEmpty;
-}
-
-HttpResponse json_response(beast_http::status status, const boost::json::value& body) {
-  HttpResponse response{status, 11};
-  response.set(beast_http::field::content_type, "application/json");
-  if (needs_repair(body)) {
-    boost::json::value repaired = body;
-    repair(repaired);
-    response.body() = to_json_text(repaired);
-  } else {
-    response.body() = to_json_text(body);
-  }
-  response.prepare_payload();
-  return response;
-}
-
-HttpResponse empty_response(beast_http::status status) {
-  HttpResponse response{status, 11};
-  // 1xx, 204 and 304 carry no Content-Length (RFC 9110 8.6).
-  if (status != beast_http::status::no_content && status != beast_http::status::not_modified) {
-    response.prepare_payload();
-  }
-  return response;
-}
-
-HttpResponse detail_response(beast_http::status status, std::string_view detail) {
-  return json_response(status, boost::json::object{{"detail", detail}});
 }
 
 }  // namespace lmcache::http
