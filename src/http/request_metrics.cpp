@@ -1,83 +1,119 @@
 #include "http/request_metrics.h"
 
+#include <limits>
+#include <map>
+#include <string>
+
+#include "core/mutex.h"
+#include "core/thread_annotations.h"
+
 namespace lmcache::http {
 
-// The series of one (route, method): its latency histogram and a request
-// counter per status, created on a status's first request.
-class RequestMetrics::RouteSeries {
+// The series of one (route, method): a latency histogram and a request counter per status.
+class RequestMetrics::Series {
  public:
-  RouteSeries(prometheus::Family<prometheus::Counter>& requests,
-              prometheus::Family<prometheus::Histogram>& durations, std::string route,
-              std::string method)
-      : requests_(requests),
-        route_(std::move(route)),
-        method_(std::move(method)),
-        duration_(durations.Add(
-            {{"route", route_}, {"method", method_}},
-            prometheus::Histogram::BucketBoundaries(kBuckets.begin(), kBuckets.end()))) {}
+  Series(std::string route, std::string method)
+      : route_(std::move(route)), method_(std::move(method)) {}
 
-  void record(unsigned status, double seconds) {
-    counter(status).Increment();
-    duration_.Observe(seconds);
+  void record(unsigned status, std::chrono::nanoseconds elapsed) {
+    count_status(status);
+    const double seconds = std::chrono::duration<double>(elapsed).count();
+    size_t bucket = 0;
+    while (bucket < kBuckets.size() && seconds > kBuckets[bucket]) ++bucket;
+    buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+    nanos_.fetch_add(static_cast<uint64_t>(elapsed.count()), std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  bool empty() const { return count_.load(std::memory_order_relaxed) == 0; }
+
+  // Appends this series' status counters to `requests` and its histogram to `durations`.
+  void collect(prometheus::MetricFamily& requests, prometheus::MetricFamily& durations) const {
+    auto labels = [this](std::vector<prometheus::ClientMetric::Label> extra) {
+      std::vector<prometheus::ClientMetric::Label> out{{"method", method_}, {"route", route_}};
+      out.insert(out.end(), extra.begin(), extra.end());
+      return out;
+    };
+    std::map<unsigned, uint64_t> by_status;
+    for (size_t i = 0; i < kStatusSlots; ++i) {
+      const unsigned status = statuses_[i].load(std::memory_order_acquire);
+      if (status == 0) break;
+      by_status[status] += status_counts_[i].load(std::memory_order_relaxed);
+    }
+    {
+      core::MutexLock lock(overflow_mutex_);
+      for (const auto& [status, count] : overflow_) by_status[status] += count;
+    }
+    for (const auto& [status, count] : by_status) {
+      prometheus::ClientMetric metric;
+      metric.label = labels({{"status", std::to_string(status)}});
+      metric.counter.value = static_cast<double>(count);
+      requests.metric.push_back(std::move(metric));
+    }
+
+    prometheus::ClientMetric metric;
+    metric.label = labels({});
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= kBuckets.size(); ++i) {
+      cumulative += buckets_[i].load(std::memory_order_relaxed);
+      metric.histogram.bucket.push_back(
+          {cumulative,
+           i < kBuckets.size() ? kBuckets[i] : std::numeric_limits<double>::infinity()});
+    }
+    metric.histogram.sample_count = cumulative;
+    metric.histogram.sample_sum = static_cast<double>(nanos_.load(std::memory_order_relaxed)) / 1e9;
+    durations.metric.push_back(std::move(metric));
   }
 
  private:
-  // Statuses a route keeps lock-free; a route answers only a handful.
-  static constexpr size_t kStatusSlots = 8;
+  // Statuses a series counts in its lock-free table; a route answers only a handful.
+  static constexpr size_t kStatusSlots = 16;
 
-  // The counter of `status`. Slots fill in order and are never emptied: a
-  // slot's counter is written before its status is published (release).
-  prometheus::Counter& counter(unsigned status) {
+  // Slots are claimed once (0 -> status) and never emptied.
+  void count_status(unsigned status) {
     for (size_t i = 0; i < kStatusSlots; ++i) {
-      const unsigned slot = statuses_[i].load(std::memory_order_acquire);
-      if (slot == status) return *counters_[i];
-      if (slot == 0) break;
-    }
-    return add_status(status);
-  }
-
-  prometheus::Counter& add_status(unsigned status) {
-    std::lock_guard lock(add_mutex_);
-    prometheus::Counter& added =
-        requests_.Add({{"route", route_}, {"method", method_}, {"status", std::to_string(status)}});
-    for (size_t i = 0; i < kStatusSlots; ++i) {
-      const unsigned slot = statuses_[i].load(std::memory_order_relaxed);
-      if (slot == status) break;  // another thread published it meanwhile
-      if (slot == 0) {
-        counters_[i] = &added;
-        statuses_[i].store(status, std::memory_order_release);
-        break;
+      unsigned slot = statuses_[i].load(std::memory_order_acquire);
+      if (slot == 0 &&
+          statuses_[i].compare_exchange_strong(slot, status, std::memory_order_acq_rel)) {
+        slot = status;
+      }
+      if (slot == status) {
+        status_counts_[i].fetch_add(1, std::memory_order_relaxed);
+        return;
       }
     }
-    return added;  // past kStatusSlots statuses the family's own lookup serves
+    core::MutexLock lock(overflow_mutex_);
+    ++overflow_[status];
   }
 
-  prometheus::Family<prometheus::Counter>& requests_;
   const std::string route_;
   const std::string method_;
-  prometheus::Histogram& duration_;
   std::array<std::atomic<unsigned>, kStatusSlots> statuses_{};  // 0: slot free
-  std::array<prometheus::Counter*, kStatusSlots> counters_{};   // written before its status
-  std::mutex add_mutex_;                                        // serialises add_status
+  std::array<std::atomic<uint64_t>, kStatusSlots> status_counts_{};
+  mutable core::Mutex overflow_mutex_;
+  std::map<unsigned, uint64_t> overflow_ GUARDED_BY(overflow_mutex_);  // statuses past the table
+  std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets_{};   // not cumulative; last: +Inf
+  std::atomic<uint64_t> nanos_{0};
+  std::atomic<uint64_t> count_{0};
 };
 
-RequestMetrics::RequestMetrics(prometheus::Registry& registry)
-    : requests_(prometheus::BuildCounter()
-                    .Name("lmcache_coordinator_http_requests_total")
-                    .Help("HTTP requests answered, by route, method and status.")
-                    .Register(registry)),
-      durations_(prometheus::BuildHistogram()
-                     .Name("lmcache_coordinator_http_request_duration_seconds")
-                     .Help("Time to answer a request, by route and method.")
-                     .Register(registry)) {}
+RequestMetrics::RequestMetrics() {
+  // Beast's verbs run from `unknown` (0) to the last, `unlink`.
+  const auto verbs = static_cast<size_t>(boost::beast::http::verb::unlink) + 1;
+  unmatched_.reserve(verbs);
+  for (size_t verb = 0; verb < verbs; ++verb) {
+    unmatched_.push_back(std::make_unique<Series>(
+        "unmatched",
+        std::string(boost::beast::http::to_string(static_cast<boost::beast::http::verb>(verb)))));
+  }
+}
 
 RequestMetrics::~RequestMetrics() = default;
 
 void RequestMetrics::observe(Router& router) {
   for (const auto& route : router.routes()) {
-    routes_.push_back(
-        std::make_unique<RouteSeries>(requests_, durations_, route.pattern,
-                                      std::string(boost::beast::http::to_string(route.method))));
+    routes_.push_back(std::make_unique<Series>(
+        route.pattern, std::string(boost::beast::http::to_string(route.method))));
   }
   router.set_observer(
       [this](size_t route, boost::beast::http::verb method, unsigned status,
@@ -86,18 +122,33 @@ void RequestMetrics::observe(Router& router) {
 
 void RequestMetrics::record(size_t route, boost::beast::http::verb method, unsigned status,
                             std::chrono::nanoseconds elapsed) {
-  RouteSeries& series = route < routes_.size() ? *routes_[route] : unmatched(method);
-  series.record(status, std::chrono::duration<double>(elapsed).count());
+  Series* series = nullptr;
+  if (route < routes_.size()) {
+    series = routes_[route].get();
+  } else {
+    const auto verb = static_cast<size_t>(method);
+    series = unmatched_[verb < unmatched_.size() ? verb : 0].get();
+  }
+  series->record(status, elapsed);
 }
 
-RequestMetrics::RouteSeries& RequestMetrics::unmatched(boost::beast::http::verb method) {
-  std::lock_guard lock(unmatched_mutex_);
-  auto& series = unmatched_[method];
-  if (series == nullptr) {
-    series = std::make_unique<RouteSeries>(requests_, durations_, "unmatched",
-                                           std::string(boost::beast::http::to_string(method)));
+std::vector<prometheus::MetricFamily> RequestMetrics::Collect() const {
+  prometheus::MetricFamily requests{"lmcache_coordinator_http_requests_total",
+                                    "HTTP requests answered, by route, method and status.",
+                                    prometheus::MetricType::Counter,
+                                    {}};
+  prometheus::MetricFamily durations{"lmcache_coordinator_http_request_duration_seconds",
+                                     "Time to answer a request, by route and method.",
+                                     prometheus::MetricType::Histogram,
+                                     {}};
+  for (const auto& series : routes_) series->collect(requests, durations);
+  for (const auto& series : unmatched_) {
+    if (!series->empty()) series->collect(requests, durations);
   }
-  return *series;
+  std::vector<prometheus::MetricFamily> families;
+  families.push_back(std::move(requests));
+  families.push_back(std::move(durations));
+  return families;
 }
 
 }  // namespace lmcache::http

@@ -16,8 +16,7 @@ using namespace std::chrono_literals;
 
 // A router whose one route answers the status given in the query ("/s/x?404").
 struct Fixture {
-  prometheus::Registry registry;
-  RequestMetrics metrics{registry};
+  RequestMetrics metrics;
   Router router;
 
   Fixture() {
@@ -37,7 +36,7 @@ struct Fixture {
     EXPECT_TRUE(answered);
   }
 
-  std::string text() const { return prometheus::TextSerializer().Serialize(registry.Collect()); }
+  std::string text() const { return prometheus::TextSerializer().Serialize(metrics.Collect()); }
 };
 
 constexpr const char* kRequests = "lmcache_coordinator_http_requests_total";
