@@ -37,10 +37,16 @@ std::optional<std::string_view> string_field(const json::object& object, std::st
   return std::nullopt;
 }
 
-// The event's `bytes`: absent or null means 0; otherwise an integer >= 0 under the lax rules.
-std::optional<uint64_t> event_bytes(const json::object& event, std::string& error) {
+// The event's `bytes`: required for a store (a store must say what it adds), optional for
+// lookup and delete (absent or null: 0), an integer >= 0 under the lax rules when given.
+std::optional<uint64_t> event_bytes(const json::object& event, core::L2EventType type,
+                                    std::string& error) {
   const json::value* value = event.if_contains("bytes");
-  if (value == nullptr || value->is_null()) return 0;
+  if (type != core::L2EventType::kStore && (value == nullptr || value->is_null())) return 0;
+  if (value == nullptr) {
+    error = "bytes is missing; a store must give its size";
+    return std::nullopt;
+  }
   const wire::LaxInteger bytes = wire::lax_integer(*value);
   if (!bytes.ok()) {
     error = fmt::format("bytes must be an integer, got {}", wire::quote_value(*value));
@@ -82,7 +88,7 @@ std::optional<std::string> decode_event(const json::value& item, L2EventBatch& b
   if (key_value == nullptr) return std::string("key is missing");
   core::ObjectKeyResult key = wire::decode_object_key(*key_value);
   if (!key.ok()) return std::move(key.error.message);
-  const auto bytes = event_bytes(*event, error);
+  const auto bytes = event_bytes(*event, *type, error);
   if (!bytes) return error;
 
   const core::ObjectKey& valid = *key.key;

@@ -340,6 +340,10 @@ class Handler {
 
   bool finish_event(error_code& ec) {
     if (!has(event_seen_, Field::kType) || !has(event_seen_, Field::kKey)) return leave(ec);
+    // A store without bytes is rejected; the general decoder words it.
+    if (event_.type == core::L2EventType::kStore && !has(event_seen_, Field::kBytes)) {
+      return leave(ec);
+    }
     out_->events.push_back(event_);
     return true;
   }
