@@ -9,6 +9,8 @@
 #include <limits>
 #include <vector>
 
+#include "wire/lax_number.h"
+
 namespace lmcache::app {
 namespace {
 
@@ -25,12 +27,8 @@ struct RawSetting {
   std::string origin;  // "--port" or "env LMCACHE_MP_COORDINATOR_PORT"
 };
 
-std::string trim(std::string_view s) {
-  const auto begin = s.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) return {};
-  const auto end = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(begin, end - begin + 1));
-}
+// The API's one trim rule (wire/lax_number.h), as an owning string for strtod and strtoull.
+std::string trim(std::string_view s) { return std::string(wire::trim(s)); }
 
 [[noreturn]] void reject(const RawSetting& raw, std::string_view what, std::string_view allowed) {
   throw BadSetting{fmt::format("error: invalid value '{}' for {}: {}; allowed: {}", raw.value,

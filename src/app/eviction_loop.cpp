@@ -2,13 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/json/array.hpp>
-#include <boost/json/serialize.hpp>
-
-#include "http/object_key_json.h"
 
 namespace lmcache::app {
-namespace json = boost::json;
 
 namespace {
 
@@ -17,11 +12,12 @@ prometheus::Counter& counter(prometheus::Registry& metrics, const std::string& n
   return prometheus::BuildCounter().Name(name).Help(help).Register(metrics).Add({});
 }
 
-std::string delete_body(const std::vector<core::TrackedKey>& victims) {
-  json::array keys;
+// Views of the victims' keys, for the DELETE /l2 body.
+std::vector<core::ObjectKeyView> keys_of(const std::vector<core::TrackedKey>& victims) {
+  std::vector<core::ObjectKeyView> keys;
   keys.reserve(victims.size());
-  for (const auto& victim : victims) keys.emplace_back(http::encode_object_key(victim.key));
-  return json::serialize(json::object{{"keys", std::move(keys)}});
+  for (const auto& victim : victims) keys.emplace_back(victim.key);
+  return keys;
 }
 
 }  // namespace
@@ -88,10 +84,9 @@ void EvictionLoop::dispatch(Batch batch) {
   spdlog::info("eviction: sending {} keys to instance {} at {}:{}", batch.victims.size(),
                batch.instance.instance_id, batch.instance.ip, batch.instance.http_port);
   const client::MpEndpoint endpoint{batch.instance.ip, batch.instance.http_port};
-  std::string body = delete_body(batch.victims);
   auto shared = std::make_shared<Batch>(std::move(batch));
   client_.delete_keys(
-      endpoint, std::move(body), [this, shared](const client::MpResponse& response) {
+      endpoint, keys_of(shared->victims), [this, shared](const client::MpResponse& response) {
         if (response.success()) return;
         const std::string why =
             response.ok() ? "HTTP " + std::to_string(response.status) : response.error_text;

@@ -4,13 +4,8 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/json/parse.hpp>
-#include <vector>
-
-#include "http/object_key_json.h"
 
 namespace lmcache::app {
-namespace json = boost::json;
 
 StartupResync::StartupResync(const boost::asio::any_io_executor& executor, ResyncOptions options,
                              core::InstanceRegistry& registry, core::L2Accounting& l2,
@@ -65,51 +60,24 @@ void StartupResync::fetch_page(const std::optional<std::string>& token) {
   if (stopped_) return;
   const client::MpEndpoint endpoint{source_->ip, source_->http_port};
   client_.get_keys_page(endpoint, options_.page_size, token,
-                        [self = shared_from_this()](client::MpResponse response) {
+                        [self = shared_from_this()](client::MpKeysPageResult result) {
                           // Back onto our own executor: stopped_ and the counters live there.
                           boost::asio::post(
                               self->timer_.get_executor(),
-                              [self, response = std::move(response)] { self->on_page(response); });
+                              [self, result = std::move(result)] { self->on_page(result); });
                         });
 }
 
-void StartupResync::on_page(const client::MpResponse& response) {
+void StartupResync::on_page(const client::MpKeysPageResult& result) {
   if (stopped_) return;
-  if (!response.success()) {
-    return finish(response.ok() ? "gave up: HTTP " + std::to_string(response.status)
-                                : "gave up: " + response.error_text);
-  }
-  boost::system::error_code ec;
-  const json::value page = json::parse(response.body, ec);
-  const json::object* object = ec ? nullptr : page.if_object();
-  const json::array* entries =
-      object ? object->contains("entries") ? object->at("entries").if_array() : nullptr : nullptr;
-  if (entries == nullptr) return finish("gave up: malformed page");
-
-  std::vector<std::pair<core::ObjectKey, uint64_t>> parsed;
-  parsed.reserve(entries->size());
-  for (const json::value& entry : *entries) {
-    const json::object* fields = entry.if_object();
-    const json::value* key = fields ? fields->if_contains("key") : nullptr;
-    const json::value* size = fields ? fields->if_contains("size_bytes") : nullptr;
-    auto decoded = key ? http::decode_object_key(*key) : core::ObjectKeyResult{};
-    if (!decoded.ok() || size == nullptr || !(size->is_uint64() || size->is_int64()) ||
-        (size->is_int64() && size->get_int64() < 0)) {
-      ++skipped_;
-      continue;
-    }
-    const uint64_t bytes =
-        size->is_uint64() ? size->get_uint64() : static_cast<uint64_t>(size->get_int64());
-    parsed.emplace_back(std::move(*decoded.key), bytes);
-  }
-  l2_.apply_resync(parsed, source_->instance_id);
-  keys_recorded_ += parsed.size();
+  if (!result.page) return finish("gave up: " + result.error);
+  const wire::KeysPage& page = *result.page;
+  skipped_ += page.skipped;
+  l2_.apply_resync(page.entries, source_->instance_id);
+  keys_recorded_ += page.entries.size();
   ++pages_;
-
-  const json::value* next = object->if_contains("next_page_token");
-  if (next == nullptr || next->is_null()) return finish("done");
-  if (!next->is_string()) return finish("gave up: malformed next_page_token");
-  fetch_page(std::string(next->get_string()));
+  if (!page.next_page_token) return finish("done");
+  fetch_page(page.next_page_token);
 }
 
 void StartupResync::finish(const std::string& how) {

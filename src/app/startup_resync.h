@@ -48,7 +48,7 @@ class StartupResync : public std::enable_shared_from_this<StartupResync> {
  private:
   void poll();
   void fetch_page(const std::optional<std::string>& token);
-  void on_page(const client::MpResponse& response);
+  void on_page(const client::MpKeysPageResult& result);
   void finish(const std::string& how);
 
   boost::asio::steady_timer timer_;

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "wire/delete_keys_body.h"
+
 namespace lmcache::client {
 namespace {
 
@@ -223,15 +225,29 @@ void MpClient::request(http::verb method, const MpEndpoint& to, std::string_view
   std::make_shared<Session>(executor_, timeouts_, to, std::move(req), std::move(done))->start();
 }
 
-void MpClient::delete_keys(const MpEndpoint& to, std::string keys_json_body, Callback done) {
-  request(http::verb::delete_, to, "/l2", std::move(keys_json_body), std::move(done));
+void MpClient::delete_keys(const MpEndpoint& to, std::span<const core::ObjectKeyView> keys,
+                           Callback done) {
+  request(http::verb::delete_, to, "/l2", wire::encode_delete_keys_body(keys), std::move(done));
 }
 
 void MpClient::get_keys_page(const MpEndpoint& to, std::size_t page_size,
-                             const std::optional<std::string>& page_token, Callback done) {
+                             const std::optional<std::string>& page_token, KeysPageCallback done) {
   std::string target = "/l2/keys?page_size=" + std::to_string(page_size);
   if (page_token) target += "&page_token=" + percent_encode(*page_token);
-  request(http::verb::get, to, target, {}, std::move(done));
+  request(http::verb::get, to, target, {}, [done = std::move(done)](MpResponse response) {
+    MpKeysPageResult result;
+    if (!response.ok()) {
+      result.error = response.error_text;
+    } else if (!response.success()) {
+      result.error = "HTTP " + std::to_string(response.status);
+    } else {
+      wire::KeysPageResult decoded = wire::decode_keys_page(response.body);
+      result.page = std::move(decoded.page);
+      result.error = std::move(decoded.error);
+    }
+    result.response = std::move(response);
+    if (done) done(std::move(result));
+  });
 }
 
 void MpClient::submit_prefetch(const MpEndpoint& to, std::string json_body, Callback done) {

@@ -9,8 +9,12 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+
+#include "core/object_key.h"
+#include "wire/keys_page.h"
 
 namespace lmcache::client {
 
@@ -38,6 +42,19 @@ struct MpResponse {
   bool ok() const { return !error; }
   // True when an HTTP response arrived with a 2xx status.
   bool success() const { return ok() && status >= 200 && status < 300; }
+};
+
+// The outcome of GET /l2/keys: a decoded page, or why there is none.
+struct MpKeysPageResult {
+  // The response as for any request: transport error, status and body.
+  MpResponse response;
+  // Set when a 2xx response carried a valid page (wire::decode_keys_page).
+  std::optional<wire::KeysPage> page;
+  // Why `page` is empty, one line for the log: the transport error ("connect: Connection
+  // refused"), "HTTP 500", or "malformed page: ..."; empty when `page` is set.
+  std::string error;
+
+  bool ok() const { return page.has_value(); }
 };
 
 // Deadlines of one request (MpClient::Timeouts).
@@ -68,6 +85,7 @@ class MpClient {
   static constexpr std::size_t kMaxResponseBodyBytes = std::size_t{64} * 1024 * 1024;
 
   using Callback = std::function<void(MpResponse)>;
+  using KeysPageCallback = std::function<void(MpKeysPageResult)>;
 
   explicit MpClient(boost::asio::any_io_executor executor, Timeouts timeouts = {});
 
@@ -78,12 +96,14 @@ class MpClient {
   void request(boost::beast::http::verb method, const MpEndpoint& to, std::string_view target,
                std::string json_body, Callback done);
 
-  // DELETE /l2 with {"keys":[...]} (eviction dispatch).
-  void delete_keys(const MpEndpoint& to, std::string keys_json_body, Callback done);
+  // DELETE /l2 with {"keys":[...]} (eviction dispatch), the keys encoded
+  // before this returns (wire::encode_delete_keys_body), so they need not
+  // outlive the call.
+  void delete_keys(const MpEndpoint& to, std::span<const core::ObjectKeyView> keys, Callback done);
   // GET /l2/keys?page_size=N[&page_token=T] (startup resync); the token is
-  // percent-encoded.
+  // percent-encoded. `done` gets the page decoded (wire::decode_keys_page).
   void get_keys_page(const MpEndpoint& to, std::size_t page_size,
-                     const std::optional<std::string>& page_token, Callback done);
+                     const std::optional<std::string>& page_token, KeysPageCallback done);
   // POST /l2/prefetch (warm prefetch submit).
   void submit_prefetch(const MpEndpoint& to, std::string json_body, Callback done);
   // GET /l2/prefetch/{request_id}; the id is percent-encoded as one path segment.

@@ -4,14 +4,13 @@
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parser.hpp>
-#include <boost/json/serialize.hpp>
-#include <cctype>
-#include <charconv>
-#include <cmath>
 #include <cstring>
 #include <memory>
 
 #include "http/l2_event_fast_decoder.h"
+#include "wire/lax_number.h"
+#include "wire/object_key_codec.h"
+#include "wire/quoted_value.h"
 
 namespace lmcache::http {
 namespace json = boost::json;
@@ -25,72 +24,39 @@ constexpr size_t kArenaBytes = size_t{512} * 1024;
 // First block of a batch's storage: the decoded hashes of ~100 events.
 constexpr size_t kStorageBlock = 4096;
 
-// A rejected value is quoted in the error, cut to this many characters.
-constexpr size_t kQuotedValueChars = 64;
-
-std::string quote(const json::value& value) {
-  std::string text = json::serialize(value);
-  if (text.size() > kQuotedValueChars) {
-    text.resize(kQuotedValueChars);
-    text += "...";
-  }
-  return text;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-// An integer under the API's lax rules (JSON integer, integral float, numeric string); on
-// failure sets `error` naming `field`.
-std::optional<int64_t> lax_integer(const json::value& value, std::string_view field,
-                                   std::string& error) {
-  if (value.is_int64()) return value.get_int64();
-  if (value.is_double()) {
-    const double d = value.get_double();
-    if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9.0e18) {
-      return static_cast<int64_t>(d);
-    }
-  } else if (value.is_string()) {
-    const std::string_view text = trim(value.get_string());
-    int64_t parsed = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-    if (!text.empty() && ec == std::errc() && end == text.data() + text.size()) return parsed;
-  }
-  error = fmt::format("{} must be an integer, got {}", field, quote(value));
-  return std::nullopt;
-}
-
-// A string field of `object`; nullopt with `error` set when missing (and no fallback) or not a
-// string. A JSON null takes the fallback, as elsewhere in the API.
+// A string field of `object`; nullopt with `error` set when missing or not a string.
 std::optional<std::string_view> string_field(const json::object& object, std::string_view name,
-                                             std::string_view label,
-                                             std::optional<std::string_view> fallback,
                                              std::string& error) {
   const json::value* value = object.if_contains(name);
-  if (value == nullptr || (fallback && value->is_null())) {
-    if (fallback) return fallback;
-    error = fmt::format("{} is missing", label);
+  if (value == nullptr) {
+    error = fmt::format("{} is missing", name);
     return std::nullopt;
   }
   if (const json::string* text = value->if_string()) return std::string_view(*text);
-  error = fmt::format("{} must be a string, got {}", label, quote(*value));
+  error = fmt::format("{} must be a string, got {}", name, wire::quote_value(*value));
   return std::nullopt;
 }
 
-// An integer field of `object`, like string_field.
-std::optional<int64_t> integer_field(const json::object& object, std::string_view name,
-                                     std::string_view label, std::optional<int64_t> fallback,
-                                     std::string& error) {
-  const json::value* value = object.if_contains(name);
-  if (value == nullptr || (fallback && value->is_null())) {
-    if (fallback) return fallback;
-    error = fmt::format("{} is missing", label);
+// The event's `bytes`: required for a store (a store must say what it adds), optional for
+// lookup and delete (absent or null: 0), an integer >= 0 under the lax rules when given.
+std::optional<uint64_t> event_bytes(const json::object& event, core::L2EventType type,
+                                    std::string& error) {
+  const json::value* value = event.if_contains("bytes");
+  if (type != core::L2EventType::kStore && (value == nullptr || value->is_null())) return 0;
+  if (value == nullptr) {
+    error = "bytes is missing; a store must give its size";
     return std::nullopt;
   }
-  return lax_integer(*value, label, error);
+  const wire::LaxInteger bytes = wire::lax_integer(*value);
+  if (!bytes.ok()) {
+    error = fmt::format("bytes must be an integer, got {}", wire::quote_value(*value));
+    return std::nullopt;
+  }
+  if (bytes.value < 0) {
+    error = fmt::format("bytes must be >= 0, got {}", bytes.value);
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(bytes.value);
 }
 
 std::optional<core::L2EventType> event_type(std::string_view name) {
@@ -105,43 +71,31 @@ std::optional<core::L2EventType> event_type(std::string_view name) {
 std::optional<std::string> decode_event(const json::value& item, L2EventBatch& batch,
                                         core::L2Event& out) {
   const json::object* event = item.if_object();
-  if (event == nullptr) return fmt::format("event must be an object, got {}", quote(item));
+  if (event == nullptr) {
+    return fmt::format("event must be an object, got {}", wire::quote_value(item));
+  }
 
   std::string error;
-  const auto type_name = string_field(*event, "type", "type", std::nullopt, error);
+  const auto type_name = string_field(*event, "type", error);
   if (!type_name) return error;
   const auto type = event_type(*type_name);
   if (!type) {
     return fmt::format("type must be 'store', 'lookup' or 'delete', got {}",
-                       quote(*event->if_contains("type")));
+                       wire::quote_value(*event->if_contains("type")));
   }
 
   const json::value* key_value = event->if_contains("key");
   if (key_value == nullptr) return std::string("key is missing");
-  const json::object* key = key_value->if_object();
-  if (key == nullptr) return fmt::format("key must be an object, got {}", quote(*key_value));
-
-  const auto hash = string_field(*key, "chunk_hash_hex", "key.chunk_hash_hex", std::nullopt, error);
-  if (!hash) return error;
-  const auto model = string_field(*key, "model_name", "key.model_name", std::nullopt, error);
-  if (!model) return error;
-  const auto rank = integer_field(*key, "kv_rank", "key.kv_rank", std::nullopt, error);
-  if (!rank) return error;
-  const auto group = integer_field(*key, "object_group_id", "key.object_group_id", 0, error);
-  if (!group) return error;
-  const auto salt = string_field(*key, "cache_salt", "key.cache_salt", "", error);
-  if (!salt) return error;
-  const auto bytes = integer_field(*event, "bytes", "bytes", 0, error);
+  core::ObjectKeyResult key = wire::decode_object_key(*key_value);
+  if (!key.ok()) return std::move(key.error.message);
+  const auto bytes = event_bytes(*event, *type, error);
   if (!bytes) return error;
-  if (*bytes < 0) return fmt::format("bytes must be >= 0, got {}", *bytes);
 
-  core::ObjectKeyResult parsed = core::parse_object_key(*hash, *model, *rank, *group, *salt);
-  if (!parsed.ok()) return "invalid key: " + parsed.error.message;
-  const core::ObjectKey& valid = *parsed.key;
+  const core::ObjectKey& valid = *key.key;
   out.type = *type;
   out.key = core::ObjectKeyView(batch.keep(valid.chunk_hash), batch.keep(valid.model_name),
                                 valid.kv_rank, valid.object_group_id, batch.keep(valid.cache_salt));
-  out.bytes = static_cast<uint64_t>(*bytes);
+  out.bytes = *bytes;
   return std::nullopt;
 }
 

@@ -42,16 +42,18 @@ struct L2EventBatch {
 
 // Decodes a `POST /l2/events` body:
 //   {"instance_id": str, "seq": int >= 1,
-//    "events": [{"type": "store"|"lookup"|"delete", "key": KEY, "bytes": int >= 0 (default 0)}]}
+//    "events": [{"type": "store"|"lookup"|"delete", "key": KEY, "bytes": int >= 0}]}
+// KEY is decoded by wire::decode_object_key. `bytes` is required for a store; a lookup or delete
+// may omit it (or send null), and its value is then 0.
 // A batch-level problem (malformed JSON, not an object, a missing or invalid instance_id, seq or
 // events) adds FastAPI-shaped errors to `errors` and returns nullopt: nothing may be applied.
-// An invalid event (not an object, unknown type, missing or invalid key, bad bytes) does not
-// fail the batch: it is listed in `rejected` and left out of `events`.
+// An invalid event (not an object, unknown type, missing or invalid key, bad or missing bytes)
+// does not fail the batch: it is listed in `rejected` and left out of `events`.
 //
-// Integers follow the lax rules of the rest of the API (integral floats and numeric strings are
-// accepted). Unknown fields are ignored. Thread-safe. A well-formed batch takes a fast path
-// (one SAX pass, no tree, see l2_event_fast_decoder.h); anything else is decoded from a JSON
-// tree built in a per-thread arena.
+// Integers follow the lax rules of the rest of the API (wire/lax_number.h: integral floats and
+// numeric strings are accepted). Unknown fields are ignored. Thread-safe. A well-formed batch takes
+// a fast path (one SAX pass, no tree, see l2_event_fast_decoder.h); anything else is decoded from a
+// JSON tree built in a per-thread arena.
 std::optional<L2EventBatch> decode_l2_event_batch(std::string_view body, ValidationErrors& errors);
 
 // The same without the fast path: always through a JSON tree. For tests and fuzzing, which check

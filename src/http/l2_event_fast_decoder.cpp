@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/object_key.h"
+#include "wire/object_key_codec.h"
 
 namespace lmcache::http {
 namespace {
@@ -50,11 +51,11 @@ Field event_field(std::string_view name) {
 }
 
 Field key_field(std::string_view name) {
-  if (name == "chunk_hash_hex") return Field::kChunkHashHex;
-  if (name == "model_name") return Field::kModelName;
-  if (name == "kv_rank") return Field::kKvRank;
-  if (name == "object_group_id") return Field::kObjectGroupId;
-  if (name == "cache_salt") return Field::kCacheSalt;
+  if (name == wire::kChunkHashHexField) return Field::kChunkHashHex;
+  if (name == wire::kModelNameField) return Field::kModelName;
+  if (name == wire::kKvRankField) return Field::kKvRank;
+  if (name == wire::kObjectGroupIdField) return Field::kObjectGroupId;
+  if (name == wire::kCacheSaltField) return Field::kCacheSalt;
   return Field::kUnknown;
 }
 
@@ -339,6 +340,10 @@ class Handler {
 
   bool finish_event(error_code& ec) {
     if (!has(event_seen_, Field::kType) || !has(event_seen_, Field::kKey)) return leave(ec);
+    // A store without bytes is rejected; the general decoder words it.
+    if (event_.type == core::L2EventType::kStore && !has(event_seen_, Field::kBytes)) {
+      return leave(ec);
+    }
     out_->events.push_back(event_);
     return true;
   }

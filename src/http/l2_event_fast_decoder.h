@@ -11,8 +11,8 @@ namespace lmcache::http {
 // has the shape MP servers send: a root object whose instance_id is a non-empty string, whose
 // seq is a JSON integer >= 1 and whose events are objects with a string type of "store",
 // "lookup" or "delete", a key object of valid fields in their plain JSON types (strings as
-// strings, integers as JSON integers) and an optional JSON-integer bytes >= 0. Unknown fields
-// are skipped, as in the general decoder.
+// strings, integers as JSON integers) and a JSON-integer bytes >= 0 (required for a store,
+// optional for lookup and delete). Unknown fields are skipped, as in the general decoder.
 //
 // Returns false for anything else: malformed JSON, a field repeated within one object, lax
 // values (numeric strings, integral floats, nulls) and every invalid event. The caller then

@@ -8,6 +8,7 @@
 
 #include "http/json_response.h"
 #include "http/request_validation.h"
+#include "wire/lax_number.h"
 
 namespace lmcache::http {
 namespace json = boost::json;
@@ -16,11 +17,7 @@ using status = beast_http::status;
 
 namespace {
 
-std::string strip(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
+std::string strip(std::string_view s) { return std::string(wire::trim(s)); }
 
 double wall_clock_seconds() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();

@@ -3,22 +3,15 @@
 #include <fmt/format.h>
 
 #include <boost/json/parser.hpp>
-#include <boost/json/serialize.hpp>
-#include <charconv>
 #include <cmath>
 
 #include "http/json_response.h"
+#include "wire/lax_number.h"
 
 namespace lmcache::http {
 namespace json = boost::json;
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 json::array with(const json::array& loc, std::string_view name) {
   json::array out = loc;
@@ -49,7 +42,7 @@ HttpResponse ValidationErrors::to_response() const {
 }
 
 std::optional<json::value> parse_json_body(std::string_view body, ValidationErrors& errors) {
-  if (trim(body).empty()) {
+  if (wire::trim(body).empty()) {
     errors.add("missing", json::array{"body"}, "Field required", nullptr);
     return std::nullopt;
   }
@@ -87,53 +80,39 @@ const json::object* body_object(const json::value& body, ValidationErrors& error
 std::optional<int64_t> read_integer(const json::value& value, const json::array& loc,
                                     ValidationErrors& errors, std::optional<int64_t> min,
                                     std::optional<int64_t> max) {
-  std::optional<int64_t> result;
-  if (value.is_int64()) {
-    result = value.get_int64();
-  } else if (value.is_uint64()) {
-    errors.add("int_parsing_size", loc,
-               "Unable to parse input string as an integer, exceeded maximum size", value);
-    return std::nullopt;
-  } else if (value.is_double()) {
-    const double d = value.get_double();
-    if (!std::isfinite(d) || std::floor(d) != d) {
+  const wire::LaxInteger result = wire::lax_integer(value);
+  switch (result.fault) {
+    case wire::IntegerFault::kNone:
+      break;
+    case wire::IntegerFault::kType:
+      errors.add("int_type", loc, "Input should be a valid integer", value);
+      return std::nullopt;
+    case wire::IntegerFault::kFraction:
       errors.add("int_from_float", loc,
                  "Input should be a valid integer, got a number with a fractional part", value);
       return std::nullopt;
-    }
-    if (std::fabs(d) > 9.0e18) {
+    case wire::IntegerFault::kSize:
       errors.add("int_parsing_size", loc,
                  "Unable to parse input string as an integer, exceeded maximum size", value);
       return std::nullopt;
-    }
-    result = static_cast<int64_t>(d);
-  } else if (value.is_string()) {
-    const std::string_view text = trim(value.get_string());
-    int64_t parsed = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    case wire::IntegerFault::kParsing:
       errors.add("int_parsing", loc,
                  "Input should be a valid integer, unable to parse string as an integer", value);
       return std::nullopt;
-    }
-    result = parsed;
-  } else {
-    errors.add("int_type", loc, "Input should be a valid integer", value);
-    return std::nullopt;
   }
-  if (min && *result < *min) {
+  if (min && result.value < *min) {
     errors.add("greater_than_equal", loc,
                fmt::format("Input should be greater than or equal to {}", *min), value,
                json::object{{"ge", *min}});
     return std::nullopt;
   }
-  if (max && *result > *max) {
+  if (max && result.value > *max) {
     errors.add("less_than_equal", loc,
                fmt::format("Input should be less than or equal to {}", *max), value,
                json::object{{"le", *max}});
     return std::nullopt;
   }
-  return result;
+  return result.value;
 }
 
 std::optional<uint64_t> read_unsigned(const json::value& value, const json::array& loc,
@@ -185,34 +164,28 @@ std::optional<double> FieldReader::number(std::string_view name, std::optional<d
                                           std::optional<double> min) {
   const json::value* value = present(name, !fallback.has_value());
   if (value == nullptr || (fallback && value->is_null())) return fallback;
-  std::optional<double> result;
-  if (value->is_number()) {
-    result = value->to_number<double>();
-  } else if (value->is_string()) {
-    const std::string_view text = trim(value->get_string());
-    double parsed = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+  const wire::LaxNumber result = wire::lax_number(*value);
+  switch (result.fault) {
+    case wire::NumberFault::kNone:
+      break;
+    case wire::NumberFault::kType:
+      errors_.add("float_type", loc(name), "Input should be a valid number", *value);
+      return std::nullopt;
+    case wire::NumberFault::kParsing:
       errors_.add("float_parsing", loc(name),
                   "Input should be a valid number, unable to parse string as a number", *value);
       return std::nullopt;
-    }
-    result = parsed;
-  } else {
-    errors_.add("float_type", loc(name), "Input should be a valid number", *value);
-    return std::nullopt;
+    case wire::NumberFault::kNotFinite:
+      errors_.add("finite_number", loc(name), "Input should be a finite number", *value);
+      return std::nullopt;
   }
-  if (!std::isfinite(*result)) {
-    errors_.add("finite_number", loc(name), "Input should be a finite number", *value);
-    return std::nullopt;
-  }
-  if (min && *result < *min) {
+  if (min && result.value < *min) {
     errors_.add("greater_than_equal", loc(name),
                 fmt::format("Input should be greater than or equal to {}", bound_text(*min)),
                 *value, json::object{{"ge", *min}});
     return std::nullopt;
   }
-  return result;
+  return result.value;
 }
 
 const json::object* FieldReader::object(std::string_view name, bool required) {

@@ -34,9 +34,9 @@ const boost::json::object* body_object(const boost::json::value& body, Validatio
 
 // Reads typed fields of one JSON object, adding one pydantic-shaped error per
 // bad field (so a client sees every problem at once). A missing field with a
-// default yields the default. Strings must be JSON strings; integers may be
-// JSON integers, integral floats or numeric strings; numbers may be numbers
-// or numeric strings.
+// default yields the default. Strings must be JSON strings; integers and
+// numbers follow the lax rules of wire/lax_number.h (integral floats and
+// numeric strings are integers; numeric strings are numbers).
 class FieldReader {
  public:
   FieldReader(const boost::json::object& object, boost::json::array loc, ValidationErrors& errors)

@@ -86,9 +86,9 @@ TEST_F(L2EventsTest, StoreLookupDeleteTotals) {
 }
 
 TEST_F(L2EventsTest, DefaultsAndDefaultSalt) {
-  // object_group_id, cache_salt and bytes may be omitted.
+  // object_group_id and cache_salt may be omitted; a lookup's bytes too.
   auto body = R"({"instance_id":"n1","seq":1,"events":[
-      {"type":"store","key":{"chunk_hash_hex":"abcd","model_name":"m","kv_rank":1}},
+      {"type":"lookup","key":{"chunk_hash_hex":"abcd","model_name":"m","kv_rank":1}},
       {"type":"store","key":{"chunk_hash_hex":"abce","model_name":"m","kv_rank":1},"bytes":64}]})";
   auto res = client_.post("/l2/events", body);
   ASSERT_EQ(res.status, 200) << res.body;
@@ -128,6 +128,27 @@ TEST_F(L2EventsTest, InvalidEventsAreRejectedAndTheRestApplied) {
   EXPECT_DOUBLE_EQ(usage_bytes("tenant"), 110);
   // No rejected field when every event is valid.
   EXPECT_FALSE(post("n1", 2, {event("lookup", key())}).as_object().contains("rejected"));
+}
+
+// Regression: a store without bytes (or with null bytes) was recorded as a 0-byte key. It is a
+// per-event rejection; a lookup or delete without bytes is still applied.
+TEST_F(L2EventsTest, StoreWithoutBytesIsRejected) {
+  const std::string a(64, 'a');
+  post("n1", 1, {event("store", key(a), 100)});
+  json::object no_bytes{{"type", "store"}, {"key", key(a)}};
+  json::object null_bytes{{"type", "store"}, {"key", key(a)}, {"bytes", nullptr}};
+  json::object lookup{{"type", "lookup"}, {"key", key(a)}};
+  json::object del{{"type", "delete"}, {"key", key(std::string(64, 'c'))}, {"bytes", nullptr}};
+  auto res = post("n1", 2, {no_bytes, null_bytes, lookup, del});
+  EXPECT_EQ(res.at("recorded"), 2) << res;
+  const auto& rejected = res.at("rejected").as_array();
+  ASSERT_EQ(rejected.size(), 2U) << res;
+  EXPECT_EQ(rejected[0].at("index"), 0);
+  EXPECT_NE(rejected[0].at("error").as_string().find("bytes"), json::string::npos) << res;
+  EXPECT_EQ(rejected[1].at("index"), 1);
+  EXPECT_NE(rejected[1].at("error").as_string().find("bytes"), json::string::npos) << res;
+  // The key keeps its recorded size: neither store replaced it with 0.
+  EXPECT_DOUBLE_EQ(usage_bytes("tenant"), 100);
 }
 
 TEST_F(L2EventsTest, ReplayIsAcknowledgedAndNotCounted) {

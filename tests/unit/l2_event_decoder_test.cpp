@@ -69,11 +69,13 @@ TEST(L2EventDecoderTest, RejectsInvalidEventsByIndex) {
       {"type":"store","key":{"chunk_hash_hex":"aa","model_name":"m","kv_rank":0},
        "bytes":18446744073709551615},
       {"type":"store","key":{"chunk_hash_hex":"aa","model_name":"m","kv_rank":99999999999}},
-      {"type":"store","key":{"chunk_hash_hex":"aa","model_name":"m","kv_rank":0}}]})",
+      {"type":"store","key":{"chunk_hash_hex":"aa","model_name":"m","kv_rank":0}},
+      {"type":"store","key":{"chunk_hash_hex":"aa","model_name":"m","kv_rank":0},"bytes":null},
+      {"type":"store","key":{"chunk_hash_hex":"aa","model_name":"m","kv_rank":0},"bytes":1}]})",
                                      errors);
   ASSERT_TRUE(batch) << errors.to_response().body();
   ASSERT_EQ(batch->events.size(), 1U);
-  ASSERT_EQ(batch->rejected.size(), 14U);
+  ASSERT_EQ(batch->rejected.size(), 16U);
   const char* expected[] = {"event must be an object",
                             "type is missing",
                             "type must be 'store', 'lookup' or 'delete'",
@@ -87,10 +89,45 @@ TEST(L2EventDecoderTest, RejectsInvalidEventsByIndex) {
                             "bytes must be >= 0",
                             "bytes must be an integer",
                             "bytes must be an integer",
-                            "invalid key: kv_rank"};
+                            "invalid key: kv_rank",
+                            "bytes is missing",
+                            "bytes must be an integer, got null"};
   for (size_t i = 0; i < batch->rejected.size(); ++i) {
     EXPECT_EQ(batch->rejected[i].index, i);
     EXPECT_EQ(batch->rejected[i].error.rfind(expected[i], 0), 0U) << batch->rejected[i].error;
+  }
+}
+
+// Regression: a store without bytes was recorded as 0 bytes. A store must give its size; a lookup
+// or delete need not (its bytes are not used).
+TEST(L2EventDecoderTest, AStoreWithoutBytesIsRejectedALookupOrDeleteIsNot) {
+  const std::string key = R"({"chunk_hash_hex":"aa","model_name":"m","kv_rank":0})";
+  for (const bool fast_path_first : {true, false}) {
+    ValidationErrors errors;
+    std::string body = R"({"instance_id":"n1","seq":1,"events":[)";
+    for (const char* event :
+         {R"({"type":"store","key":KEY})", R"({"type":"store","key":KEY,"bytes":null})",
+          R"({"type":"lookup","key":KEY})", R"({"type":"delete","key":KEY,"bytes":null})",
+          R"({"type":"store","key":KEY,"bytes":0})"}) {
+      std::string text = event;
+      text.replace(text.find("KEY"), 3, key);
+      if (body.back() == '}') body += ',';
+      body += text;
+    }
+    body += "]}";
+    auto batch = fast_path_first ? decode_l2_event_batch(body, errors)
+                                 : decode_l2_event_batch_from_tree(body, errors);
+    ASSERT_TRUE(batch) << errors.to_response().body();
+    ASSERT_EQ(batch->rejected.size(), 2U);
+    EXPECT_EQ(batch->rejected[0].index, 0U);
+    EXPECT_EQ(batch->rejected[0].error, "bytes is missing; a store must give its size");
+    EXPECT_EQ(batch->rejected[1].index, 1U);
+    EXPECT_EQ(batch->rejected[1].error, "bytes must be an integer, got null");
+    ASSERT_EQ(batch->events.size(), 3U);
+    EXPECT_EQ(batch->events[0].type, core::L2EventType::kLookup);
+    EXPECT_EQ(batch->events[1].type, core::L2EventType::kDelete);
+    EXPECT_EQ(batch->events[2].type, core::L2EventType::kStore);
+    EXPECT_EQ(batch->events[2].bytes, 0U);  // an explicit 0 is a size
   }
 }
 

@@ -82,7 +82,10 @@ TEST(L2EventFastDecoderTest, DecodesTheShapeMpServersSend) {
 TEST(L2EventFastDecoderTest, TakesDefaultsEscapesUnknownFieldsAndEmptyBatches) {
   const std::vector<std::string> bodies = {
       batch_of(""),
-      batch_of(R"({"type":"store","key":{"chunk_hash_hex":"aa","model_name":"","kv_rank":-5}})"),
+      batch_of(
+          R"({"type":"store","key":{"chunk_hash_hex":"aa","model_name":"","kv_rank":-5},"bytes":0})"),
+      // A lookup and a delete need no bytes.
+      batch_of(R"({"type":"lookup","key":)" + kKey + R"(},{"type":"delete","key":)" + kKey + "}"),
       // Escapes in strings and in field names.
       batch_of(R"({"type":"st\u006fre","key":{"chunk_hash_hex":"a\u0061","model_n\u0061me":)"
                R"("m\/x\u00e9","kv_rank":0,"cache_salt":"t\"1"},"bytes":1})"),
@@ -103,10 +106,10 @@ TEST(L2EventFastDecoderTest, LeavesLaxValuesInvalidEventsAndBadBatchesToTheTreeD
       // Lax values the tree decoder accepts.
       batch_of(event_head + kKey + R"(,"bytes":"12"})"),
       batch_of(event_head + kKey + R"(,"bytes":1.0e3})"),
-      batch_of(event_head + kKey + R"(,"bytes":null})"),
-      batch_of(R"({"type":"store","key":{"chunk_hash_hex":"aa","model_name":"m","kv_rank":"2"}})"),
-      batch_of(R"({"type":"store","key":{"chunk_hash_hex":"aa","model_name":"m","kv_rank":0,)"
-               R"("cache_salt":null,"object_group_id":null}})"),
+      batch_of(R"({"type":"delete","key":)" + kKey + R"(,"bytes":null})"),
+      batch_of(event_head + R"({"chunk_hash_hex":"aa","model_name":"m","kv_rank":"2"},"bytes":1})"),
+      batch_of(event_head + R"({"chunk_hash_hex":"aa","model_name":"m","kv_rank":0,)"
+                            R"("cache_salt":null,"object_group_id":null},"bytes":1})"),
       R"({"instance_id":"mp-1","seq":"4","events":[]})",
       R"({"instance_id":"mp-1","seq":4.0,"events":[]})",
       // A repeated field: the tree decoder decides which occurrence counts.
@@ -130,9 +133,12 @@ TEST(L2EventFastDecoderTest, LeavesLaxValuesInvalidEventsAndBadBatchesToTheTreeD
                             R"("object_group_id":-1}})"),
       batch_of(event_head + R"({"chunk_hash_hex":"aa","model_name":"m"}})"),
       batch_of(event_head + kKey + R"(,"bytes":-1})"),
+      // A store without bytes (regression: it was recorded as 0 bytes).
+      batch_of(event_head + kKey + "}"),
+      batch_of(event_head + kKey + R"(,"bytes":null})"),
       batch_of(event_head + kKey + R"(,"bytes":18446744073709551615})"),
       // Good events after a bad one still go to the tree decoder, which keeps them.
-      batch_of("1," + event_head + kKey + "}"),
+      batch_of("1," + event_head + kKey + R"(,"bytes":1})"),
       // Batch-level problems.
       "",
       "[]",
@@ -207,14 +213,14 @@ TEST(L2EventFastDecoderTest, KeysOutliveTheBodyAndMovesOfTheBatch) {
 TEST(L2EventFastDecoderTest, ConsecutiveModelsAndSaltsAreEachChecked) {
   // The decoder checks a model or salt once while it repeats; a change must be checked again.
   const std::string good = R"({"type":"store","key":{"chunk_hash_hex":"aa","model_name":"m",)"
-                           R"("kv_rank":0,"cache_salt":"t"}})";
+                           R"("kv_rank":0,"cache_salt":"t"},"bytes":1})";
   EXPECT_TRUE(fast_path_agrees(batch_of(good + "," + good)));
   EXPECT_FALSE(fast_path_agrees(
       batch_of(good + R"(,{"type":"store","key":{"chunk_hash_hex":"aa","model_name":"m",)"
-                      R"("kv_rank":0,"cache_salt":"t@"}})")));
+                      R"("kv_rank":0,"cache_salt":"t@"},"bytes":1})")));
   EXPECT_FALSE(fast_path_agrees(
       batch_of(good + R"(,{"type":"store","key":{"chunk_hash_hex":"aa","model_name":"m@",)"
-                      R"("kv_rank":0,"cache_salt":"t"}})")));
+                      R"("kv_rank":0,"cache_salt":"t"},"bytes":1})")));
 }
 
 }  // namespace

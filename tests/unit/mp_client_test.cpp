@@ -39,12 +39,24 @@ class MpClientTest : public ::testing::Test {
 
   // Runs the io_context until `start` has produced a response.
   MpResponse run(const std::function<void(MpClient::Callback)>& start) {
-    std::optional<MpResponse> result;
-    start([&](MpResponse r) { result = std::move(r); });
+    return run_until<MpResponse>(start);
+  }
+
+  // The same for GET /l2/keys.
+  MpKeysPageResult page(std::size_t page_size, const std::optional<std::string>& token) {
+    return run_until<MpKeysPageResult>([&](MpClient::KeysPageCallback done) {
+      client_.get_keys_page(endpoint(), page_size, token, std::move(done));
+    });
+  }
+
+  template <typename Result>
+  Result run_until(const std::function<void(std::function<void(Result)>)>& start) {
+    std::optional<Result> result;
+    start([&](Result r) { result = std::move(r); });
     ioc_.restart();
     ioc_.run_for(kPatience);
     EXPECT_TRUE(result.has_value()) << "no response within " << kPatience.count() << " s";
-    return result.value_or(MpResponse{});
+    return result.value_or(Result{});
   }
 
   FakeMpServer server_;
@@ -52,10 +64,16 @@ class MpClientTest : public ::testing::Test {
   MpClient client_{ioc_.get_executor(), MpClient::Timeouts{200ms, 500ms}};
 };
 
+// Keys for delete_keys, as views.
+std::vector<core::ObjectKeyView> views(const std::vector<core::ObjectKey>& keys) {
+  return {keys.begin(), keys.end()};
+}
+
 TEST_F(MpClientTest, DeleteSendsBodyAndServerRecordsIt) {
   const std::string body =
       R"({"keys":[{"chunk_hash_hex":"ab","model_name":"m","kv_rank":0,"object_group_id":0,"cache_salt":""}]})";
-  const MpResponse r = run([&](auto done) { client_.delete_keys(endpoint(), body, done); });
+  const std::vector<core::ObjectKey> keys = {{"\xab", "m", 0, 0, ""}};
+  const MpResponse r = run([&](auto done) { client_.delete_keys(endpoint(), views(keys), done); });
   ASSERT_TRUE(r.ok()) << r.error_text;
   EXPECT_TRUE(r.success());
   EXPECT_EQ(r.status, 200u);
@@ -72,10 +90,9 @@ TEST_F(MpClientTest, DeleteSendsBodyAndServerRecordsIt) {
 }
 
 TEST_F(MpClientTest, KeysPageTokenIsPercentEncoded) {
-  const MpResponse r = run([&](auto done) {
-    client_.get_keys_page(endpoint(), 7, std::string("a b&c=d/\xC3\xA9~"), done);
-  });
-  ASSERT_TRUE(r.ok()) << r.error_text;
+  const MpKeysPageResult r = page(7, std::string("a b&c=d/\xC3\xA9~"));
+  ASSERT_TRUE(r.response.ok()) << r.response.error_text;
+  EXPECT_EQ(r.error, "HTTP 400");  // the fake knows no such token
   const auto requests = server_.requests();
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].method, "GET");
@@ -92,27 +109,47 @@ TEST_F(MpClientTest, PagesThroughAllKeysFollowingOpaqueTokens) {
   entries.push_back(R"({"key":{"chunk_hash_hex":"zz"},"size_bytes":1})");  // served as is
   server_.set_keys(entries);
 
-  std::vector<std::string> seen;
+  std::vector<std::pair<core::ObjectKey, uint64_t>> seen;
+  std::size_t skipped = 0;
   std::optional<std::string> token;
-  for (int page = 0; page < 10; ++page) {
-    const MpResponse r = run([&](auto done) { client_.get_keys_page(endpoint(), 4, token, done); });
-    ASSERT_TRUE(r.success()) << r.error_text << " " << r.status << " " << r.body;
-    const json::object body = json::parse(r.body).as_object();
-    for (const auto& e : body.at("entries").as_array()) seen.push_back(json::serialize(e));
-    if (body.at("next_page_token").is_null()) break;
-    token = std::string(body.at("next_page_token").as_string());
+  for (int pages = 0; pages < 10; ++pages) {
+    const MpKeysPageResult r = page(4, token);
+    ASSERT_TRUE(r.ok()) << r.error << " " << r.response.status << " " << r.response.body;
+    EXPECT_TRUE(r.error.empty());
+    EXPECT_EQ(r.response.status, 200u);
+    seen.insert(seen.end(), r.page->entries.begin(), r.page->entries.end());
+    skipped += r.page->skipped;
+    if (!r.page->next_page_token) break;
+    token = r.page->next_page_token;
   }
-  ASSERT_EQ(seen.size(), entries.size());
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    EXPECT_EQ(json::parse(seen[i]), json::parse(entries[i]));
+  ASSERT_EQ(seen.size(), 5u);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].first,
+              (core::ObjectKey{std::string(1, static_cast<char>(i)), "m", 0, 0, ""}));
+    EXPECT_EQ(seen[i].second, i);
   }
+  EXPECT_EQ(skipped, 1u);
   EXPECT_EQ(server_.keys_page_sizes(), (std::vector<std::size_t>{4, 4}));
+}
+
+TEST_F(MpClientTest, KeysPageTransportFailureIsAnError) {
+  uint16_t closed_port = 0;
+  {
+    asio::io_context probe;
+    asio::ip::tcp::acceptor acceptor(probe, {asio::ip::make_address("127.0.0.1"), 0});
+    closed_port = acceptor.local_endpoint().port();
+  }
+  MpKeysPageResult r = run_until<MpKeysPageResult>([&](MpClient::KeysPageCallback done) {
+    client_.get_keys_page({"127.0.0.1", closed_port}, 1, {}, std::move(done));
+  });
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(r.response.ok());
+  EXPECT_EQ(r.error.rfind("connect: ", 0), 0u) << r.error;
 }
 
 TEST_F(MpClientTest, NonSuccessStatusIsRelayedWithBodyNotAsTransportError) {
   server_.set_delete_response(503, R"({"detail":"busy"})");
-  const MpResponse r =
-      run([&](auto done) { client_.delete_keys(endpoint(), R"({"keys":[]})", done); });
+  const MpResponse r = run([&](auto done) { client_.delete_keys(endpoint(), {}, done); });
   EXPECT_TRUE(r.ok());
   EXPECT_FALSE(r.success());
   EXPECT_FALSE(r.error);
@@ -130,7 +167,7 @@ TEST_F(MpClientTest, ConnectionRefusedFailsPromptly) {
   }  // closed: nothing listens there now
   const auto start = std::chrono::steady_clock::now();
   const MpResponse r = run([&](auto done) {
-    client_.delete_keys({"127.0.0.1", closed_port}, R"({"keys":[]})", done);
+    client_.delete_keys({"127.0.0.1", closed_port}, {}, done);
   });
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.error, asio::error::connection_refused) << r.error_text;
@@ -224,7 +261,7 @@ TEST(MpClientConcurrencyTest, ManyRequestsInFlight) {
   std::atomic<int> done{0};
   std::promise<void> all_done;
   for (int i = 0; i < kRequests; ++i) {
-    client.delete_keys({"127.0.0.1", server.port()}, R"({"keys":[]})", [&](const MpResponse& r) {
+    client.delete_keys({"127.0.0.1", server.port()}, {}, [&](const MpResponse& r) {
       if (r.success()) ++ok;
       if (++done == kRequests) all_done.set_value();
     });

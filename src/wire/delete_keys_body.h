@@ -1,0 +1,14 @@
+// The body of an MP server's DELETE /l2, the eviction dispatch.
+#pragma once
+
+#include <span>
+#include <string>
+
+#include "core/object_key.h"
+
+namespace lmcache::wire {
+
+// {"keys": [KEY...]}: every key as encode_object_key (object_key_codec.h) writes it, in order.
+std::string encode_delete_keys_body(std::span<const core::ObjectKeyView> keys);
+
+}  // namespace lmcache::wire

@@ -1,0 +1,31 @@
+#include "wire/delete_keys_body.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <vector>
+
+#include "wire/object_key_codec.h"
+
+namespace lmcache::wire {
+namespace {
+namespace json = boost::json;
+
+TEST(DeleteKeysBodyTest, ListsEveryKeyInOrder) {
+  const std::vector<core::ObjectKey> keys = {{"\xab", "m", 0, 0, ""}, {"\x01\x02", "n", 3, 4, "t"}};
+  const std::vector<core::ObjectKeyView> views(keys.begin(), keys.end());
+  EXPECT_EQ(encode_delete_keys_body(views),
+            R"({"keys":[{"chunk_hash_hex":"ab","model_name":"m","kv_rank":0,"object_group_id":0,)"
+            R"("cache_salt":""},{"chunk_hash_hex":"0102","model_name":"n","kv_rank":3,)"
+            R"("object_group_id":4,"cache_salt":"t"}]})");
+  const json::array decoded = json::parse(encode_delete_keys_body(views)).at("keys").as_array();
+  ASSERT_EQ(decoded.size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) EXPECT_EQ(*decode_object_key(decoded[i]).key, keys[i]);
+}
+
+TEST(DeleteKeysBodyTest, NoKeysIsAnEmptyList) {
+  EXPECT_EQ(encode_delete_keys_body({}), R"({"keys":[]})");
+}
+
+}  // namespace
+}  // namespace lmcache::wire
