@@ -31,9 +31,13 @@ constexpr size_t kMaxReadSize = size_t{64} * 1024;
 // One connection: owns its stream, buffer and the request being read.
 class Session : public std::enable_shared_from_this<Session> {
  public:
+  using Strand = net::strand<net::io_context::executor_type>;
+
   Session(tcp::socket socket, const HttpServerOptions& options, const Router& router,
           std::atomic<size_t>& in_flight)
-      : stream_(std::move(socket)), options_(options), router_(router), in_flight_(in_flight) {}
+      : stream_(std::move(socket)), options_(options), router_(router), in_flight_(in_flight) {
+    if (const auto* strand = stream_.get_executor().target<Strand>()) strand_ = *strand;
+  }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
@@ -90,11 +94,20 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = request.version();
     ++in_flight_;
     router_.dispatch(std::move(request), [self = shared_from_this()](HttpResponse response) {
+      // A handler that answers at once runs on this session's strand: write without another
+      // hop through the executor. One that answers later is brought back onto the strand.
+      if (self->strand_ && self->strand_->running_in_this_thread()) {
+        return self->on_response(std::move(response));
+      }
       net::dispatch(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-        --self->in_flight_;
-        self->write(std::move(response), self->keep_alive_);
+        self->on_response(std::move(response));
       });
     });
+  }
+
+  void on_response(HttpResponse response) {
+    --in_flight_;
+    write(std::move(response), keep_alive_);
   }
 
   // A read ended with an error: a normal close, a timeout or a limit.
@@ -151,6 +164,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  std::optional<Strand> strand_;  // the strand stream_'s handlers run on (the listener makes one)
   const HttpServerOptions options_;  // a copy: a session may outlive the listener
   const Router& router_;
   std::atomic<size_t>& in_flight_;

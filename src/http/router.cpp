@@ -32,14 +32,13 @@ std::optional<std::string> percent_decode(std::string_view text) {
 }
 
 void Router::add(beast_http::verb method, std::string_view pattern, SyncHandler handler) {
-  add_async(method, pattern,
-            [handler = std::move(handler)](const RouteRequest& request, const Respond& respond) {
-              respond(handler(request));
-            });
+  Route route{{method, std::string(pattern)}, {}, std::move(handler), {}};
+  for (std::string_view segment : split_path(pattern)) route.segments.emplace_back(segment);
+  routes_.push_back(std::move(route));
 }
 
 void Router::add_async(beast_http::verb method, std::string_view pattern, AsyncHandler handler) {
-  Route route{{method, std::string(pattern)}, {}, std::move(handler)};
+  Route route{{method, std::string(pattern)}, {}, {}, std::move(handler)};
   for (std::string_view segment : split_path(pattern)) route.segments.emplace_back(segment);
   routes_.push_back(std::move(route));
 }
@@ -53,8 +52,8 @@ std::vector<Router::RouteInfo> Router::routes() const {
   return out;
 }
 
-std::vector<std::string_view> Router::split_path(std::string_view path) {
-  std::vector<std::string_view> segments;
+Router::Segments Router::split_path(std::string_view path) {
+  Segments segments;
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
   while (true) {
     const size_t slash = path.find('/');
@@ -65,8 +64,7 @@ std::vector<std::string_view> Router::split_path(std::string_view path) {
   return segments;
 }
 
-bool Router::match(const Route& route, const std::vector<std::string_view>& segments,
-                   PathParams* params) {
+bool Router::match(const Route& route, const Segments& segments, PathParams* params) {
   if (route.segments.size() != segments.size()) return false;
   const size_t kept = params != nullptr ? params->size() : 0;
   for (size_t i = 0; i < segments.size(); ++i) {
@@ -111,12 +109,19 @@ void Router::dispatch(HttpRequest request, Respond respond) const {
     allow += std::string(beast_http::to_string(route.info.method));
   }
 
+  if (found != nullptr && found->sync_handler) {  // answered here: no wrapping of `respond`
+    HttpResponse response =
+        found->sync_handler(RouteRequest{std::move(request), std::move(params)});
+    observe(found_index, method, response, started);
+    respond(std::move(response));
+    return;
+  }
+
   Respond observed = std::move(respond);
   if (observer_) {
-    observed = [observer = observer_, found_index, method, started,
+    observed = [this, found_index, method, started,
                 respond = std::move(observed)](HttpResponse response) {
-      observer(found_index, method, response.result_int(),
-               std::chrono::steady_clock::now() - started);
+      observe(found_index, method, response, started);
       respond(std::move(response));
     };
   }
@@ -132,7 +137,14 @@ void Router::dispatch(HttpRequest request, Respond respond) const {
     }
     return;
   }
-  found->handler(RouteRequest{std::move(request), std::move(params)}, std::move(observed));
+  found->async_handler(RouteRequest{std::move(request), std::move(params)}, std::move(observed));
+}
+
+void Router::observe(size_t route, beast_http::verb method, const HttpResponse& response,
+                     std::chrono::steady_clock::time_point started) const {
+  if (observer_) {
+    observer_(route, method, response.result_int(), std::chrono::steady_clock::now() - started);
+  }
 }
 
 }  // namespace lmcache::http

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <boost/beast/http/verb.hpp>
+#include <boost/container/small_vector.hpp>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -24,6 +25,7 @@ using SyncHandler = std::function<HttpResponse(const RouteRequest& request)>;
 // Unknown paths get FastAPI's 404 body, known paths with another method its
 // 405 body with an Allow header. The query string is ignored for matching.
 // Routes are added before the server starts; dispatch is then thread-safe.
+// The router must outlive the requests it dispatches, also those answered later.
 class Router {
  public:
   // The route index an observer is given when no route matched.
@@ -51,17 +53,23 @@ class Router {
   void dispatch(HttpRequest request, Respond respond) const;
 
  private:
+  // The segments of a request path; paths of up to 8 segments need no allocation.
+  using Segments = boost::container::small_vector<std::string_view, 8>;
+
   struct Route {
     RouteInfo info;
     std::vector<std::string> segments;  // "{name}" marks a parameter
-    AsyncHandler handler;
+    SyncHandler sync_handler;           // set for routes added with add()
+    AsyncHandler async_handler;         // set for routes added with add_async()
   };
 
-  static std::vector<std::string_view> split_path(std::string_view path);
+  static Segments split_path(std::string_view path);
   // Whether `segments` fit the route's pattern; when they do and `params` is
   // not null, the route's parameters are appended to it, percent-decoded.
-  static bool match(const Route& route, const std::vector<std::string_view>& segments,
-                    PathParams* params);
+  static bool match(const Route& route, const Segments& segments, PathParams* params);
+  // Calls the observer (if any) about a request answered with `response`.
+  void observe(size_t route, beast_http::verb method, const HttpResponse& response,
+               std::chrono::steady_clock::time_point started) const;
 
   std::vector<Route> routes_;
   Observer observer_;
