@@ -168,8 +168,9 @@ std::vector<SettingSpec> setting_specs() {
                      const double gib = parse_number(raw, kAllowed);
                      if (gib < 0) reject(raw, "out of range", kAllowed);
                      const auto bytes = core::gib_to_bytes(gib);
-                     if (!bytes)
+                     if (!bytes) {
                        reject(raw, "too large (the byte count must fit in 63 bits)", kAllowed);
+                     }
                      c.default_quota_bytes = *bytes;
                    }});
   specs.push_back({"--log-level", "LOG_LEVEL", "Log level", "info",
