@@ -71,7 +71,7 @@ long resident_bytes() {
 struct Shared {
   UsageLedger ledger;
   uint64_t next_key = kBigKeys + kSmallKeys;  // next never-used key number
-  QuotaMap quotas;                            // "big" over quota, small salts far under
+  QuotaLimits quotas;                         // "big" over quota, small salts far under
   double build_seconds = 0;
   long rss_delta = 0;
 };
@@ -89,8 +89,9 @@ Shared& shared() {
     s->build_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     s->rss_delta = resident_bytes() - rss_before;
-    s->quotas["big"] = 1;
-    for (int i = 0; i < kSmallSalts; ++i) s->quotas[small_salt(i)] = uint64_t{1} << 50;
+    s->quotas.explicit_limits["big"] = 1;
+    for (int i = 0; i < kSmallSalts; ++i)
+      s->quotas.explicit_limits[small_salt(i)] = uint64_t{1} << 50;
     return s;
   }();
   return *s;

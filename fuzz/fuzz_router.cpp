@@ -35,6 +35,7 @@
 #include "http/membership_routes.h"
 #include "http/metrics_routes.h"
 #include "http/prefetch_routes.h"
+#include "http/quota_routes.h"
 #include "http/request_metrics.h"
 
 namespace {
@@ -100,6 +101,7 @@ struct Coordinator {
     hooks.on_registered = [this](const std::string& id) { l2.on_instance_registered(id); };
     http::add_membership_routes(router, registry, hooks);
     http::add_l2_routes(router, l2, quotas);
+    http::add_quota_routes(router, l2, quotas);
     http::add_blend_routes(router, blend);
     http::add_prefetch_routes(router, registry, forwarder());
     http::add_metrics_route(router, {&metrics, &core_state_metrics, &request_metrics});

@@ -31,6 +31,7 @@
 #include "http/membership_routes.h"
 #include "http/metrics_routes.h"
 #include "http/prefetch_routes.h"
+#include "http/quota_routes.h"
 #include "http/request_metrics.h"
 #include "http/router.h"
 
@@ -61,7 +62,7 @@ struct CoordinatorApp::Impl {
   explicit Impl(CoordinatorConfig cfg)
       : config(std::move(cfg)),
         io(static_cast<int>(io_thread_count())),
-        quotas(config.state_path),
+        quotas(config.state_path, config.default_quota_bytes),
         l2(eviction_config(config)),
         blend(config.blend_chunk_size, config.blend_probe_stride),
         mp_client(io.get_executor()),
@@ -72,6 +73,7 @@ struct CoordinatorApp::Impl {
     hooks.on_heartbeat = [this] { heartbeats.Increment(); };
     http::add_membership_routes(router, registry, hooks);
     http::add_l2_routes(router, l2, quotas);
+    http::add_quota_routes(router, l2, quotas);
     http::add_blend_routes(router, blend, [this](size_t matches) {
       blend_match_requests.Increment();
       blend_matches.Increment(static_cast<double>(matches));
@@ -90,6 +92,11 @@ struct CoordinatorApp::Impl {
     options.body_timeout = 3 * options.keep_alive_timeout;
     server.emplace(io, options, router);
     server->start();
+    if (const core::DefaultLimit limit = quotas.default_limit()) {
+      spdlog::info("salts without a quota may keep {} bytes in L2", *limit);
+    } else {
+      spdlog::info("salts without a quota are exempt from eviction");
+    }
   }
 
   // Adapts the outbound MP client to the prefetch routes.

@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/gib.h"
 #include "wire/lax_number.h"
 
 namespace lmcache::app {
@@ -150,6 +151,27 @@ std::vector<SettingSpec> setting_specs() {
                    "lmcache-coordinator.db", [](CoordinatorConfig& c, const RawSetting& raw) {
                      if (raw.value.empty()) reject(raw, "empty", "a file path or ':memory:'");
                      c.state_path = raw.value;
+                   }});
+  specs.push_back({"--default-quota-gb", "DEFAULT_QUOTA_GB",
+                   "GiB each salt without a quota may keep while the state file sets no default "
+                   "(PUT /quota/config); 'none': never evicted, 0: nothing",
+                   "0", [](CoordinatorConfig& c, const RawSetting& raw) {
+                     constexpr const char* kAllowed = "'none' or a number of GiB >= 0";
+                     std::string text = trim(raw.value);
+                     for (char& ch : text) {
+                       ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                     }
+                     if (text == "none") {
+                       c.default_quota_bytes = std::nullopt;
+                       return;
+                     }
+                     const double gib = parse_number(raw, kAllowed);
+                     if (gib < 0) reject(raw, "out of range", kAllowed);
+                     const auto bytes = core::gib_to_bytes(gib);
+                     if (!bytes) {
+                       reject(raw, "too large (the byte count must fit in 63 bits)", kAllowed);
+                     }
+                     c.default_quota_bytes = *bytes;
                    }});
   specs.push_back({"--log-level", "LOG_LEVEL", "Log level", "info",
                    [](CoordinatorConfig& c, const RawSetting& raw) {

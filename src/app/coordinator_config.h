@@ -22,6 +22,9 @@ struct CoordinatorConfig {
   uint64_t blend_probe_stride = 1;
   double timeout_keep_alive_s = 10.0;
   std::string state_path = "lmcache-coordinator.db";  // ":memory:" keeps quotas in memory only
+  // The default limit of salts without a quota while the state file stores none: bytes, or
+  // nullopt ("none") when such salts are never evicted. 0 is the seed-era allowlist.
+  std::optional<uint64_t> default_quota_bytes = 0;
   std::string log_level = "info";
   // Env-only startup-resync knobs.
   bool enable_startup_resync = true;

@@ -89,6 +89,15 @@ std::vector<MetricFamily> CoreStateMetrics::Collect() const {
   }
   out.push_back(std::move(usage));
   out.push_back(std::move(quota));
+  // Absent, not NaN, while salts without a quota are exempt: there is no limit to graph, and a
+  // NaN sample would break sums and alerts over the family.
+  MetricFamily default_quota = family(
+      "l2_default_quota_bytes",
+      "Quota limit in bytes of salts without their own; absent while they are exempt.", kGauge);
+  if (const core::DefaultLimit limit = quotas_.default_limit()) {
+    add_sample(default_quota, static_cast<double>(*limit));
+  }
+  out.push_back(std::move(default_quota));
 
   out.push_back(single("blend_entries", "CacheBlend (content, object key) entries.", kGauge,
                        static_cast<double>(blend_.entry_count())));

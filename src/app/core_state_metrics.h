@@ -13,7 +13,8 @@
 namespace lmcache::app {
 
 // The metric families that report what the core objects hold: membership
-// size, L2 event counters, usage and quota per cache salt, the blend index.
+// size, L2 event counters, usage and quota per cache salt, the default quota
+// (absent while salts without a quota are exempt), the blend index.
 // Core knows nothing of Prometheus, so each scrape reads it afresh; a salt
 // with neither keys nor a quota is absent from that scrape.
 class CoreStateMetrics : public prometheus::Collectable {

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-
 namespace lmcache::app {
 
 namespace {
@@ -41,7 +40,7 @@ EvictionLoop::EvictionLoop(core::L2Accounting& l2, core::QuotaStore& quotas,
 size_t EvictionLoop::sweep(Clock::time_point now) {
   const std::vector<core::InstanceRecord> instances = registry_.list();
   if (instances.empty()) return 0;  // nobody to send deletes to: skip the sweep
-  core::EvictionPlan plan = l2_.plan_eviction(quotas_.all(), now);
+  core::EvictionPlan plan = l2_.plan_eviction(quotas_.limits(), now);
   sweeps_.Increment();
   for (const auto& salt : plan.salts) {
     spdlog::info(

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace lmcache::core {
 
@@ -11,7 +12,7 @@ std::chrono::steady_clock::duration EvictionConfig::retry_delay_for(double check
   return std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(30), interval);
 }
 
-EvictionPlan EvictionPlanner::plan(UsageLedger& ledger, const QuotaMap& quotas,
+EvictionPlan EvictionPlanner::plan(UsageLedger& ledger, const QuotaLimits& limits,
                                    SteadyTime now) const {
   EvictionPlan plan;
   std::vector<SaltUsage> salts = ledger.salts_with_usage();
@@ -34,8 +35,9 @@ EvictionPlan EvictionPlanner::plan(UsageLedger& ledger, const QuotaMap& quotas,
     plan.expired += expired;
     if (salt.bytes == 0) continue;
 
-    const auto quota = quotas.find(salt.cache_salt);
-    const uint64_t limit = quota == quotas.end() ? 0 : quota->second;
+    const std::optional<uint64_t> effective = limits.effective_limit(salt.cache_salt);
+    if (!effective) continue;  // exempt: no quota and no default
+    const uint64_t limit = *effective;
     const bool over =
         static_cast<double>(salt.bytes) >= config_.trigger_watermark * static_cast<double>(limit);
     if (!over) continue;

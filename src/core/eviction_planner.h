@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/object_key.h"
-#include "core/quota_store.h"
+#include "core/quota_limits.h"
 #include "core/usage_ledger.h"
 
 namespace lmcache::core {
@@ -45,7 +45,8 @@ struct EvictionPlan {
 // 1. For each salt with tracked keys, in-flight keys whose retry delay has passed go back to
 //    the LRU end (they are eligible again and, being least recent, are re-sent first).
 // 2. A salt with usage > 0 is over when usage >= trigger_watermark * limit. The limit is its
-//    quota; a salt without a quota has limit 0 (allowlist: everything it stores is evicted).
+//    quota; a salt without one has the default limit (QuotaLimits::effective_limit): with a
+//    0 default (allowlist) everything it stores is evicted, with none it is never a victim.
 // 3. An over salt's target is max(1, floor(keys * ratio)) keys (ratio 1.0 when limit is 0).
 //    Keys already in flight count towards the target: they are being evicted. Only the rest,
 //    target - in_flight, is newly taken from the LRU end and marked in flight until
@@ -61,7 +62,7 @@ class EvictionPlanner {
   explicit EvictionPlanner(EvictionConfig config) : config_(config) {}
 
   // Plans one sweep at `now` and marks the chosen victims in flight.
-  EvictionPlan plan(UsageLedger& ledger, const QuotaMap& quotas, SteadyTime now) const;
+  EvictionPlan plan(UsageLedger& ledger, const QuotaLimits& limits, SteadyTime now) const;
 
   const EvictionConfig& config() const { return config_; }
 

@@ -49,9 +49,9 @@ void L2Accounting::on_instance_registered(std::string_view instance_id) {
   sequences_.reset(instance_id);
 }
 
-EvictionPlan L2Accounting::plan_eviction(const QuotaMap& quotas, SteadyTime now) {
+EvictionPlan L2Accounting::plan_eviction(const QuotaLimits& limits, SteadyTime now) {
   MutexLock lock(mutex_);
-  return planner_.plan(ledger_, quotas, now);
+  return planner_.plan(ledger_, limits, now);
 }
 
 size_t L2Accounting::release(std::span<const TrackedKey> victims) {

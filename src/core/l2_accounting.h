@@ -10,7 +10,7 @@
 #include "core/eviction_planner.h"
 #include "core/mutex.h"
 #include "core/object_key.h"
-#include "core/quota_store.h"
+#include "core/quota_limits.h"
 #include "core/sequence_tracker.h"
 #include "core/thread_annotations.h"
 #include "core/usage_ledger.h"
@@ -74,8 +74,9 @@ class L2Accounting {
   // An instance (re-)registered: its next batch may start again at seq 1.
   void on_instance_registered(std::string_view instance_id);
 
-  // Plans one eviction sweep and marks the victims in flight.
-  EvictionPlan plan_eviction(const QuotaMap& quotas, SteadyTime now);
+  // Plans one eviction sweep against explicit quotas and the default, and marks the victims in
+  // flight.
+  EvictionPlan plan_eviction(const QuotaLimits& limits, SteadyTime now);
 
   // A dispatch failed: its victims are eligible again at the next sweep.
   size_t release(std::span<const TrackedKey> victims);

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <charconv>
 #include <vector>
 
 #include "core/gib.h"
@@ -17,9 +18,29 @@ int collect_first_column(void* out, int columns, char** values, char** /*names*/
   return 0;
 }
 
+// The `meta` row that holds the default limit: "none" (exempt) or a byte count in decimal.
+constexpr const char* kDefaultLimitName = "default_limit_bytes";
+constexpr std::string_view kExemptText = "none";
+
+std::string default_limit_text(DefaultLimit limit) {
+  return limit ? std::to_string(*limit) : std::string(kExemptText);
+}
+
+// nullopt when `text` is neither "none" nor a byte count within kMaxLimitBytes.
+std::optional<DefaultLimit> parse_default_limit(std::string_view text) {
+  if (text == kExemptText) return DefaultLimit{};
+  uint64_t bytes = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bytes);
+  if (ec != std::errc() || end != text.data() + text.size() || bytes > kMaxLimitBytes) {
+    return std::nullopt;
+  }
+  return DefaultLimit{bytes};
+}
+
 }  // namespace
 
-QuotaStore::QuotaStore(const std::string& path) : path_(path), durable_(path != kInMemory) {
+QuotaStore::QuotaStore(const std::string& path, DefaultLimit fallback_default)
+    : path_(path), durable_(path != kInMemory), default_limit_(fallback_default) {
   if (path.empty()) {
     // SQLite would open a private temporary file: it looks durable and is not.
     throw QuotaStoreError("quota database path is empty (use ':memory:' to keep quotas in memory)");
@@ -80,18 +101,46 @@ QuotaStore::QuotaStore(const std::string& path) : path_(path), durable_(path != 
     sqlite3_finalize(select);
     if (step != SQLITE_DONE) fail("cannot read quotas");
 
+    if (sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE name = ?1", -1, &select, nullptr) !=
+        SQLITE_OK) {
+      fail("cannot read the default quota");
+    }
+    sqlite3_bind_text(select, 1, kDefaultLimitName, -1, SQLITE_STATIC);
+    step = sqlite3_step(select);
+    std::optional<std::string> stored_default;
+    if (step == SQLITE_ROW) {
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(select, 0));
+      stored_default.emplace(text ? text : "",
+                             static_cast<size_t>(sqlite3_column_bytes(select, 0)));
+    }
+    sqlite3_finalize(select);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) fail("cannot read the default quota");
+    if (stored_default) {
+      auto parsed = parse_default_limit(*stored_default);
+      if (!parsed) {
+        throw QuotaStoreError("quota database '" + path_ + "' is corrupt: default quota '" +
+                              *stored_default + "' is neither 'none' nor a byte count");
+      }
+      default_limit_ = *parsed;
+    }
+
     if (sqlite3_prepare_v3(
             db_,
             "INSERT INTO quotas (cache_salt, limit_bytes) VALUES (?1, ?2) "
             "ON CONFLICT (cache_salt) DO UPDATE SET limit_bytes = excluded.limit_bytes",
             -1, SQLITE_PREPARE_PERSISTENT, &upsert_, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v3(db_, "DELETE FROM quotas WHERE cache_salt = ?1", -1,
-                           SQLITE_PREPARE_PERSISTENT, &delete_, nullptr) != SQLITE_OK) {
+                           SQLITE_PREPARE_PERSISTENT, &delete_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v3(db_,
+                           "INSERT INTO meta (name, value) VALUES (?1, ?2) "
+                           "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                           -1, SQLITE_PREPARE_PERSISTENT, &set_default_, nullptr) != SQLITE_OK) {
       fail("cannot prepare statements");
     }
   } catch (...) {
     sqlite3_finalize(upsert_);
     sqlite3_finalize(delete_);
+    sqlite3_finalize(set_default_);
     sqlite3_close(db_);
     throw;
   }
@@ -100,6 +149,7 @@ QuotaStore::QuotaStore(const std::string& path) : path_(path), durable_(path != 
 QuotaStore::~QuotaStore() {
   sqlite3_finalize(upsert_);
   sqlite3_finalize(delete_);
+  sqlite3_finalize(set_default_);
   sqlite3_close(db_);
 }
 
@@ -161,6 +211,30 @@ std::optional<uint64_t> QuotaStore::get(std::string_view cache_salt) const {
 QuotaMap QuotaStore::all() const {
   MutexLock lock(mu_);
   return quotas_;
+}
+
+void QuotaStore::set_default_limit(DefaultLimit limit_bytes) {
+  if (limit_bytes) limit_bytes = std::min(*limit_bytes, kMaxLimitBytes);
+  const std::string text = default_limit_text(limit_bytes);
+  MutexLock lock(mu_);
+  sqlite3_reset(set_default_);
+  sqlite3_bind_text(set_default_, 1, kDefaultLimitName, -1, SQLITE_STATIC);
+  sqlite3_bind_text(set_default_, 2, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  const int rc = sqlite3_step(set_default_);
+  sqlite3_reset(set_default_);
+  sqlite3_clear_bindings(set_default_);
+  if (rc != SQLITE_DONE) fail("cannot write the default quota");
+  default_limit_ = limit_bytes;
+}
+
+DefaultLimit QuotaStore::default_limit() const {
+  MutexLock lock(mu_);
+  return default_limit_;
+}
+
+QuotaLimits QuotaStore::limits() const {
+  MutexLock lock(mu_);
+  return QuotaLimits{quotas_, default_limit_};
 }
 
 }  // namespace lmcache::core

@@ -2,23 +2,19 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "core/mutex.h"
+#include "core/quota_limits.h"
 #include "core/thread_annotations.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace lmcache::core {
-
-// Quota limits in bytes by cache salt, sorted by salt.
-using QuotaMap = std::map<std::string, uint64_t, std::less<>>;
 
 // Raised when the quota database cannot be opened, read or written. The message names the path
 // and SQLite's reason.
@@ -27,10 +23,14 @@ class QuotaStoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Quotas (cache salt -> limit bytes) stored in an SQLite database so they survive a restart.
-// Every write is committed to disk before set()/remove() return (WAL journal, synchronous=FULL),
-// so an answered PUT/DELETE is never lost. All quotas are loaded at open and served from memory.
-// A salt without a quota has none here; the eviction rules treat that as a 0-byte limit.
+// Quotas (cache salt -> limit bytes) and the default limit of salts without one, stored in an
+// SQLite database so they survive a restart. Every write is committed to disk before it returns
+// (WAL journal, synchronous=FULL), so an answered PUT/DELETE is never lost. Everything is loaded
+// at open and served from memory.
+//
+// The default limit is a row of the `meta` table, written only by set_default_limit(). A
+// database without that row (older files, or one never configured) uses the `fallback_default`
+// given at open, which is not written: the flag keeps deciding until an operator sets a default.
 //
 // Thread-safe: one internal mutex serialises reads and writes.
 class QuotaStore {
@@ -39,8 +39,10 @@ class QuotaStore {
   static constexpr std::string_view kInMemory = ":memory:";
 
   // Opens (creating if needed) the database at `path`. Throws QuotaStoreError when the file is
-  // not a database, is corrupt, or cannot be created or written (e.g. its directory is missing).
-  explicit QuotaStore(const std::string& path);
+  // not a database, is corrupt (a stored default that does not parse included), or cannot be
+  // created or written (e.g. its directory is missing). `fallback_default` is the default limit
+  // while the database stores none.
+  explicit QuotaStore(const std::string& path, DefaultLimit fallback_default = 0);
   ~QuotaStore();
   QuotaStore(const QuotaStore&) = delete;
   QuotaStore& operator=(const QuotaStore&) = delete;
@@ -58,6 +60,16 @@ class QuotaStore {
   // A copy of every quota.
   QuotaMap all() const;
 
+  // Sets the default limit of salts without a quota (nullopt: exempt; values above
+  // kMaxLimitBytes are stored as kMaxLimitBytes). Durable on return; throws like set().
+  void set_default_limit(DefaultLimit limit_bytes);
+
+  // The default limit: the stored one, else the fallback given at open.
+  DefaultLimit default_limit() const;
+
+  // Every quota and the default, as one consistent snapshot for an eviction sweep.
+  QuotaLimits limits() const;
+
   // False for ":memory:".
   bool durable() const { return durable_; }
   const std::string& path() const { return path_; }
@@ -74,7 +86,9 @@ class QuotaStore {
   sqlite3* db_ GUARDED_BY(mu_) = nullptr;
   sqlite3_stmt* upsert_ GUARDED_BY(mu_) = nullptr;
   sqlite3_stmt* delete_ GUARDED_BY(mu_) = nullptr;
-  QuotaMap quotas_ GUARDED_BY(mu_);  // mirror of the table
+  sqlite3_stmt* set_default_ GUARDED_BY(mu_) = nullptr;
+  QuotaMap quotas_ GUARDED_BY(mu_);             // mirror of the table
+  DefaultLimit default_limit_ GUARDED_BY(mu_);  // the stored default, else the fallback
 };
 
 }  // namespace lmcache::core

@@ -114,6 +114,31 @@ TEST(CoordinatorConfigTest, ErrorNamesFlagValueAndRange) {
   EXPECT_NE(env_exit.message.find("'soon'"), std::string::npos);
 }
 
+TEST(CoordinatorConfigTest, DefaultQuotaIsNoneZeroOrGib) {
+  EXPECT_EQ(parse_ok({}).default_quota_bytes, 0u);  // the seed-era allowlist
+  EXPECT_EQ(parse_ok({"--default-quota-gb", "none"}).default_quota_bytes, std::nullopt);
+  EXPECT_EQ(parse_ok({"--default-quota-gb", " None "}).default_quota_bytes, std::nullopt);
+  EXPECT_EQ(parse_ok({"--default-quota-gb", "0"}).default_quota_bytes, 0u);
+  EXPECT_EQ(parse_ok({"--default-quota-gb", "2.5"}).default_quota_bytes, uint64_t{5} << 29);
+  EXPECT_EQ(parse_ok({}, {{"LMCACHE_MP_COORDINATOR_DEFAULT_QUOTA_GB", "none"}}).default_quota_bytes,
+            std::nullopt);
+  EXPECT_EQ(
+      parse_ok({"--default-quota-gb", "1"}, {{"LMCACHE_MP_COORDINATOR_DEFAULT_QUOTA_GB", "none"}})
+          .default_quota_bytes,
+      uint64_t{1} << 30);
+  for (const char* bad : {"-1", "null", "", "nan", "inf", "1e10"}) {
+    const auto exit = parse_exit({"--default-quota-gb", bad});
+    EXPECT_EQ(exit.code, 2) << bad;
+    EXPECT_NE(exit.message.find("--default-quota-gb"), std::string::npos) << exit.message;
+    EXPECT_NE(exit.message.find("'none' or a number of GiB >= 0"), std::string::npos)
+        << exit.message;
+    EXPECT_EQ(exit.message.find('\n'), std::string::npos);
+  }
+  const auto env_exit = parse_exit({}, {{"LMCACHE_MP_COORDINATOR_DEFAULT_QUOTA_GB", "lots"}});
+  EXPECT_EQ(env_exit.code, 2);
+  EXPECT_NE(env_exit.message.find("LMCACHE_MP_COORDINATOR_DEFAULT_QUOTA_GB"), std::string::npos);
+}
+
 TEST(CoordinatorConfigTest, HelpExitsZero) {
   const auto exit = parse_exit({"--help"});
   EXPECT_EQ(exit.code, 0);

@@ -61,6 +61,25 @@ TEST(CoreStateMetricsTest, FamiliesHaveTheirTypesAndCountersEndInTotal) {
   EXPECT_FALSE(state.family("l2_usage_bytes_total").has_value());  // renamed: a gauge
 }
 
+TEST(CoreStateMetricsTest, DefaultQuotaIsAGaugeAbsentWhileExempt) {
+  CoreState state;  // the store's fallback default is 0 (allowlist)
+  auto family = state.family("l2_default_quota_bytes");
+  ASSERT_TRUE(family.has_value());
+  EXPECT_EQ(family->type, prometheus::MetricType::Gauge);
+  ASSERT_EQ(family->metric.size(), 1u);
+  EXPECT_EQ(family->metric[0].gauge.value, 0.0);
+
+  state.quotas.set_default_limit(uint64_t{3} << 30);
+  EXPECT_NE(state.text().find("lmcache_coordinator_l2_default_quota_bytes 3221225472\n"),
+            std::string::npos)
+      << state.text();
+
+  state.quotas.set_default_limit(std::nullopt);
+  family = state.family("l2_default_quota_bytes");
+  ASSERT_TRUE(family.has_value());
+  EXPECT_TRUE(family->metric.empty());
+}
+
 TEST(CoreStateMetricsTest, SaltsAppearAndDisappearWithTheirKeysAndQuotas) {
   CoreState state;
   state.apply(1, core::L2EventType::kStore, {hash('a'), hash('b')}, "t1");

@@ -1,6 +1,7 @@
 #include "core/quota_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -63,6 +64,74 @@ TEST_F(QuotaStoreTest, QuotasSurviveReopen) {
   QuotaStore store(path());
   EXPECT_EQ(store.all(),
             (QuotaMap{{"", 2}, {"a", 1}, {"huge", kMaxLimitBytes}, {"over", kMaxLimitBytes}}));
+}
+
+TEST_F(QuotaStoreTest, DefaultLimitIsTheFallbackUntilSetThenPersisted) {
+  {
+    QuotaStore store(path(), std::nullopt);
+    EXPECT_EQ(store.default_limit(), std::nullopt);  // the fallback: nothing stored yet
+  }
+  {
+    // Nothing was stored, so another fallback decides.
+    QuotaStore store(path(), 5);
+    EXPECT_EQ(store.default_limit(), 5u);
+    store.set("a", 1);
+    store.set_default_limit(1024);
+    EXPECT_EQ(store.default_limit(), 1024u);
+    const QuotaLimits limits = store.limits();
+    EXPECT_EQ(limits.explicit_limits, (QuotaMap{{"a", 1}}));
+    EXPECT_EQ(limits.default_limit, 1024u);
+    EXPECT_EQ(limits.effective_limit("a"), 1u);
+    EXPECT_EQ(limits.effective_limit("b"), 1024u);
+  }
+  {
+    // Stored now: it wins over the fallback.
+    QuotaStore store(path(), std::nullopt);
+    EXPECT_EQ(store.default_limit(), 1024u);
+    store.set_default_limit(std::nullopt);  // exempt is stored too
+  }
+  {
+    QuotaStore store(path(), 0);
+    EXPECT_EQ(store.default_limit(), std::nullopt);
+    EXPECT_EQ(store.limits().effective_limit("b"), std::nullopt);
+    store.set_default_limit(0);
+    store.set_default_limit(~uint64_t{0});  // clamped
+  }
+  QuotaStore store(path(), std::nullopt);
+  EXPECT_EQ(store.default_limit(), kMaxLimitBytes);
+  EXPECT_EQ(store.all(), (QuotaMap{{"a", 1}}));
+}
+
+TEST_F(QuotaStoreTest, FileOfTheSeedEraSchemaOpensWithTheFallbackDefault) {
+  // A state file written before the default existed: quotas table and meta without the row.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE quotas (cache_salt TEXT PRIMARY KEY NOT NULL, limit_bytes "
+                           "INTEGER NOT NULL CHECK (limit_bytes >= 0)) WITHOUT ROWID;"
+                           "CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT "
+                           "NULL) WITHOUT ROWID;"
+                           "INSERT INTO meta VALUES ('schema_version', '1');"
+                           "INSERT INTO quotas VALUES ('old', 42);",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  QuotaStore store(path(), std::nullopt);
+  EXPECT_EQ(store.default_limit(), std::nullopt);
+  EXPECT_EQ(store.get("old"), 42u);
+}
+
+TEST_F(QuotaStoreTest, UnparsableStoredDefaultIsCorruption) {
+  { QuotaStore store(path()); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO meta VALUES ('default_limit_bytes', '-3')", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_THROW(QuotaStore store(path()), QuotaStoreError);
 }
 
 TEST_F(QuotaStoreTest, InMemoryIsNotDurable) {
