@@ -32,9 +32,9 @@ size_t HealthSweep::run(Clock::time_point now, Clock::duration lateness) {
   }
   const auto removed = registry_.remove_lapsed(now, instance_timeout_);
   for (const auto& id : removed) {
+    if (on_removed_) on_removed_(id);
     spdlog::warn("evicted instance {}: no heartbeat for more than {:.1f} s", id,
                  std::chrono::duration<double>(instance_timeout_).count());
-    if (on_removed_) on_removed_(id);
   }
   removed_.Increment(static_cast<double>(removed.size()));
   return removed.size();
