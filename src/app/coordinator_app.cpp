@@ -16,16 +16,19 @@
 #include <vector>
 
 #include "app/core_state_metrics.h"
+#include "app/event_ingest_metrics.h"
 #include "app/eviction_loop.h"
 #include "app/health_sweep.h"
 #include "app/periodic_task.h"
 #include "app/startup_resync.h"
 #include "client/mp_client.h"
 #include "core/blend_index.h"
+#include "core/event_ingest.h"
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
 #include "core/quota_store.h"
 #include "http/blend_routes.h"
+#include "http/event_routes.h"
 #include "http/http_server.h"
 #include "http/l2_routes.h"
 #include "http/membership_routes.h"
@@ -67,19 +70,23 @@ struct CoordinatorApp::Impl {
         blend(config.blend_chunk_size, config.blend_probe_stride),
         mp_client(io.get_executor()),
         health_sweep(registry, seconds(config.instance_timeout_s),
-                     seconds(config.health_check_interval_s), metrics) {
+                     seconds(config.health_check_interval_s), metrics,
+                     [this](const std::string& id) { events.on_instance_timed_out(id); }) {
     http::MembershipHooks hooks;
     hooks.on_registered = [this](const std::string& id) { l2.on_instance_registered(id); };
+    hooks.on_deregistered = [this](const std::string& id) { events.on_instance_deregistered(id); };
     hooks.on_heartbeat = [this] { heartbeats.Increment(); };
     http::add_membership_routes(router, registry, hooks);
     http::add_l2_routes(router, l2, quotas);
     http::add_quota_routes(router, l2, quotas);
+    http::add_event_routes(router, events);
     http::add_blend_routes(router, blend, [this](size_t matches) {
       blend_match_requests.Increment();
       blend_matches.Increment(static_cast<double>(matches));
     });
     http::add_prefetch_routes(router, registry, prefetch_forwarder());
-    http::add_metrics_route(router, {&metrics, &core_state_metrics, &request_metrics});
+    http::add_metrics_route(router,
+                            {&metrics, &core_state_metrics, &event_metrics, &request_metrics});
     request_metrics.observe(router);
 
     http::HttpServerOptions options;
@@ -180,6 +187,7 @@ struct CoordinatorApp::Impl {
   core::QuotaStore quotas;
   core::InstanceRegistry registry;
   core::L2Accounting l2;
+  core::EventIngest events{l2};  // POST /events, feeding l2
   core::BlendIndex blend;
   client::MpClient mp_client;
   HealthSweep health_sweep;
@@ -191,6 +199,7 @@ struct CoordinatorApp::Impl {
   prometheus::Counter& blend_matches =
       counter(metrics, "lmcache_coordinator_blend_matches_total", "CacheBlend matches reported.");
   CoreStateMetrics core_state_metrics{registry, l2, quotas, blend};
+  EventIngestMetrics event_metrics{events};
   http::RequestMetrics request_metrics;
   http::Router router;
   std::optional<http::HttpServer> server;

@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace lmcache::app {
 
 HealthSweep::HealthSweep(core::InstanceRegistry& registry, Clock::duration instance_timeout,
-                         Clock::duration interval, prometheus::Registry& metrics)
+                         Clock::duration interval, prometheus::Registry& metrics,
+                         RemovalHook on_removed)
     : registry_(registry),
       instance_timeout_(instance_timeout),
       // Late by more than one interval and more than 1 s: not jitter, a stall.
@@ -16,7 +18,8 @@ HealthSweep::HealthSweep(core::InstanceRegistry& registry, Clock::duration insta
                    .Name("lmcache_coordinator_instance_evictions_total")
                    .Help("Instances removed by the health sweep for missing heartbeats.")
                    .Register(metrics)
-                   .Add({})) {}
+                   .Add({})),
+      on_removed_(std::move(on_removed)) {}
 
 size_t HealthSweep::run(Clock::time_point now, Clock::duration lateness) {
   if (lateness > stall_threshold_) {
@@ -29,6 +32,7 @@ size_t HealthSweep::run(Clock::time_point now, Clock::duration lateness) {
   }
   const auto removed = registry_.remove_lapsed(now, instance_timeout_);
   for (const auto& id : removed) {
+    if (on_removed_) on_removed_(id);
     spdlog::warn("evicted instance {}: no heartbeat for more than {:.1f} s", id,
                  std::chrono::duration<double>(instance_timeout_).count());
   }

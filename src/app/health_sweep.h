@@ -4,6 +4,8 @@
 #include <prometheus/registry.h>
 
 #include <chrono>
+#include <functional>
+#include <string>
 
 #include "core/instance_registry.h"
 
@@ -17,9 +19,12 @@ class HealthSweep {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // Called with the id of each instance a sweep removes, after its removal.
+  using RemovalHook = std::function<void(const std::string& instance_id)>;
+
   // Registers its counter of removed instances in `metrics`.
   HealthSweep(core::InstanceRegistry& registry, Clock::duration instance_timeout,
-              Clock::duration interval, prometheus::Registry& metrics);
+              Clock::duration interval, prometheus::Registry& metrics, RemovalHook on_removed = {});
 
   // A sweep that is later than this is treated as a coordinator stall.
   Clock::duration stall_threshold() const { return stall_threshold_; }
@@ -33,6 +38,7 @@ class HealthSweep {
   Clock::duration instance_timeout_;
   Clock::duration stall_threshold_;
   prometheus::Counter& removed_;  // instances removed since start
+  RemovalHook on_removed_;
 };
 
 }  // namespace lmcache::app

@@ -32,6 +32,29 @@ L2BatchOutcome L2Accounting::apply_batch(std::string_view instance_id, uint64_t 
   return outcome;
 }
 
+void L2Accounting::apply_cache_events(CacheEventType type, std::string_view owner,
+                                      std::span<const CacheEventEntry> entries) {
+  MutexLock lock(mutex_);
+  switch (type) {
+    case CacheEventType::kStore:
+      for (const CacheEventEntry& entry : entries) {
+        ledger_.apply_store(entry.key, entry.size_bytes, owner);
+      }
+      applied_[static_cast<size_t>(L2EventType::kStore)] += entries.size();
+      break;
+    case CacheEventType::kDelete:
+      for (const CacheEventEntry& entry : entries) ledger_.apply_delete(entry.key);
+      applied_[static_cast<size_t>(L2EventType::kDelete)] += entries.size();
+      break;
+    case CacheEventType::kAccess:
+      for (const CacheEventEntry& entry : entries) ledger_.apply_lookup(entry.key);
+      applied_[static_cast<size_t>(L2EventType::kLookup)] += entries.size();
+      break;
+    case CacheEventType::kConfig:
+      break;
+  }
+}
+
 void L2Accounting::record_rejected(size_t count) {
   MutexLock lock(mutex_);
   rejected_ += count;

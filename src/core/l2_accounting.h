@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cache_event.h"
 #include "core/eviction_planner.h"
 #include "core/mutex.h"
 #include "core/object_key.h"
@@ -63,6 +64,14 @@ class L2Accounting {
   // replay (see SequenceTracker). Stores record `instance_id` as the owner.
   L2BatchOutcome apply_batch(std::string_view instance_id, uint64_t seq,
                              std::span<const L2Event> events);
+
+  // Applies the entries of one `POST /events` batch of tier l2, already admitted by the
+  // EventGate (no sequencing here): a store records the size and makes `owner` the owner (the
+  // last reporter, also for a shared placement: to the ledger a key is one key whoever reports
+  // it), a delete forgets the key, an access touches a tracked key. Config batches do nothing.
+  // Counted with the seed-era events of the same effect (access as lookup).
+  void apply_cache_events(CacheEventType type, std::string_view owner,
+                          std::span<const CacheEventEntry> entries);
 
   // Counts events of a batch that were rejected before apply_batch (invalid keys).
   void record_rejected(size_t count);

@@ -102,16 +102,14 @@ std::optional<std::string> check_cache_salt(std::string_view cache_salt) {
   return std::nullopt;
 }
 
-ObjectKeyResult parse_object_key(std::string_view chunk_hash_hex, std::string_view model_name,
-                                 int64_t kv_rank, int64_t object_group_id,
-                                 std::string_view cache_salt) {
-  ObjectKeyResult result;
-  auto fail = [&result](std::string field, std::string message) {
-    result.error = {std::move(field), std::move(message)};
-    return result;
+std::optional<ObjectKeyError> check_object_key(std::string_view chunk_hash_hex,
+                                               std::string_view model_name, int64_t kv_rank,
+                                               int64_t object_group_id,
+                                               std::string_view cache_salt) {
+  auto fail = [](std::string field, std::string message) {
+    return std::optional<ObjectKeyError>(ObjectKeyError{std::move(field), std::move(message)});
   };
-  auto bytes = decode_hex(chunk_hash_hex);
-  if (!bytes) return fail("chunk_hash_hex", check_chunk_hash_hex(chunk_hash_hex).value_or(""));
+  if (auto err = check_chunk_hash_hex(chunk_hash_hex)) return fail("chunk_hash_hex", *err);
   if (auto err = check_model_name(model_name)) return fail("model_name", *err);
   if (kv_rank < std::numeric_limits<int32_t>::min() ||
       kv_rank > std::numeric_limits<int32_t>::max()) {
@@ -124,8 +122,21 @@ ObjectKeyResult parse_object_key(std::string_view chunk_hash_hex, std::string_vi
                                        std::to_string(std::numeric_limits<uint32_t>::max()));
   }
   if (auto err = check_cache_salt(cache_salt)) return fail("cache_salt", *err);
-  result.key = ObjectKey{std::move(*bytes), std::string(model_name), static_cast<int32_t>(kv_rank),
-                         static_cast<uint32_t>(object_group_id), std::string(cache_salt)};
+  return std::nullopt;
+}
+
+ObjectKeyResult parse_object_key(std::string_view chunk_hash_hex, std::string_view model_name,
+                                 int64_t kv_rank, int64_t object_group_id,
+                                 std::string_view cache_salt) {
+  ObjectKeyResult result;
+  if (auto error =
+          check_object_key(chunk_hash_hex, model_name, kv_rank, object_group_id, cache_salt)) {
+    result.error = std::move(*error);
+    return result;
+  }
+  result.key =
+      ObjectKey{*decode_hex(chunk_hash_hex), std::string(model_name), static_cast<int32_t>(kv_rank),
+                static_cast<uint32_t>(object_group_id), std::string(cache_salt)};
   return result;
 }
 

@@ -96,6 +96,13 @@ ObjectKeyResult parse_object_key(std::string_view chunk_hash_hex, std::string_vi
                                  int64_t kv_rank, int64_t object_group_id,
                                  std::string_view cache_salt);
 
+// The checks of parse_object_key without building the key: the error parse_object_key would
+// report, or nullopt when the five fields make a valid key. Allocates only on failure.
+std::optional<ObjectKeyError> check_object_key(std::string_view chunk_hash_hex,
+                                               std::string_view model_name, int64_t kv_rank,
+                                               int64_t object_group_id,
+                                               std::string_view cache_salt);
+
 // Each field check on its own, for callers that validate one field (e.g. a salt in a URL path).
 // They return the error message, or nullopt when the value is valid.
 std::optional<std::string> check_chunk_hash_hex(std::string_view hex);

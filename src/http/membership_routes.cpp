@@ -110,11 +110,14 @@ void add_membership_routes(Router& router, core::InstanceRegistry& registry,
                return json_response(status::ok, json::object{{"instance_id", id}});
              });
 
-  router.add(verb::delete_, "/instances/{instance_id}", [&registry](const RouteRequest& request) {
-    const std::string& id = request.param("instance_id");
-    if (registry.remove(id)) spdlog::info("deregistered instance {}", id);
-    return empty_response(status::no_content);
-  });
+  router.add(verb::delete_, "/instances/{instance_id}",
+             [&registry, hooks](const RouteRequest& request) {
+               const std::string& id = request.param("instance_id");
+               if (registry.remove(id)) spdlog::info("deregistered instance {}", id);
+               // Also for an id that is not registered: posting events needs no registration.
+               if (hooks.on_deregistered) hooks.on_deregistered(id);
+               return empty_response(status::no_content);
+             });
 
   router.add(verb::get, "/instances", [&registry](const RouteRequest&) {
     json::array instances;

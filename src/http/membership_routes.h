@@ -12,6 +12,8 @@ namespace lmcache::http {
 struct MembershipHooks {
   // After a (re-)registration, with the instance id.
   std::function<void(const std::string&)> on_registered;
+  // After DELETE /instances/{id}, with the id, whether or not it was registered.
+  std::function<void(const std::string&)> on_deregistered;
   // After a heartbeat of a registered instance.
   std::function<void()> on_heartbeat;
 };

@@ -67,10 +67,11 @@ class KeyFields {
 
 }  // namespace
 
-core::ObjectKeyResult decode_object_key(const json::value& value) {
+std::optional<core::ObjectKeyError> read_object_key(const json::value& value,
+                                                    EncodedObjectKeyView& out) {
   const json::object* object = value.if_object();
   if (object == nullptr) {
-    return failure("key", fmt::format("key must be an object, got {}", quote_value(value)));
+    return failure("key", fmt::format("key must be an object, got {}", quote_value(value))).error;
   }
   KeyFields fields(*object);
   const std::string_view hash = fields.string(kChunkHashHexField, std::nullopt);
@@ -78,11 +79,26 @@ core::ObjectKeyResult decode_object_key(const json::value& value) {
   const int64_t rank = fields.integer(kKvRankField, std::nullopt);
   const int64_t group = fields.integer(kObjectGroupIdField, 0);
   const std::string_view salt = fields.string(kCacheSaltField, "");
-  if (fields.failed()) return std::move(*fields.failed());
+  if (fields.failed()) return std::move(fields.failed()->error);
 
-  core::ObjectKeyResult parsed = core::parse_object_key(hash, model, rank, group, salt);
-  if (!parsed.ok()) parsed.error.message = "invalid key: " + parsed.error.message;
-  return parsed;
+  if (auto error = core::check_object_key(hash, model, rank, group, salt)) {
+    error->message = "invalid key: " + error->message;
+    return error;
+  }
+  out = {hash, model, static_cast<int32_t>(rank), static_cast<uint32_t>(group), salt};
+  return std::nullopt;
+}
+
+core::ObjectKeyResult decode_object_key(const json::value& value) {
+  EncodedObjectKeyView view;
+  core::ObjectKeyResult result;
+  if (auto error = read_object_key(value, view)) {
+    result.error = std::move(*error);
+    return result;
+  }
+  result.key = core::ObjectKey{*core::decode_hex(view.chunk_hash_hex), std::string(view.model_name),
+                               view.kv_rank, view.object_group_id, std::string(view.cache_salt)};
+  return result;
 }
 
 json::object encode_object_key(const core::ObjectKeyView& key) {

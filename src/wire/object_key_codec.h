@@ -3,6 +3,8 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "core/object_key.h"
@@ -28,6 +30,22 @@ inline constexpr std::string_view kCacheSaltField = "cache_salt";
 // string, got 5", "key.kv_rank must be an integer, got 0.5", or "invalid key: " followed by
 // parse_object_key's message.
 core::ObjectKeyResult decode_object_key(const boost::json::value& value);
+
+// An EncodedObjectKey read in place: the strings are views into the JSON value it was read from
+// and the hash is still hex.
+struct EncodedObjectKeyView {
+  std::string_view chunk_hash_hex;
+  std::string_view model_name;
+  int32_t kv_rank = 0;
+  uint32_t object_group_id = 0;
+  std::string_view cache_salt;
+};
+
+// decode_object_key without building the key, for decoders that keep keys as views (same rules,
+// same error): on success `out` points into `value` (valid while it is) and
+// core::decode_hex_into accepts its hash. Allocates only on failure.
+std::optional<core::ObjectKeyError> read_object_key(const boost::json::value& value,
+                                                    EncodedObjectKeyView& out);
 
 // The wire form of `key`: all five fields, in the order above, the hash as lowercase hex.
 boost::json::object encode_object_key(const core::ObjectKeyView& key);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -47,7 +48,9 @@ class HealthSweepTest : public ::testing::Test {
 
   core::InstanceRegistry registry_;
   prometheus::Registry metrics_;
-  HealthSweep sweep_{registry_, 30s, 10s, metrics_};
+  std::vector<std::string> removed_ids_;  // reported by the removal hook
+  HealthSweep sweep_{registry_, 30s, 10s, metrics_,
+                     [this](const std::string& id) { removed_ids_.push_back(id); }};
 };
 
 TEST_F(HealthSweepTest, InstanceIsKeptUntilItsTimeoutHasPassed) {
@@ -68,6 +71,15 @@ TEST_F(HealthSweepTest, InstanceSilentForLongerThanTheTimeoutIsRemoved) {
   EXPECT_EQ(sweep_.run(kT0 + 51s, kOnTime), 1U);
   EXPECT_TRUE(registered().empty());
   EXPECT_EQ(removed_total(), 2);
+}
+
+TEST_F(HealthSweepTest, RemovalHookHearsOfEveryRemovedInstance) {
+  register_at("quiet", kT0);
+  register_at("also-quiet", kT0);
+  register_at("recent", kT0 + 20s);
+  EXPECT_EQ(sweep_.run(kT0 + 31s, kOnTime), 2U);
+  std::sort(removed_ids_.begin(), removed_ids_.end());
+  EXPECT_EQ(removed_ids_, (std::vector<std::string>{"also-quiet", "quiet"}));
 }
 
 TEST_F(HealthSweepTest, HeartbeatRestartsTheTimeout) {

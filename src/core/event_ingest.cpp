@@ -1,0 +1,43 @@
+#include "core/event_ingest.h"
+
+namespace lmcache::core {
+
+EventIngest::EventIngest(L2Accounting& l2)
+    : l2_(l2), gate_([this](std::string_view instance_id) { fence(instance_id); }) {}
+
+EventGate::Decision EventIngest::ingest(const CacheEventBatch& batch) {
+  return gate_.admit(batch.instance_id, batch.incarnation, batch.seq,
+                     [this, &batch] { consume(batch); });
+}
+
+void EventIngest::consume(const CacheEventBatch& batch) {
+  if (batch.type == CacheEventType::kConfig) {
+    capacity_.declare(batch.instance_id, batch.incarnation, batch.capacity_revision, batch.tier,
+                      batch.backend, batch.capacity_bytes);
+    return;
+  }
+  switch (batch.tier) {
+    case CacheTier::kL2:
+      l2_.apply_cache_events(batch.type, batch.instance_id, batch.entries);
+      break;
+    case CacheTier::kL1:
+      // TODO(directory): L1 placements (tier, backend, instance_id, incarnation, size, shared)
+      // go to the key directory; until it exists an L1 batch only advances the cursor.
+      break;
+  }
+}
+
+void EventIngest::fence(std::string_view /*instance_id*/) {}
+
+void EventIngest::on_instance_deregistered(std::string_view instance_id) {
+  gate_.forget(instance_id);
+  capacity_.forget(instance_id);
+}
+
+void EventIngest::on_instance_timed_out(std::string_view instance_id) { gate_.forget(instance_id); }
+
+EventIngest::Counters EventIngest::counters() const {
+  return {gate_.counters(), rejected_.load(std::memory_order_relaxed)};
+}
+
+}  // namespace lmcache::core

@@ -1,0 +1,68 @@
+// EventIngest: the v2 cache-event stream (`POST /events`) from admission to the state it feeds.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+#include "core/cache_event.h"
+#include "core/capacity_declarations.h"
+#include "core/event_gate.h"
+#include "core/l2_accounting.h"
+
+namespace lmcache::core {
+
+// Admits each batch through an EventGate and hands the admitted ones to their consumers:
+//   - tier l2 store/delete/access: the L2 ledger and LRU shared with the seed-era `/l2/events`
+//     (a key stored through one dialect and deleted through the other is the same key);
+//   - config: the capacity declarations;
+//   - tier l1: admitted (the cursor advances) but not applied yet.
+// A restart fences the instance: only L1 state is void then, and L2 survives fences, so the
+// fence currently removes nothing (see fence()).
+//
+// Thread-safe. Lock order: the gate's lock, then the L2 accounting's or the declarations'.
+class EventIngest {
+ public:
+  struct Counters {
+    EventGate::Counters batches;  // by gate outcome, fences and gaps
+    uint64_t rejected = 0;        // batches rejected by validation before the gate
+  };
+
+  // `l2` must outlive this object.
+  explicit EventIngest(L2Accounting& l2);
+  EventIngest(const EventIngest&) = delete;
+  EventIngest& operator=(const EventIngest&) = delete;
+
+  // Offers one valid batch; its consumers have applied it when this returns, if admitted.
+  EventGate::Decision ingest(const CacheEventBatch& batch);
+
+  // Counts batches that failed validation (and never reached the gate).
+  void record_rejected(uint64_t count) { rejected_.fetch_add(count, std::memory_order_relaxed); }
+
+  // The instance deregistered: its cursor and its capacity declaration are forgotten.
+  void on_instance_deregistered(std::string_view instance_id);
+  // The health sweep dropped the instance: its cursor is forgotten, its capacity declaration kept
+  // (as upstream: a timed-out server re-registers and carries on).
+  void on_instance_timed_out(std::string_view instance_id);
+
+  Counters counters() const;
+  const EventGate& gate() const { return gate_; }
+  const CapacityDeclarations& capacity() const { return capacity_; }
+
+ private:
+  // The consumers of an admitted batch, called under the gate's lock.
+  void consume(const CacheEventBatch& batch);
+  // The instance's state from an earlier incarnation is void. Called under the gate's lock on a
+  // restart and when the instance is forgotten. Nothing to do in L2 (it survives fences), and the
+  // capacity registry ignores fences.
+  // TODO(directory): the key directory (key -> placements) will drop the instance's L1
+  // placements here, including shared L1 placements it reported last.
+  void fence(std::string_view instance_id);
+
+  L2Accounting& l2_;
+  CapacityDeclarations capacity_;
+  EventGate gate_;  // after the consumers: its fence hook calls into them
+  std::atomic<uint64_t> rejected_{0};
+};
+
+}  // namespace lmcache::core
