@@ -93,7 +93,23 @@ TEST(HttpConventionsTest, BodyThatNeverArrivesIsTimedOut) {
   const auto started = std::chrono::steady_clock::now();
   send_raw(coordinator.port(), "POST /instances HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n",
            std::chrono::seconds(60));
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(waited, std::chrono::seconds(30));
+  EXPECT_GE(waited, std::chrono::milliseconds(1500));  // three keep-alive timeouts, never fewer
+}
+
+// Headers that stop half-way are timed out after the keep-alive timeout, never before it.
+TEST(HttpConventionsTest, HeaderThatNeverCompletesIsTimedOut) {
+  CoordinatorProcess coordinator({"--timeout-keep-alive", "0.5"});
+  const auto started = std::chrono::steady_clock::now();
+  const std::string reply = send_raw(coordinator.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n",
+                                     std::chrono::seconds(60));
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(reply, "");  // closed without an answer
+  EXPECT_GE(waited, std::chrono::milliseconds(500));
+  EXPECT_LT(waited, std::chrono::seconds(30));
+  HttpTestClient client(coordinator.port());
+  EXPECT_EQ(client.get("/healthz").status, 200);
 }
 
 TEST(HttpConventionsTest, SigtermAndSigintStopGracefullyWithExitZero) {
