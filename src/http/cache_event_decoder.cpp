@@ -2,11 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parser.hpp>
 #include <cstring>
 #include <memory>
 
+#include "http/arena_json_body.h"
 #include "wire/lax_number.h"
 #include "wire/object_key_codec.h"
 #include "wire/quoted_value.h"
@@ -16,25 +15,8 @@ namespace json = boost::json;
 
 namespace {
 
-// First-chunk size of the per-thread parse arena: a request of a few 256-entry batches builds
-// its tree in it; larger requests spill into the heap through the monotonic resource.
-constexpr size_t kArenaBytes = size_t{1024} * 1024;
-
 // First block of a request's storage; later blocks grow geometrically.
 constexpr size_t kStorageBlock = size_t{16} * 1024;
-
-// Per-thread parse state: an arena for the tree and a parser whose internal stack keeps its
-// capacity between requests.
-struct ParseState {
-  std::unique_ptr<unsigned char[]> arena{new unsigned char[kArenaBytes]};
-  json::parser parser{json::storage_ptr(), parse_options()};
-
-  static json::parse_options parse_options() {
-    json::parse_options options;
-    options.max_depth = 64;
-    return options;
-  }
-};
 
 // Reads the fields of one batch or entry; the first fault is kept as the batch's error and ends
 // the read (later reads return their fallback).
@@ -275,24 +257,9 @@ std::string_view CacheEventRequest::keep(std::string_view bytes) {
 
 std::optional<CacheEventRequest> decode_cache_event_request(std::string_view body,
                                                             ValidationErrors& errors) {
-  thread_local ParseState state;
-  json::monotonic_resource arena(state.arena.get(), kArenaBytes);
-  json::parser& parser = state.parser;
-  parser.reset(json::storage_ptr(&arena));
-
-  boost::system::error_code ec;
-  parser.write(body.data(), body.size(), ec);
-  if (ec) {
-    // Let the shared helper describe the failure in the shape of every other route; this
-    // re-parse only happens for malformed bodies.
-    parser.reset();
-    parse_json_body(body, errors);
-    if (errors.empty()) errors.add("json_invalid", json::array{"body", 0}, "JSON decode error", {});
-    return std::nullopt;
-  }
-  const json::value root = parser.release();
-  parser.reset();  // drop the parser's reference to this call's arena
-
+  const ArenaJsonBody parsed(body, errors);
+  if (parsed.root() == nullptr) return std::nullopt;
+  const json::value& root = *parsed.root();
   const json::object* object = body_object(root, errors);
   if (object == nullptr) return std::nullopt;
   const json::array* batches =

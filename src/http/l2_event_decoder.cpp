@@ -2,11 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parser.hpp>
 #include <cstring>
 #include <memory>
 
+#include "http/arena_json_body.h"
 #include "http/l2_event_fast_decoder.h"
 #include "wire/lax_number.h"
 #include "wire/object_key_codec.h"
@@ -16,10 +15,6 @@ namespace lmcache::http {
 namespace json = boost::json;
 
 namespace {
-
-// First-chunk size of the per-thread parse arena. A batch of 256 events (~60 KB of JSON) builds
-// a tree of roughly 200 KB; larger batches spill into the heap through the monotonic resource.
-constexpr size_t kArenaBytes = size_t{512} * 1024;
 
 // First block of a batch's storage: the decoded hashes of ~100 events.
 constexpr size_t kStorageBlock = 4096;
@@ -117,19 +112,6 @@ bool decode_envelope(const json::object& body, ValidationErrors& errors, L2Event
   return true;
 }
 
-// Per-thread parse state: an arena for the tree and a parser whose internal stack keeps its
-// capacity between requests.
-struct ParseState {
-  std::unique_ptr<unsigned char[]> arena{new unsigned char[kArenaBytes]};
-  json::parser parser{json::storage_ptr(), parse_options()};
-
-  static json::parse_options parse_options() {
-    json::parse_options options;
-    options.max_depth = 64;
-    return options;
-  }
-};
-
 }  // namespace
 
 unsigned char* L2EventBatch::allocate(size_t size) {
@@ -154,24 +136,9 @@ std::optional<L2EventBatch> decode_l2_event_batch(std::string_view body, Validat
 
 std::optional<L2EventBatch> decode_l2_event_batch_from_tree(std::string_view body,
                                                             ValidationErrors& errors) {
-  thread_local ParseState state;
-  json::monotonic_resource arena(state.arena.get(), kArenaBytes);
-  json::parser& parser = state.parser;
-  parser.reset(json::storage_ptr(&arena));
-
-  boost::system::error_code ec;
-  parser.write(body.data(), body.size(), ec);
-  if (ec) {
-    // Let the shared helper describe the failure (empty body, offset, extra data) in the same
-    // shape as every other route; this re-parse only happens for malformed bodies.
-    parser.reset();
-    parse_json_body(body, errors);
-    if (errors.empty()) errors.add("json_invalid", json::array{"body", 0}, "JSON decode error", {});
-    return std::nullopt;
-  }
-  const json::value root = parser.release();
-  parser.reset();  // drop the parser's reference to this call's arena
-
+  const ArenaJsonBody parsed(body, errors);
+  if (parsed.root() == nullptr) return std::nullopt;
+  const json::value& root = *parsed.root();
   const json::object* object = body_object(root, errors);
   if (object == nullptr) return std::nullopt;
   L2EventBatch batch;
