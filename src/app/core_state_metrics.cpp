@@ -1,42 +1,15 @@
 #include "app/core_state_metrics.h"
 
-#include <prometheus/client_metric.h>
-#include <prometheus/metric_type.h>
-
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
 
-namespace lmcache::app {
-namespace {
+#include "app/metric_families.h"
 
-using prometheus::ClientMetric;
+namespace lmcache::app {
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-MetricFamily family(std::string name, std::string help, MetricType type) {
-  return MetricFamily{"lmcache_coordinator_" + std::move(name), std::move(help), type, {}};
-}
-
-void add_sample(MetricFamily& family, double value, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric metric;
-  metric.label = std::move(labels);
-  if (family.type == MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  family.metric.push_back(std::move(metric));
-}
-
-MetricFamily single(std::string name, std::string help, MetricType type, double value) {
-  MetricFamily out = family(std::move(name), std::move(help), type);
-  add_sample(out, value);
-  return out;
-}
-
-}  // namespace
 
 CoreStateMetrics::CoreStateMetrics(const core::InstanceRegistry& registry,
                                    const core::L2Accounting& l2, const core::QuotaStore& quotas,
@@ -47,42 +20,44 @@ std::vector<MetricFamily> CoreStateMetrics::Collect() const {
   constexpr auto kCounter = MetricType::Counter;
   constexpr auto kGauge = MetricType::Gauge;
   std::vector<MetricFamily> out;
-  out.push_back(single("instances", "Registered MP server instances.", kGauge,
-                       static_cast<double>(registry_.size())));
+  out.push_back(single_metric("instances", "Registered MP server instances.", kGauge,
+                              static_cast<double>(registry_.size())));
 
   const core::L2Counters l2 = l2_.counters();
-  MetricFamily events = family("l2_events_total", "L2 events applied, by type.", kCounter);
+  MetricFamily events = metric_family("l2_events_total", "L2 events applied, by type.", kCounter);
   static constexpr const char* kTypes[core::kL2EventTypes] = {"store", "lookup", "delete"};
   for (size_t i = 0; i < core::kL2EventTypes; ++i) {
     add_sample(events, static_cast<double>(l2.events[i]), {{"type", kTypes[i]}});
   }
   out.push_back(std::move(events));
-  out.push_back(single("l2_rejected_events_total",
-                       "L2 events rejected for an invalid key or field.", kCounter,
-                       static_cast<double>(l2.rejected_events)));
-  out.push_back(single("l2_duplicate_batches_total",
-                       "L2 event batches acknowledged as replays (seq not above the last applied).",
-                       kCounter, static_cast<double>(l2.duplicate_batches)));
-  out.push_back(single("l2_seq_gaps_total", "L2 event batches that followed a seq gap.", kCounter,
-                       static_cast<double>(l2.gap_batches)));
-  out.push_back(single("l2_missed_batches_total", "L2 event batches lost in seq gaps.", kCounter,
-                       static_cast<double>(l2.missed_batches)));
+  out.push_back(single_metric("l2_rejected_events_total",
+                              "L2 events rejected for an invalid key or field.", kCounter,
+                              static_cast<double>(l2.rejected_events)));
   out.push_back(
-      single("l2_tracked_keys", "L2 keys tracked.", kGauge, static_cast<double>(l2.tracked_keys)));
-  out.push_back(single("l2_stored_bytes", "Bytes recorded in L2 over all salts.", kGauge,
-                       static_cast<double>(l2.total_bytes)));
-  out.push_back(single("l2_ledger_memory_bytes", "Memory held by the L2 ledger.", kGauge,
-                       static_cast<double>(l2.memory_bytes)));
-  out.push_back(single("resync_keys_total", "L2 keys recorded by the startup resync.", kCounter,
-                       static_cast<double>(l2.resync_keys)));
+      single_metric("l2_duplicate_batches_total",
+                    "L2 event batches acknowledged as replays (seq not above the last applied).",
+                    kCounter, static_cast<double>(l2.duplicate_batches)));
+  out.push_back(single_metric("l2_seq_gaps_total", "L2 event batches that followed a seq gap.",
+                              kCounter, static_cast<double>(l2.gap_batches)));
+  out.push_back(single_metric("l2_missed_batches_total", "L2 event batches lost in seq gaps.",
+                              kCounter, static_cast<double>(l2.missed_batches)));
+  out.push_back(single_metric("l2_tracked_keys", "L2 keys tracked.", kGauge,
+                              static_cast<double>(l2.tracked_keys)));
+  out.push_back(single_metric("l2_stored_bytes", "Bytes recorded in L2 over all salts.", kGauge,
+                              static_cast<double>(l2.total_bytes)));
+  out.push_back(single_metric("l2_ledger_memory_bytes", "Memory held by the L2 ledger.", kGauge,
+                              static_cast<double>(l2.memory_bytes)));
+  out.push_back(single_metric("resync_keys_total", "L2 keys recorded by the startup resync.",
+                              kCounter, static_cast<double>(l2.resync_keys)));
 
   // Per salt: usage for salts with keys or a quota, quota for salts with one.
   std::map<std::string, std::pair<uint64_t, std::optional<uint64_t>>> salts;
   for (const auto& usage : l2_.salts()) salts[usage.cache_salt].first = usage.bytes;
   for (const auto& [salt, limit] : quotas_.all()) salts[salt].second = limit;
-  MetricFamily usage = family("l2_usage_bytes", "Bytes recorded in L2, by cache salt.", kGauge);
+  MetricFamily usage =
+      metric_family("l2_usage_bytes", "Bytes recorded in L2, by cache salt.", kGauge);
   MetricFamily quota =
-      family("l2_quota_bytes", "Quota limit in bytes, by cache salt with a quota.", kGauge);
+      metric_family("l2_quota_bytes", "Quota limit in bytes, by cache salt with a quota.", kGauge);
   for (const auto& [salt, entry] : salts) {
     add_sample(usage, static_cast<double>(entry.first), {{"cache_salt", salt}});
     if (entry.second) add_sample(quota, static_cast<double>(*entry.second), {{"cache_salt", salt}});
@@ -91,7 +66,7 @@ std::vector<MetricFamily> CoreStateMetrics::Collect() const {
   out.push_back(std::move(quota));
   // Absent, not NaN, while salts without a quota are exempt: there is no limit to graph, and a
   // NaN sample would break sums and alerts over the family.
-  MetricFamily default_quota = family(
+  MetricFamily default_quota = metric_family(
       "l2_default_quota_bytes",
       "Quota limit in bytes of salts without their own; absent while they are exempt.", kGauge);
   if (const core::DefaultLimit limit = quotas_.default_limit()) {
@@ -99,10 +74,10 @@ std::vector<MetricFamily> CoreStateMetrics::Collect() const {
   }
   out.push_back(std::move(default_quota));
 
-  out.push_back(single("blend_entries", "CacheBlend (content, object key) entries.", kGauge,
-                       static_cast<double>(blend_.entry_count())));
-  out.push_back(single("blend_memory_bytes", "Memory held by the CacheBlend index.", kGauge,
-                       static_cast<double>(blend_.memory_bytes())));
+  out.push_back(single_metric("blend_entries", "CacheBlend (content, object key) entries.", kGauge,
+                              static_cast<double>(blend_.entry_count())));
+  out.push_back(single_metric("blend_memory_bytes", "Memory held by the CacheBlend index.", kGauge,
+                              static_cast<double>(blend_.memory_bytes())));
   return out;
 }
 

@@ -1,64 +1,45 @@
 #include "app/event_ingest_metrics.h"
 
-#include <prometheus/client_metric.h>
-#include <prometheus/metric_type.h>
-
 #include <string>
 #include <utility>
 
-namespace lmcache::app {
-namespace {
+#include "app/metric_families.h"
 
-using prometheus::ClientMetric;
+namespace lmcache::app {
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-MetricFamily family(std::string name, std::string help, MetricType type) {
-  return MetricFamily{"lmcache_coordinator_" + std::move(name), std::move(help), type, {}};
-}
-
-void add_sample(MetricFamily& family, double value, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric metric;
-  metric.label = std::move(labels);
-  if (family.type == MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  family.metric.push_back(std::move(metric));
-}
-
-}  // namespace
 
 std::vector<MetricFamily> EventIngestMetrics::Collect() const {
   const core::EventIngest::Counters counters = ingest_.counters();
   std::vector<MetricFamily> out;
 
-  MetricFamily batches = family("event_batches_total",
-                                "POST /events batches, by outcome: applied (admitted by the gate), "
-                                "duplicate, stale (older incarnation), rejected (invalid).",
-                                MetricType::Counter);
+  MetricFamily batches =
+      metric_family("event_batches_total",
+                    "POST /events batches, by outcome: applied (admitted by the gate), "
+                    "duplicate, stale (older incarnation), rejected (invalid).",
+                    MetricType::Counter);
   add_sample(batches, static_cast<double>(counters.batches.admitted), {{"outcome", "applied"}});
   add_sample(batches, static_cast<double>(counters.batches.duplicates), {{"outcome", "duplicate"}});
   add_sample(batches, static_cast<double>(counters.batches.stale), {{"outcome", "stale"}});
   add_sample(batches, static_cast<double>(counters.rejected), {{"outcome", "rejected"}});
   out.push_back(std::move(batches));
 
-  MetricFamily fences = family("event_fences_total",
-                               "Instances fenced: restarts (higher incarnation) and forgotten "
-                               "event streams (deregistration, health sweep).",
-                               MetricType::Counter);
+  MetricFamily fences =
+      metric_family("event_fences_total",
+                    "Instances fenced: restarts (higher incarnation) and forgotten "
+                    "event streams (deregistration, health sweep).",
+                    MetricType::Counter);
   add_sample(fences, static_cast<double>(counters.batches.fences));
   out.push_back(std::move(fences));
 
-  MetricFamily gaps = family("event_gaps_total",
-                             "POST /events batches admitted after a seq gap (batches were lost).",
-                             MetricType::Counter);
+  MetricFamily gaps = metric_family(
+      "event_gaps_total", "POST /events batches admitted after a seq gap (batches were lost).",
+      MetricType::Counter);
   add_sample(gaps, static_cast<double>(counters.batches.gaps));
   out.push_back(std::move(gaps));
 
-  MetricFamily cursors = family("event_stream_cursors",
-                                "Instances with a POST /events stream cursor.", MetricType::Gauge);
+  MetricFamily cursors = metric_family(
+      "event_stream_cursors", "Instances with a POST /events stream cursor.", MetricType::Gauge);
   add_sample(cursors, static_cast<double>(ingest_.gate().cursor_count()));
   out.push_back(std::move(cursors));
   return out;
