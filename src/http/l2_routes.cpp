@@ -77,14 +77,7 @@ HttpResponse delete_quota(core::QuotaStore& quotas, const RouteRequest& request)
   ValidationErrors errors;
   auto salt = path_salt(request, errors);
   if (!salt) return errors.to_response();
-  bool removed = false;
-  try {
-    removed = quotas.remove(*salt);
-  } catch (const core::QuotaStoreError& error) {
-    return quota_store_failure(error, "remove the quota of cache_salt '" + *salt + "'");
-  }
-  if (removed) spdlog::info("quota of cache_salt '{}' removed", *salt);
-  return quota_response(*salt, 0.0, removed ? "removed" : "not_found");
+  return remove_quota(quotas, *salt);
 }
 
 HttpResponse get_salt_status(const core::L2Accounting& l2, const core::QuotaStore& quotas,

@@ -86,4 +86,15 @@ HttpResponse quota_store_failure(const core::QuotaStoreError& error, std::string
                          std::string("quota store unavailable: ") + error.what());
 }
 
+HttpResponse remove_quota(core::QuotaStore& quotas, const std::string& salt) {
+  bool removed = false;
+  try {
+    removed = quotas.remove(salt);
+  } catch (const core::QuotaStoreError& error) {
+    return quota_store_failure(error, "remove the quota of cache_salt '" + salt + "'");
+  }
+  if (removed) spdlog::info("quota of cache_salt '{}' removed", salt);
+  return quota_response(salt, 0.0, removed ? "removed" : "not_found");
+}
+
 }  // namespace lmcache::http
