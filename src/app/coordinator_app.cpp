@@ -85,8 +85,10 @@ struct CoordinatorApp::Impl {
       blend_matches.Increment(static_cast<double>(matches));
     });
     http::add_prefetch_routes(router, registry, prefetch_forwarder());
-    http::add_metrics_route(router,
-                            {&metrics, &core_state_metrics, &event_metrics, &request_metrics});
+    if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
+      http::add_metrics_route(router,
+                              {&metrics, &core_state_metrics, &event_metrics, &request_metrics});
+    }
     request_metrics.observe(router);
 
     http::HttpServerOptions options;
@@ -99,6 +101,7 @@ struct CoordinatorApp::Impl {
     options.body_timeout = 3 * options.keep_alive_timeout;
     server.emplace(io, options, router);
     server->start();
+    log_config_notices(config);
     if (const core::DefaultLimit limit = quotas.default_limit()) {
       spdlog::info("salts without a quota may keep {} bytes in L2", *limit);
     } else {

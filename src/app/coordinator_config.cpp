@@ -1,6 +1,7 @@
 #include "app/coordinator_config.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
@@ -61,6 +62,18 @@ uint64_t parse_integer(const RawSetting& raw, std::string_view allowed) {
   return value;
 }
 
+// A flag of the newest upstream CLI that we refuse whatever its value, saying what to use.
+[[noreturn]] void refuse(const RawSetting& raw, std::string_view unsupported,
+                         std::string_view instead) {
+  throw BadSetting{fmt::format("error: {} '{}' is refused: {} is not supported; {}", raw.origin,
+                               raw.value, unsupported, instead)};
+}
+
+std::string lowercase(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
 bool parse_bool(const RawSetting& raw) {
   std::string text = trim(raw.value);
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -76,7 +89,26 @@ struct SettingSpec {
   std::string help;
   std::string default_text;
   std::function<void(CoordinatorConfig&, const RawSetting&)> apply;
+  // false: a switch; the flag takes no value and means "true", its env is a boolean.
+  bool takes_value = true;
 };
+
+SettingSpec switch_spec(std::string flag, std::string env, std::string help,
+                        std::function<void(CoordinatorConfig&, bool)> apply) {
+  SettingSpec spec{std::move(flag), std::move(env), std::move(help), "off",
+                   [apply = std::move(apply)](CoordinatorConfig& c, const RawSetting& raw) {
+                     apply(c, parse_bool(raw));
+                   }};
+  spec.takes_value = false;
+  return spec;
+}
+
+// --chunk-size and --blend-chunk-size name one setting; both use this rule.
+uint64_t parse_chunk_size(const RawSetting& raw) {
+  const uint64_t value = parse_integer(raw, "an integer >= 1");
+  if (value < 1 || value > (1U << 24)) reject(raw, "out of range", "1..16777216");
+  return value;
+}
 
 // Seconds: a finite number; `zero_allowed` distinguishes ">= 0" from "> 0".
 auto seconds_setting(double CoordinatorConfig::*field, bool zero_allowed) {
@@ -128,11 +160,13 @@ std::vector<SettingSpec> setting_specs() {
   specs.push_back({"--blend-chunk-size", "BLEND_CHUNK_SIZE",
                    "Tokens per CacheBlend chunk; must equal the servers' chunk size", "256",
                    [](CoordinatorConfig& c, const RawSetting& raw) {
-                     const uint64_t value = parse_integer(raw, "an integer >= 1");
-                     if (value < 1 || value > (1U << 24)) {
-                       reject(raw, "out of range", "1..16777216");
-                     }
-                     c.blend_chunk_size = value;
+                     c.blend_chunk_size = parse_chunk_size(raw);
+                   }});
+  specs.push_back({"--chunk-size", "CHUNK_SIZE",
+                   "Same setting as --blend-chunk-size (the newest upstream's name); if both "
+                   "are given they must agree",
+                   "256", [](CoordinatorConfig& c, const RawSetting& raw) {
+                     c.blend_chunk_size = parse_chunk_size(raw);
                    }});
   specs.push_back({"--blend-probe-stride", "BLEND_PROBE_STRIDE",
                    "Match probes start at multiples of this many tokens", "1",
@@ -190,6 +224,50 @@ std::vector<SettingSpec> setting_specs() {
                      reject(raw, "unknown level",
                             "trace, debug, info, warning, error, critical, off");
                    }});
+  specs.push_back({"--hash-algorithm", "HASH_ALGORITHM", "Token chunk hash; only blake3", "blake3",
+                   [](CoordinatorConfig&, const RawSetting& raw) {
+                     if (lowercase(trim(raw.value)) != "blake3") {
+                       reject(raw, "only blake3 is supported", "blake3");
+                     }
+                   }});
+  specs.push_back(
+      switch_spec("--enable-blend-lookup", "ENABLE_BLEND_LOOKUP",
+                  "Accepted for the newest upstream CLI; blend lookup is always on here",
+                  [](CoordinatorConfig& c, bool value) { c.enable_blend_lookup = value; }));
+  specs.push_back(
+      {"--checkpoint-path", "CHECKPOINT_PATH",
+       "Checkpoint file of derived state (not written yet); empty: none", "none",
+       [](CoordinatorConfig& c, const RawSetting& raw) { c.checkpoint_path = raw.value; }});
+  specs.push_back({"--checkpoint-interval", "CHECKPOINT_INTERVAL",
+                   "Seconds between checkpoints; 0: only at a clean stop", "60",
+                   seconds_setting(&CoordinatorConfig::checkpoint_interval_s, true)});
+  specs.push_back(switch_spec("--disable-metrics", "DISABLE_METRICS",
+                              "Do not serve GET /metrics (it answers 404)",
+                              [](CoordinatorConfig& c, bool value) { c.disable_metrics = value; }));
+  specs.push_back({"--event-transport", "EVENT_TRANSPORT",
+                   "How MP servers send cache events; only http (POST /events)", "http",
+                   [](CoordinatorConfig&, const RawSetting& raw) {
+                     const std::string transport = lowercase(trim(raw.value));
+                     if (transport == "kafka") {
+                       refuse(raw, "Kafka transport", "post events over HTTP (POST /events)");
+                     }
+                     if (transport != "http") reject(raw, "unknown transport", "http");
+                   }});
+  specs.push_back({"--otlp-endpoint", "OTLP_ENDPOINT",
+                   "Refused (exit 2): scrape GET /metrics instead", "unset",
+                   [](CoordinatorConfig&, const RawSetting& raw) {
+                     refuse(raw, "OTLP export", "scrape GET /metrics instead");
+                   }});
+  specs.push_back({"--metadata-path", "METADATA_PATH",
+                   "Refused (exit 2): quotas, defaults and pins live in --state-path", "unset",
+                   [](CoordinatorConfig&, const RawSetting& raw) {
+                     refuse(raw, "a metadata file",
+                            "quotas, defaults and pins live in the SQLite file of --state-path");
+                   }});
+  specs.push_back({"--extra-config", "EXTRA_CONFIG", "Refused (exit 2): pass flags instead",
+                   "unset", [](CoordinatorConfig&, const RawSetting& raw) {
+                     refuse(raw, "extra config", "pass flags instead");
+                   }});
   specs.push_back(
       {"", "ENABLE_STARTUP_RESYNC", "", "true", [](CoordinatorConfig& c, const RawSetting& raw) {
          c.enable_startup_resync = parse_bool(raw);
@@ -205,6 +283,24 @@ std::vector<SettingSpec> setting_specs() {
          c.resync_page_size = value;
        }});
   return specs;
+}
+
+// --chunk-size and --blend-chunk-size, each from its flag or env, must not disagree.
+void check_chunk_sizes_agree(const std::vector<SettingSpec>& specs,
+                             const std::vector<std::optional<RawSetting>>& given) {
+  const RawSetting* blend = nullptr;
+  const RawSetting* chunk = nullptr;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (!given[i]) continue;
+    if (specs[i].flag == "--blend-chunk-size") blend = &*given[i];
+    if (specs[i].flag == "--chunk-size") chunk = &*given[i];
+  }
+  if (blend == nullptr || chunk == nullptr) return;
+  if (parse_chunk_size(*blend) == parse_chunk_size(*chunk)) return;
+  throw BadSetting{fmt::format(
+      "error: conflicting chunk sizes: {} '{}' and {} '{}' name the same setting; give one, or "
+      "the same value",
+      chunk->origin, chunk->value, blend->origin, blend->value)};
 }
 
 std::string env_only_help(const std::vector<SettingSpec>& specs) {
@@ -230,6 +326,33 @@ EnvLookup process_environment() {
   };
 }
 
+std::vector<ConfigNotice> config_notices(const CoordinatorConfig& config) {
+  std::vector<ConfigNotice> notices;
+  if (config.enable_blend_lookup) {
+    notices.push_back(
+        {ConfigNotice::Level::kInfo,
+         fmt::format("enable-blend-lookup={} accepted: blend lookup is always on in this "
+                     "coordinator",
+                     *config.enable_blend_lookup)});
+  }
+  if (!config.checkpoint_path.empty()) {
+    notices.push_back(
+        {ConfigNotice::Level::kWarning,
+         fmt::format("checkpoint path '{}' accepted, but checkpoints are not written yet: a "
+                     "restart starts with empty derived state",
+                     config.checkpoint_path)});
+  }
+  return notices;
+}
+
+void log_config_notices(const CoordinatorConfig& config) {
+  for (const auto& notice : config_notices(config)) {
+    spdlog::log(
+        notice.level == ConfigNotice::Level::kWarning ? spdlog::level::warn : spdlog::level::info,
+        notice.text);
+  }
+}
+
 ConfigOutcome parse_coordinator_command_line(int argc, const char* const* argv,
                                              const EnvLookup& env) {
   const std::vector<SettingSpec> specs = setting_specs();
@@ -245,6 +368,12 @@ ConfigOutcome parse_coordinator_command_line(int argc, const char* const* argv,
     if (spec.flag.empty()) continue;
     std::string description = fmt::format("{} [env {}{}] (default {})", spec.help, kEnvPrefix,
                                           spec.env, spec.default_text);
+    if (!spec.takes_value) {
+      auto* option = coordinator->add_flag_callback(
+          spec.flag, [&flag_values, i] { flag_values[i] = "true"; }, description);
+      option->disable_flag_override();  // `--disable-metrics=false` is an error, not a no-op
+      continue;
+    }
     auto* option = coordinator->add_option_function<std::string>(
         spec.flag, [&flag_values, i](const std::string& value) { flag_values[i] = value; },
         description);
@@ -265,18 +394,19 @@ ConfigOutcome parse_coordinator_command_line(int argc, const char* const* argv,
   }
 
   CoordinatorConfig config;
+  std::vector<std::optional<RawSetting>> given(specs.size());  // after flag > env
   try {
     for (size_t i = 0; i < specs.size(); ++i) {
       const auto& spec = specs[i];
-      if (flag_values[i]) {
-        spec.apply(config, RawSetting{*flag_values[i], spec.flag});
-        continue;
-      }
       const std::string env_name = kEnvPrefix + spec.env;
-      if (auto value = env(env_name)) {
-        spec.apply(config, RawSetting{*value, "env " + env_name});
+      if (flag_values[i]) {
+        given[i] = RawSetting{*flag_values[i], spec.flag};
+      } else if (auto value = env(env_name)) {
+        given[i] = RawSetting{*value, "env " + env_name};
       }
+      if (given[i]) spec.apply(config, *given[i]);
     }
+    check_chunk_sizes_agree(specs, given);
   } catch (const BadSetting& bad) {
     return ConfigExit{2, bad.line};
   }

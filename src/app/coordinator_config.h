@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace lmcache::app {
 
@@ -18,7 +19,7 @@ struct CoordinatorConfig {
   double eviction_check_interval_s = 5.0;  // 0 disables the eviction loop
   double eviction_ratio = 0.2;
   double trigger_watermark = 1.0;
-  uint64_t blend_chunk_size = 256;
+  uint64_t blend_chunk_size = 256;  // also --chunk-size, the newest upstream's name
   uint64_t blend_probe_stride = 1;
   double timeout_keep_alive_s = 10.0;
   std::string state_path = "lmcache-coordinator.db";  // ":memory:" keeps quotas in memory only
@@ -26,6 +27,12 @@ struct CoordinatorConfig {
   // nullopt ("none") when such salts are never evicted. 0 is the seed-era allowlist.
   std::optional<uint64_t> default_quota_bytes = 0;
   std::string log_level = "info";
+  // Flags of the newest upstream CLI. --hash-algorithm (blake3 only) and
+  // --event-transport (http only) are validated but leave nothing to store.
+  std::optional<bool> enable_blend_lookup;  // as given; blend lookup is always on here
+  std::string checkpoint_path;              // empty: no checkpoint
+  double checkpoint_interval_s = 60.0;      // 0: only at a clean stop
+  bool disable_metrics = false;             // true: GET /metrics is not routed (404)
   // Env-only startup-resync knobs.
   bool enable_startup_resync = true;
   double resync_poll_interval_s = 1.0;
@@ -47,9 +54,24 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 // The process environment, for main().
 EnvLookup process_environment();
 
+// A start-up line about a setting that is accepted but changes nothing (yet).
+struct ConfigNotice {
+  enum class Level { kInfo, kWarning };
+  Level level = Level::kInfo;
+  std::string text;
+};
+
+// The notices `config` calls for, in a fixed order; empty for the defaults.
+std::vector<ConfigNotice> config_notices(const CoordinatorConfig& config);
+
+// Logs config_notices(config) through the default spdlog logger.
+void log_config_notices(const CoordinatorConfig& config);
+
 // Parses `lmcache coordinator [options]` (argv[0] is the program name).
 // Every invalid flag or env value yields code 2 and one line naming the flag
-// or variable, the bad value and the allowed range.
+// or variable, the bad value and the allowed range; so does a refused upstream
+// flag (the line says what to use instead) and --chunk-size disagreeing with
+// --blend-chunk-size (the line names both).
 ConfigOutcome parse_coordinator_command_line(int argc, const char* const* argv,
                                              const EnvLookup& env);
 

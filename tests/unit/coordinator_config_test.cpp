@@ -159,3 +159,222 @@ TEST(CoordinatorConfigTest, RepeatedFlagTakesTheLastValue) {
 
 }  // namespace
 }  // namespace lmcache::app
+
+// Flags of the newest upstream CLI (protocol-v2.md Part A item 11).
+namespace lmcache::app {
+namespace {
+
+constexpr const char* kEnv = "LMCACHE_MP_COORDINATOR_";
+
+std::string env_name(const std::string& name) { return kEnv + name; }
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(UpstreamFlagsTest, DefaultsLeaveEveryNewSettingOff) {
+  const auto config = parse_ok({});
+  EXPECT_EQ(config.enable_blend_lookup, std::nullopt);
+  EXPECT_EQ(config.checkpoint_path, "");
+  EXPECT_EQ(config.checkpoint_interval_s, 60.0);
+  EXPECT_FALSE(config.disable_metrics);
+  EXPECT_TRUE(config_notices(config).empty());
+}
+
+TEST(UpstreamFlagsTest, ChunkSizeIsTheBlendChunkSizeByFlagOrEnv) {
+  EXPECT_EQ(parse_ok({"--chunk-size", "512"}).blend_chunk_size, 512U);
+  EXPECT_EQ(parse_ok({}, {{env_name("CHUNK_SIZE"), "128"}}).blend_chunk_size, 128U);
+  EXPECT_EQ(parse_ok({"--chunk-size", "64"}, {{env_name("CHUNK_SIZE"), "128"}}).blend_chunk_size,
+            64U);
+  // Given twice with the same value (any spelling of it) is fine.
+  EXPECT_EQ(parse_ok({"--chunk-size", "512", "--blend-chunk-size", "0512"}).blend_chunk_size, 512U);
+  EXPECT_EQ(
+      parse_ok({"--chunk-size", "32"}, {{env_name("BLEND_CHUNK_SIZE"), "32"}}).blend_chunk_size,
+      32U);
+  const auto bad = parse_exit({"--chunk-size", "0"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(contains(bad.message, "--chunk-size")) << bad.message;
+  EXPECT_TRUE(contains(bad.message, "1..16777216")) << bad.message;
+}
+
+TEST(UpstreamFlagsTest, DisagreeingChunkSizesExitNamingBoth) {
+  const auto flags = parse_exit({"--chunk-size", "512", "--blend-chunk-size", "256"});
+  EXPECT_EQ(flags.code, 2);
+  EXPECT_TRUE(contains(flags.message, "--chunk-size '512'")) << flags.message;
+  EXPECT_TRUE(contains(flags.message, "--blend-chunk-size '256'")) << flags.message;
+  EXPECT_FALSE(contains(flags.message, "\n"));
+
+  const auto mixed = parse_exit({"--blend-chunk-size", "256"}, {{env_name("CHUNK_SIZE"), "512"}});
+  EXPECT_EQ(mixed.code, 2);
+  EXPECT_TRUE(contains(mixed.message, "env LMCACHE_MP_COORDINATOR_CHUNK_SIZE '512'"))
+      << mixed.message;
+  EXPECT_TRUE(contains(mixed.message, "--blend-chunk-size '256'")) << mixed.message;
+
+  const auto envs =
+      parse_exit({}, {{env_name("CHUNK_SIZE"), "512"}, {env_name("BLEND_CHUNK_SIZE"), "1024"}});
+  EXPECT_EQ(envs.code, 2);
+  EXPECT_TRUE(contains(envs.message, "LMCACHE_MP_COORDINATOR_BLEND_CHUNK_SIZE")) << envs.message;
+
+  // The flag of one setting hides its own env, so only the flags are compared.
+  EXPECT_EQ(parse_ok({"--chunk-size", "64", "--blend-chunk-size", "64"},
+                     {{env_name("CHUNK_SIZE"), "512"}, {env_name("BLEND_CHUNK_SIZE"), "1024"}})
+                .blend_chunk_size,
+            64U);
+}
+
+TEST(UpstreamFlagsTest, HashAlgorithmIsBlake3Only) {
+  parse_ok({"--hash-algorithm", "blake3"});
+  parse_ok({"--hash-algorithm", " BLAKE3 "});
+  parse_ok({}, {{env_name("HASH_ALGORITHM"), "blake3"}});
+  for (const char* other : {"sha256", "", "builtin"}) {
+    const auto exit = parse_exit({"--hash-algorithm", other});
+    EXPECT_EQ(exit.code, 2) << other;
+    EXPECT_TRUE(contains(exit.message, "--hash-algorithm")) << exit.message;
+    EXPECT_TRUE(contains(exit.message, "only blake3 is supported")) << exit.message;
+  }
+  const auto env_exit = parse_exit({}, {{env_name("HASH_ALGORITHM"), "xxhash"}});
+  EXPECT_EQ(env_exit.code, 2);
+  EXPECT_TRUE(contains(env_exit.message, "LMCACHE_MP_COORDINATOR_HASH_ALGORITHM"));
+  EXPECT_TRUE(contains(env_exit.message, "'xxhash'"));
+}
+
+TEST(UpstreamFlagsTest, EnableBlendLookupIsAcceptedAndLoggedOnce) {
+  const auto flag = parse_ok({"--enable-blend-lookup"});
+  EXPECT_EQ(flag.enable_blend_lookup, true);
+  const auto notices = config_notices(flag);
+  ASSERT_EQ(notices.size(), 1U);
+  EXPECT_EQ(notices[0].level, ConfigNotice::Level::kInfo);
+  EXPECT_TRUE(contains(notices[0].text, "blend lookup is always on")) << notices[0].text;
+
+  EXPECT_EQ(parse_ok({}, {{env_name("ENABLE_BLEND_LOOKUP"), "Yes"}}).enable_blend_lookup, true);
+  EXPECT_EQ(parse_ok({}, {{env_name("ENABLE_BLEND_LOOKUP"), "0"}}).enable_blend_lookup, false);
+  // The flag (a switch) wins over its env.
+  EXPECT_EQ(parse_ok({"--enable-blend-lookup"}, {{env_name("ENABLE_BLEND_LOOKUP"), "false"}})
+                .enable_blend_lookup,
+            true);
+  const auto bad = parse_exit({}, {{env_name("ENABLE_BLEND_LOOKUP"), "maybe"}});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(contains(bad.message, "LMCACHE_MP_COORDINATOR_ENABLE_BLEND_LOOKUP"));
+  EXPECT_TRUE(contains(bad.message, "true/false/1/0/yes/no"));
+}
+
+TEST(UpstreamFlagsTest, SwitchesTakeNoValue) {
+  EXPECT_EQ(parse_exit({"--disable-metrics=false"}).code, 2);
+  EXPECT_EQ(parse_exit({"--enable-blend-lookup=no"}).code, 2);
+  // A following word is not swallowed as the switch's value.
+  EXPECT_EQ(parse_exit({"--disable-metrics", "false"}).code, 2);
+}
+
+TEST(UpstreamFlagsTest, CheckpointPathAndIntervalAreValidatedAndWarned) {
+  const auto config =
+      parse_ok({"--checkpoint-path", "/var/lib/ckpt.bin", "--checkpoint-interval", "0"});
+  EXPECT_EQ(config.checkpoint_path, "/var/lib/ckpt.bin");
+  EXPECT_EQ(config.checkpoint_interval_s, 0.0);
+  const auto notices = config_notices(config);
+  ASSERT_EQ(notices.size(), 1U);
+  EXPECT_EQ(notices[0].level, ConfigNotice::Level::kWarning);
+  EXPECT_TRUE(contains(notices[0].text, "/var/lib/ckpt.bin")) << notices[0].text;
+  EXPECT_TRUE(contains(notices[0].text, "not written yet")) << notices[0].text;
+
+  const auto env =
+      parse_ok({"--checkpoint-interval", "2.5"},
+               {{env_name("CHECKPOINT_PATH"), "c.bin"}, {env_name("CHECKPOINT_INTERVAL"), "7"}});
+  EXPECT_EQ(env.checkpoint_path, "c.bin");
+  EXPECT_EQ(env.checkpoint_interval_s, 2.5);
+  // An interval without a path is validated but warns about nothing.
+  EXPECT_TRUE(config_notices(parse_ok({"--checkpoint-interval", "5"})).empty());
+  // An empty path is "none", as upstream's default "".
+  EXPECT_TRUE(config_notices(parse_ok({"--checkpoint-path", ""})).empty());
+
+  for (const char* bad : {"-1", "soon", "inf"}) {
+    const auto exit = parse_exit({"--checkpoint-interval", bad});
+    EXPECT_EQ(exit.code, 2) << bad;
+    EXPECT_TRUE(contains(exit.message, "--checkpoint-interval")) << exit.message;
+    EXPECT_TRUE(contains(exit.message, ">= 0")) << exit.message;
+  }
+  const auto env_exit = parse_exit({}, {{env_name("CHECKPOINT_INTERVAL"), "-2"}});
+  EXPECT_EQ(env_exit.code, 2);
+  EXPECT_TRUE(contains(env_exit.message, "LMCACHE_MP_COORDINATOR_CHECKPOINT_INTERVAL"));
+}
+
+TEST(UpstreamFlagsTest, DisableMetricsByFlagOrEnv) {
+  EXPECT_TRUE(parse_ok({"--disable-metrics"}).disable_metrics);
+  EXPECT_TRUE(parse_ok({}, {{env_name("DISABLE_METRICS"), "TRUE"}}).disable_metrics);
+  EXPECT_FALSE(parse_ok({}, {{env_name("DISABLE_METRICS"), "no"}}).disable_metrics);
+  EXPECT_TRUE(
+      parse_ok({"--disable-metrics"}, {{env_name("DISABLE_METRICS"), "0"}}).disable_metrics);
+  const auto bad = parse_exit({}, {{env_name("DISABLE_METRICS"), "off-ish"}});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(contains(bad.message, "LMCACHE_MP_COORDINATOR_DISABLE_METRICS"));
+}
+
+TEST(UpstreamFlagsTest, EventTransportHttpOnly) {
+  parse_ok({"--event-transport", "http"});
+  parse_ok({"--event-transport", "HTTP"}, {{env_name("EVENT_TRANSPORT"), "kafka"}});
+
+  const auto kafka = parse_exit({"--event-transport", "kafka"});
+  EXPECT_EQ(kafka.code, 2);
+  EXPECT_TRUE(contains(kafka.message, "--event-transport")) << kafka.message;
+  EXPECT_TRUE(contains(kafka.message, "Kafka transport is not supported")) << kafka.message;
+  EXPECT_TRUE(contains(kafka.message, "POST /events")) << kafka.message;
+  EXPECT_FALSE(contains(kafka.message, "\n"));
+
+  const auto env_kafka = parse_exit({}, {{env_name("EVENT_TRANSPORT"), "kafka"}});
+  EXPECT_EQ(env_kafka.code, 2);
+  EXPECT_TRUE(contains(env_kafka.message, "LMCACHE_MP_COORDINATOR_EVENT_TRANSPORT"));
+  EXPECT_TRUE(contains(env_kafka.message, "Kafka transport is not supported"));
+
+  const auto other = parse_exit({"--event-transport", "grpc"});
+  EXPECT_EQ(other.code, 2);
+  EXPECT_TRUE(contains(other.message, "'grpc'")) << other.message;
+  EXPECT_TRUE(contains(other.message, "allowed: http")) << other.message;
+}
+
+struct RefusedFlag {
+  std::string flag;
+  std::string env;
+  std::string unsupported;
+  std::string instead;
+};
+
+TEST(UpstreamFlagsTest, RefusedFlagsExitSayingWhatToUseInstead) {
+  const std::vector<RefusedFlag> refused = {
+      {"--otlp-endpoint", "OTLP_ENDPOINT", "OTLP export is not supported", "GET /metrics"},
+      {"--metadata-path", "METADATA_PATH", "metadata file is not supported",
+       "SQLite file of --state-path"},
+      {"--extra-config", "EXTRA_CONFIG", "extra config is not supported", "pass flags"},
+  };
+  for (const auto& r : refused) {
+    for (const char* value : {"x", "", "{\"controller_packages\":[]}"}) {
+      const auto exit = parse_exit({r.flag, value});
+      EXPECT_EQ(exit.code, 2) << r.flag;
+      EXPECT_TRUE(contains(exit.message, r.flag)) << exit.message;
+      EXPECT_TRUE(contains(exit.message, r.unsupported)) << exit.message;
+      EXPECT_TRUE(contains(exit.message, r.instead)) << exit.message;
+      EXPECT_FALSE(contains(exit.message, "\n")) << exit.message;
+    }
+    const auto env_exit = parse_exit({}, {{env_name(r.env), "http://collector:4317"}});
+    EXPECT_EQ(env_exit.code, 2) << r.env;
+    EXPECT_TRUE(contains(env_exit.message, env_name(r.env))) << env_exit.message;
+    EXPECT_TRUE(contains(env_exit.message, r.instead)) << env_exit.message;
+  }
+}
+
+TEST(UpstreamFlagsTest, HelpListsEveryNewFlagWithEnvAndDefault) {
+  const auto help = parse_exit({"--help"});
+  EXPECT_EQ(help.code, 0);
+  for (const char* name : {"CHUNK_SIZE", "HASH_ALGORITHM", "ENABLE_BLEND_LOOKUP", "CHECKPOINT_PATH",
+                           "CHECKPOINT_INTERVAL", "DISABLE_METRICS", "EVENT_TRANSPORT",
+                           "OTLP_ENDPOINT", "METADATA_PATH", "EXTRA_CONFIG"}) {
+    EXPECT_TRUE(contains(help.message, std::string("[env ") + kEnv + name + "]")) << name;
+  }
+  for (const char* flag :
+       {"--chunk-size", "--hash-algorithm", "--enable-blend-lookup", "--checkpoint-path",
+        "--checkpoint-interval", "--disable-metrics", "--event-transport", "--otlp-endpoint",
+        "--metadata-path", "--extra-config"}) {
+    EXPECT_TRUE(contains(help.message, flag)) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace lmcache::app
