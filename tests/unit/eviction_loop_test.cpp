@@ -257,8 +257,10 @@ TEST_F(EvictionLoopTest, V2RequestsCarryAtMostTenThousandKeys) {
   raw.reserve(kVictims);
   for (size_t i = 0; i < kVictims; ++i) raw.push_back(fmt::format("{:08x}", i));
   std::vector<core::CacheEventEntry> entries;
-  for (const auto& hash : raw)
+  entries.reserve(raw.size());
+  for (const auto& hash : raw) {
     entries.push_back({core::ObjectKeyView(hash, "m", 0, 0, ""), 1, {}, -1});
+  }
   core::CacheEventBatch batch;
   batch.instance_id = "mp-new";
   batch.incarnation = 1;
