@@ -26,6 +26,7 @@
 #include "app/health_sweep.h"
 #include "client/mp_client.h"
 #include "core/blend_index.h"
+#include "core/event_ingest.h"
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
 #include "core/quota_store.h"
@@ -85,7 +86,8 @@ struct Coordinator {
   client::MpClient mp_client{io.get_executor()};
   app::HealthSweep health_sweep{registry, std::chrono::seconds(30), std::chrono::seconds(10),
                                 metrics};
-  app::EvictionLoop eviction{l2, quotas, registry, mp_client, metrics};
+  core::EventIngest events{l2};  // the eviction loop's dialect source
+  app::EvictionLoop eviction{l2, quotas, registry, events, mp_client, metrics};
   app::CoreStateMetrics core_state_metrics{registry, l2, quotas, blend};
   http::RequestMetrics request_metrics;
   http::Router router;

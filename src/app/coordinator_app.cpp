@@ -207,7 +207,7 @@ struct CoordinatorApp::Impl {
   http::Router router;
   std::optional<http::HttpServer> server;
   std::optional<PeriodicTask> health_task;
-  EvictionLoop eviction{l2, quotas, registry, mp_client, metrics};
+  EvictionLoop eviction{l2, quotas, registry, events, mp_client, metrics};
   std::optional<PeriodicTask> eviction_task;
   std::shared_ptr<StartupResync> resync;
 };

@@ -11,7 +11,7 @@ prometheus::Counter& counter(prometheus::Registry& metrics, const std::string& n
   return prometheus::BuildCounter().Name(name).Help(help).Register(metrics).Add({});
 }
 
-// Views of the victims' keys, for the DELETE /l2 body.
+// Views of the victims' keys, for the delete body.
 std::vector<core::ObjectKeyView> keys_of(const std::vector<core::TrackedKey>& victims) {
   std::vector<core::ObjectKeyView> keys;
   keys.reserve(victims.size());
@@ -22,20 +22,21 @@ std::vector<core::ObjectKeyView> keys_of(const std::vector<core::TrackedKey>& vi
 }  // namespace
 
 EvictionLoop::EvictionLoop(core::L2Accounting& l2, core::QuotaStore& quotas,
-                           core::InstanceRegistry& registry, client::MpClient& client,
-                           prometheus::Registry& metrics)
+                           core::InstanceRegistry& registry, const core::EventIngest& events,
+                           client::MpClient& client, prometheus::Registry& metrics)
     : l2_(l2),
       quotas_(quotas),
       registry_(registry),
+      events_(events),
       client_(client),
       sweeps_(
           counter(metrics, "lmcache_coordinator_eviction_sweeps_total", "Eviction sweeps run.")),
       victims_dispatched_(counter(metrics, "lmcache_coordinator_eviction_victims_dispatched_total",
-                                  "Keys sent to MP servers in DELETE /l2 requests.")),
+                                  "Keys sent to MP servers in delete requests.")),
       dispatches_(counter(metrics, "lmcache_coordinator_eviction_dispatches_total",
-                          "DELETE /l2 requests sent.")),
+                          "Delete requests sent (DELETE /l2 or DELETE /cache/objects).")),
       dispatch_failures_(counter(metrics, "lmcache_coordinator_eviction_dispatch_failures_total",
-                                 "DELETE /l2 requests that failed or were refused.")) {}
+                                 "Delete requests that failed or were refused.")) {}
 
 size_t EvictionLoop::sweep(Clock::time_point now) {
   const std::vector<core::InstanceRecord> instances = registry_.list();
@@ -57,12 +58,13 @@ size_t EvictionLoop::sweep(Clock::time_point now) {
   for (auto& victim : plan.victims) {
     const core::InstanceRecord* to = routes.choose(victim.owner);
     auto [it, added] = batch_of.try_emplace(to->instance_id, batches.size());
-    if (added) batches.push_back(Batch{*to, {}});
+    if (added) batches.push_back(Batch{*to, events_.speaks_v2(to->instance_id), {}});
     Batch& batch = batches[it->second];
     batch.victims.push_back(std::move(victim));
     if (batch.victims.size() == kMaxKeysPerRequest) {
+      const bool v2 = batch.v2;
       dispatch(std::move(batch));
-      batch = Batch{*to, {}};
+      batch = Batch{*to, v2, {}};
     }
   }
   for (auto& batch : batches) {
@@ -80,26 +82,42 @@ core::VictimRouter::Sweep EvictionLoop::route_sweep(
 void EvictionLoop::dispatch(Batch batch) {
   dispatches_.Increment();
   victims_dispatched_.Increment(static_cast<double>(batch.victims.size()));
-  spdlog::info("eviction: sending {} keys to instance {} at {}:{}", batch.victims.size(),
-               batch.instance.instance_id, batch.instance.ip, batch.instance.http_port);
+  spdlog::info("eviction: sending {} keys to instance {} at {}:{} ({})", batch.victims.size(),
+               batch.instance.instance_id, batch.instance.ip, batch.instance.http_port,
+               batch.v2 ? "DELETE /cache/objects" : "DELETE /l2");
   const client::MpEndpoint endpoint{batch.instance.ip, batch.instance.http_port};
   auto shared = std::make_shared<Batch>(std::move(batch));
+  if (shared->v2) {
+    client_.delete_objects(endpoint, keys_of(shared->victims),
+                           [this, shared](const client::MpDeleteObjectsResult& result) {
+                             if (!result.ok()) return dispatch_failed(*shared, result.error);
+                             if (!result.answer) {
+                               spdlog::warn(
+                                   "eviction: DELETE /cache/objects to instance {} answered "
+                                   "HTTP {} without a readable answer; counted as sent",
+                                   shared->instance.instance_id, result.response.status);
+                             }
+                           });
+    return;
+  }
   client_.delete_keys(
       endpoint, keys_of(shared->victims), [this, shared](const client::MpResponse& response) {
         if (response.success()) return;
-        const std::string why =
-            response.ok() ? "HTTP " + std::to_string(response.status) : response.error_text;
-        spdlog::warn("eviction: DELETE /l2 to instance {} failed ({}); {} keys will be retried",
-                     shared->instance.instance_id, why, shared->victims.size());
-        record_failure(shared->instance.instance_id, Clock::now());
-        l2_.release(shared->victims);
+        dispatch_failed(*shared, response.ok() ? "HTTP " + std::to_string(response.status)
+                                               : response.error_text);
       });
 }
 
-void EvictionLoop::record_failure(const std::string& instance_id, Clock::time_point when) {
+void EvictionLoop::dispatch_failed(const Batch& batch, const std::string& why) {
+  spdlog::warn("eviction: {} to instance {} failed ({}); {} keys will be retried",
+               batch.v2 ? "DELETE /cache/objects" : "DELETE /l2", batch.instance.instance_id, why,
+               batch.victims.size());
   dispatch_failures_.Increment();
-  core::MutexLock lock(mutex_);
-  router_.record_failure(instance_id, when);
+  {
+    core::MutexLock lock(mutex_);
+    router_.record_failure(batch.instance.instance_id, Clock::now());
+  }
+  l2_.release(batch.victims);
 }
 
 }  // namespace lmcache::app

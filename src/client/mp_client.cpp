@@ -230,6 +230,30 @@ void MpClient::delete_keys(const MpEndpoint& to, std::span<const core::ObjectKey
   request(http::verb::delete_, to, "/l2", wire::encode_delete_keys_body(keys), std::move(done));
 }
 
+void MpClient::delete_objects(const MpEndpoint& to, std::span<const core::ObjectKeyView> keys,
+                              DeleteObjectsCallback done) {
+  request(http::verb::delete_, to, "/cache/objects", wire::encode_delete_keys_body(keys),
+          [done = std::move(done)](MpResponse response) {
+            MpDeleteObjectsResult result;
+            if (!response.ok()) {
+              result.error = response.error_text;
+            } else if (!response.success()) {
+              result.error = "HTTP " + std::to_string(response.status);
+            } else {
+              wire::DeleteObjectsAnswerResult decoded =
+                  wire::decode_delete_objects_answer(response.body);
+              result.answer = std::move(decoded.answer);
+              if (result.answer && !result.answer->ok) {
+                result.error =
+                    "ok:false: " + (result.answer->error.empty() ? std::string("no error given")
+                                                                 : result.answer->error);
+              }
+            }
+            result.response = std::move(response);
+            if (done) done(std::move(result));
+          });
+}
+
 void MpClient::get_keys_page(const MpEndpoint& to, std::size_t page_size,
                              const std::optional<std::string>& page_token, KeysPageCallback done) {
   std::string target = "/l2/keys?page_size=" + std::to_string(page_size);

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "core/object_key.h"
+#include "wire/delete_objects_answer.h"
 #include "wire/keys_page.h"
 
 namespace lmcache::client {
@@ -57,6 +58,21 @@ struct MpKeysPageResult {
   bool ok() const { return page.has_value(); }
 };
 
+// The outcome of DELETE /cache/objects: whether the server deleted the keys.
+struct MpDeleteObjectsResult {
+  // The response as for any request: transport error, status and body.
+  MpResponse response;
+  // Set when a 2xx response carried a valid answer (wire::decode_delete_objects_answer).
+  std::optional<wire::DeleteObjectsAnswer> answer;
+  // Why the delete failed, one line for the log: the transport error, "HTTP 503", or
+  // "ok:false: <the server's error>" for a 2xx whose answer says the adapter raised. Empty when
+  // it succeeded, which includes a 2xx whose body is not an answer (`answer` empty then): only an
+  // explicit "ok": false says the keys were not deleted.
+  std::string error;
+
+  bool ok() const { return error.empty(); }
+};
+
 // Deadlines of one request (MpClient::Timeouts).
 struct MpTimeouts {
   // Bounds name resolution plus TCP connect.
@@ -86,6 +102,7 @@ class MpClient {
 
   using Callback = std::function<void(MpResponse)>;
   using KeysPageCallback = std::function<void(MpKeysPageResult)>;
+  using DeleteObjectsCallback = std::function<void(MpDeleteObjectsResult)>;
 
   explicit MpClient(boost::asio::any_io_executor executor, Timeouts timeouts = {});
 
@@ -100,6 +117,11 @@ class MpClient {
   // before this returns (wire::encode_delete_keys_body), so they need not
   // outlive the call.
   void delete_keys(const MpEndpoint& to, std::span<const core::ObjectKeyView> keys, Callback done);
+  // DELETE /cache/objects with {"keys":[...]} (eviction dispatch to a v2 server; it deletes from
+  // its L2 tier by default), the keys encoded before this returns. `done` gets the answer decoded
+  // (wire::decode_delete_objects_answer).
+  void delete_objects(const MpEndpoint& to, std::span<const core::ObjectKeyView> keys,
+                      DeleteObjectsCallback done);
   // GET /l2/keys?page_size=N[&page_token=T] (startup resync); the token is
   // percent-encoded. `done` gets the page decoded (wire::decode_keys_page).
   void get_keys_page(const MpEndpoint& to, std::size_t page_size,

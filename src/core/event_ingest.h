@@ -45,6 +45,14 @@ class EventIngest {
   // (as upstream: a timed-out server re-registers and carries on).
   void on_instance_timed_out(std::string_view instance_id);
 
+  // True when the instance speaks the v2 dialect: a batch naming it has reached the gate
+  // (admitted, duplicate or stale) since its cursor was last forgotten, i.e. it has a cursor.
+  // Eviction sends such an instance DELETE /cache/objects, others DELETE /l2. Deregistration and
+  // the health sweep forget it with the cursor; a batch rejected by validation does not count.
+  bool speaks_v2(std::string_view instance_id) const {
+    return gate_.cursor(instance_id).has_value();
+  }
+
   Counters counters() const;
   const EventGate& gate() const { return gate_; }
   const CapacityDeclarations& capacity() const { return capacity_; }

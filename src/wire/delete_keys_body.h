@@ -1,4 +1,5 @@
-// The body of an MP server's DELETE /l2, the eviction dispatch.
+// The body of the eviction dispatch: an MP server's DELETE /l2 (seed-era) and DELETE
+// /cache/objects (v2) take the same one.
 #pragma once
 
 #include <span>

@@ -123,6 +123,9 @@ Answer pydantic_page_size_error(std::string_view input, std::string_view type,
 
 // Configuration and records, shared by the test thread and the server thread.
 struct FakeMpServer::State {
+  explicit State(Dialect d) : dialect(d) {}
+
+  const Dialect dialect;
   mutable std::mutex mu;
   mutable std::condition_variable changed;
 
@@ -130,6 +133,8 @@ struct FakeMpServer::State {
   std::vector<Request> requests;
   std::vector<std::size_t> page_sizes;
   std::size_t submissions = 0;
+  // v2: submitted request id -> (chunks, polls so far).
+  std::map<std::string, std::pair<std::size_t, std::size_t>> v2_prefetches;
 
   // Configuration.
   std::optional<Response> delete_response;
@@ -142,13 +147,19 @@ struct FakeMpServer::State {
   std::optional<unsigned> fail_all;
   bool blackhole = false;
 
-  static bool is_delete(const Request& r) {
-    return r.method == "DELETE" && r.target.substr(0, r.target.find('?')) == "/l2";
+  const char* delete_path() const { return dialect == Dialect::kV2 ? "/cache/objects" : "/l2"; }
+  const char* prefetch_path() const {
+    return dialect == Dialect::kV2 ? "/cache/prefetches" : "/l2/prefetch";
+  }
+  bool is_delete(const Request& r) const {
+    return r.method == "DELETE" && r.target.substr(0, r.target.find('?')) == delete_path();
   }
 
   // The routes; called with mu held.
   Answer route(const Request& r);
-  Answer delete_l2(const Request& r);
+  Answer route_v2(const std::string& path, const Request& r);
+  Answer delete_keys(const Request& r);
+  Answer poll_v2_prefetch(const std::string& request_id);
   Answer keys_page(const std::map<std::string, std::string>& query);
   Answer submit_prefetch(const Request& r);
   Answer poll_prefetch(const std::string& request_id);
@@ -158,9 +169,10 @@ Answer FakeMpServer::State::route(const Request& r) {
   const auto question = r.target.find('?');
   const std::string path = r.target.substr(0, question);
   const std::string query = question == std::string::npos ? "" : r.target.substr(question + 1);
+  if (dialect == Dialect::kV2) return route_v2(path, r);
 
   if (path == "/l2") {
-    return r.method == "DELETE" ? delete_l2(r) : method_not_allowed("DELETE");
+    return r.method == "DELETE" ? delete_keys(r) : method_not_allowed("DELETE");
   }
   if (path == "/l2/keys") {
     return r.method == "GET" ? keys_page(parse_query(query)) : method_not_allowed("GET");
@@ -177,7 +189,39 @@ Answer FakeMpServer::State::route(const Request& r) {
   return detail(404, "Not Found");
 }
 
-Answer FakeMpServer::State::delete_l2(const Request& r) {
+Answer FakeMpServer::State::route_v2(const std::string& path, const Request& r) {
+  if (path == "/cache/objects") {
+    return r.method == "DELETE" ? delete_keys(r) : method_not_allowed("DELETE");
+  }
+  if (path == "/cache/prefetches") {
+    return r.method == "POST" ? submit_prefetch(r) : method_not_allowed("POST");
+  }
+  static constexpr std::string_view kPollPrefix = "/cache/prefetches/";
+  if (path.size() > kPollPrefix.size() && path.compare(0, kPollPrefix.size(), kPollPrefix) == 0 &&
+      path.find('/', kPollPrefix.size()) == std::string::npos) {
+    if (r.method != "GET") return method_not_allowed("GET");
+    return poll_v2_prefetch(
+        percent_decode(std::string_view(path).substr(kPollPrefix.size()), false));
+  }
+  return detail(404, "Not Found");
+}
+
+Answer FakeMpServer::State::poll_v2_prefetch(const std::string& request_id) {
+  const auto it = v2_prefetches.find(request_id);
+  if (it == v2_prefetches.end()) return detail(404, "unknown request " + request_id);
+  auto& [chunks, polls] = it->second;
+  if (polls++ == 0) {
+    return json_answer(200, json::object{{"request_id", request_id}, {"status", "pending"}});
+  }
+  json::object done{{"request_id", request_id},
+                    {"status", "completed"},
+                    {"found_keys", chunks},
+                    {"total_keys", chunks}};
+  v2_prefetches.erase(it);
+  return json_answer(200, done);
+}
+
+Answer FakeMpServer::State::delete_keys(const Request& r) {
   boost::system::error_code ec;
   const json::value body = json::parse(r.body, ec);
   const json::array* keys = nullptr;
@@ -187,6 +231,9 @@ Answer FakeMpServer::State::delete_l2(const Request& r) {
   if (keys == nullptr) return detail(422, "body must be {\"keys\":[...]}");
   if (keys->size() > kMaxDeleteKeys) return detail(400, "too many keys");
   if (delete_response) return {*delete_response, {}};
+  if (dialect == Dialect::kV2) {
+    return json_answer(200, json::object{{"deleted", keys->size()}, {"skipped", 0}, {"ok", true}});
+  }
   return json_answer(200, json::object{{"status", "ok"}, {"deleted", keys->size()}});
 }
 
@@ -247,7 +294,9 @@ Answer FakeMpServer::State::submit_prefetch(const Request& r) {
   if (const auto* ids = body.as_object().if_contains("token_ids"); ids && ids->is_array()) {
     tokens = ids->as_array().size();
   }
-  return json_answer(202, json::object{{"request_id", "r-" + std::to_string(submissions)},
+  const std::string request_id = "r-" + std::to_string(submissions);
+  if (dialect == Dialect::kV2) v2_prefetches[request_id] = {tokens / kTokensPerChunk, 0};
+  return json_answer(202, json::object{{"request_id", request_id},
                                        {"chunks", tokens / kTokensPerChunk},
                                        {"status", "submitted"}});
 }
@@ -366,7 +415,8 @@ struct FakeMpServer::Impl {
   }
 };
 
-FakeMpServer::FakeMpServer() : state_(std::make_shared<State>()), impl_(std::make_unique<Impl>()) {
+FakeMpServer::FakeMpServer(Dialect dialect)
+    : state_(std::make_shared<State>(dialect)), impl_(std::make_unique<Impl>()) {
   const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
   impl_->acceptor.open(endpoint.protocol());
   impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -396,7 +446,7 @@ std::vector<std::string> FakeMpServer::delete_bodies() const {
   std::lock_guard lock(state_->mu);
   std::vector<std::string> out;
   for (const auto& r : state_->requests) {
-    if (State::is_delete(r)) out.push_back(r.body);
+    if (state_->is_delete(r)) out.push_back(r.body);
   }
   return out;
 }
@@ -418,7 +468,7 @@ std::vector<std::string> FakeMpServer::prefetch_bodies() const {
   std::lock_guard lock(state_->mu);
   std::vector<std::string> out;
   for (const auto& r : state_->requests) {
-    if (r.method == "POST" && r.target.substr(0, r.target.find('?')) == "/l2/prefetch") {
+    if (r.method == "POST" && r.target.substr(0, r.target.find('?')) == state_->prefetch_path()) {
       out.push_back(r.body);
     }
   }
@@ -434,7 +484,7 @@ bool FakeMpServer::wait_for_deletes(std::size_t n, std::chrono::milliseconds tim
   std::unique_lock lock(state_->mu);
   return state_->changed.wait_for(lock, timeout, [&] {
     std::size_t deletes = 0;
-    for (const auto& r : state_->requests) deletes += State::is_delete(r) ? 1 : 0;
+    for (const auto& r : state_->requests) deletes += state_->is_delete(r) ? 1 : 0;
     return deletes >= n;
   });
 }

@@ -160,5 +160,28 @@ TEST_F(EventIngestTest, TimeoutForgetsTheCursorButKeepsTheDeclaration) {
   EXPECT_EQ(offer("mp-a", 5, 1, CacheEventType::kStore, "b"), Verdict::kAdmitted);
 }
 
+// The dialect: an instance speaks v2 once any batch naming it reaches the gate, and forgets it
+// with its cursor.
+TEST_F(EventIngestTest, AnInstanceSpeaksV2OnceABatchNamingItReachesTheGate) {
+  EXPECT_FALSE(ingest_.speaks_v2("mp-a"));
+  EXPECT_EQ(offer("mp-a", 5, 1, CacheEventType::kStore, "a"), Verdict::kAdmitted);
+  EXPECT_TRUE(ingest_.speaks_v2("mp-a"));
+  EXPECT_FALSE(ingest_.speaks_v2("mp-b"));  // per instance
+
+  ingest_.on_instance_deregistered("mp-a");
+  EXPECT_FALSE(ingest_.speaks_v2("mp-a"));
+  // A config batch counts too, and so does the cursor a stale or duplicate batch meets.
+  EXPECT_EQ(declare("mp-a", 5, 1, 1, 100), Verdict::kAdmitted);
+  EXPECT_TRUE(ingest_.speaks_v2("mp-a"));
+  EXPECT_EQ(offer("mp-a", 5, 1, CacheEventType::kStore, "b"), Verdict::kDuplicate);
+  EXPECT_EQ(offer("mp-a", 4, 9, CacheEventType::kStore, "b"), Verdict::kStale);
+  EXPECT_TRUE(ingest_.speaks_v2("mp-a"));
+
+  ingest_.on_instance_timed_out("mp-a");
+  EXPECT_FALSE(ingest_.speaks_v2("mp-a"));
+  EXPECT_EQ(offer("mp-a", 1, 7, CacheEventType::kAccess, "a"), Verdict::kAdmitted);
+  EXPECT_TRUE(ingest_.speaks_v2("mp-a"));
+}
+
 }  // namespace
 }  // namespace lmcache::core

@@ -6,6 +6,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
 #include <chrono>
 #include <optional>
 #include <set>
@@ -47,6 +48,28 @@ class EvictionLoopTest : public ::testing::Test {
     l2_.apply_batch(instance, ++seq_, events);
   }
 
+  // Records stores of one-byte keys with hashes `hashes` by `instance` through POST /events
+  // (tier l2): the instance then speaks v2.
+  void store_v2(const std::string& instance, const std::vector<uint8_t>& hashes) {
+    std::vector<std::string> raw;
+    raw.reserve(hashes.size());
+    for (uint8_t h : hashes) raw.emplace_back(1, static_cast<char>(h));
+    std::vector<core::CacheEventEntry> entries;
+    entries.reserve(raw.size());
+    for (const auto& hash : raw) {
+      entries.push_back({core::ObjectKeyView(hash, "m", 0, 0, ""), 1, {}, -1});
+    }
+    core::CacheEventBatch batch;
+    batch.instance_id = instance;
+    batch.incarnation = 1;
+    batch.seq = ++v2_seq_;
+    batch.type = core::CacheEventType::kStore;
+    batch.tier = core::CacheTier::kL2;
+    batch.backend = "fs";
+    batch.entries = entries;
+    ASSERT_EQ(events_.ingest(batch).verdict, core::EventGate::Verdict::kAdmitted);
+  }
+
   void register_instance(const std::string& id, uint16_t port) {
     core::InstanceRecord record;
     record.instance_id = id;
@@ -83,8 +106,10 @@ class EvictionLoopTest : public ::testing::Test {
   std::thread runner_{[this] { io_.run(); }};
   client::MpClient client_{io_.get_executor(), client::MpClient::Timeouts{1s, 5s}};
   prometheus::Registry metrics_;
-  EvictionLoop loop_{l2_, quotas_, registry_, client_, metrics_};
+  core::EventIngest events_{l2_};
+  EvictionLoop loop_{l2_, quotas_, registry_, events_, client_, metrics_};
   uint64_t seq_ = 0;
+  uint64_t v2_seq_ = 0;
 };
 
 // With nobody to send deletes to, a sweep plans nothing: the victims are not marked in flight,
@@ -142,6 +167,118 @@ TEST_F(EvictionLoopTest, VictimsOfAFailedOwnerGoElsewhereOnTheNextSweep) {
   EXPECT_EQ(count("dispatch_failures"), 1);
   ASSERT_TRUE(live.wait_for_deletes(1, kPatience));
   EXPECT_EQ(deleted(live), (std::set<std::string>{"07", "08"}));
+}
+
+// A mixed fleet: each instance gets the delete of its dialect, for the keys it stored.
+TEST_F(EvictionLoopTest, EachInstanceGetsTheDeleteOfItsDialect) {
+  FakeMpServer seed_era;
+  FakeMpServer v2(FakeMpServer::Dialect::kV2);
+  register_instance("mp-old", seed_era.port());
+  register_instance("mp-new", v2.port());
+  store("mp-old", {1, 2});
+  store_v2("mp-new", {3, 4, 5});
+  EXPECT_EQ(loop_.sweep(EvictionLoop::Clock::now()), 5U);
+  ASSERT_TRUE(seed_era.wait_for_deletes(1, kPatience));
+  ASSERT_TRUE(v2.wait_for_deletes(1, kPatience));
+  EXPECT_EQ(deleted(seed_era), (std::set<std::string>{"01", "02"}));
+  EXPECT_EQ(deleted(v2), (std::set<std::string>{"03", "04", "05"}));
+  // Each received exactly one request, of its own dialect (the fakes answer 404 to the other).
+  ASSERT_EQ(v2.requests().size(), 1U);
+  EXPECT_EQ(v2.requests()[0].method, "DELETE");
+  EXPECT_EQ(v2.requests()[0].target, "/cache/objects");
+  ASSERT_EQ(seed_era.requests().size(), 1U);
+  EXPECT_EQ(seed_era.requests()[0].target, "/l2");
+  EXPECT_EQ(count("dispatches"), 2);
+}
+
+// A v2 instance whose dialect was forgotten (it deregistered and came back without posting
+// /events yet) gets DELETE /l2 again.
+TEST_F(EvictionLoopTest, AForgottenDialectFallsBackToDeleteL2) {
+  FakeMpServer server;
+  register_instance("mp-new", server.port());
+  store_v2("mp-new", {1});
+  events_.on_instance_deregistered("mp-new");
+  EXPECT_EQ(loop_.sweep(EvictionLoop::Clock::now()), 1U);
+  ASSERT_TRUE(server.wait_for_deletes(1, kPatience));
+  EXPECT_EQ(deleted(server), (std::set<std::string>{"01"}));
+}
+
+// Sweeps until one dispatches something; returns how many victims it sent.
+size_t sweep_until_resent(EvictionLoop& loop) {
+  size_t resent = 0;
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (resent == 0 && std::chrono::steady_clock::now() < deadline) {
+    resent = loop.sweep(EvictionLoop::Clock::now());
+    if (resent == 0) std::this_thread::sleep_for(1ms);
+  }
+  return resent;
+}
+
+// A 200 whose answer says "ok": false is a failed dispatch: the keys are released and go to
+// another instance, since the one that failed is avoided.
+TEST_F(EvictionLoopTest, AV2AnswerOkFalseIsAFailedDispatch) {
+  FakeMpServer failing(FakeMpServer::Dialect::kV2);
+  failing.set_delete_response(200, R"({"deleted":0,"skipped":0,"ok":false,"error":"boom"})");
+  FakeMpServer other(FakeMpServer::Dialect::kV2);
+  register_instance("mp-failing", failing.port());
+  register_instance("mp-other", other.port());
+  store_v2("mp-failing", {7, 8});
+  store_v2("mp-other", {});  // mp-other speaks v2 too
+  EXPECT_EQ(loop_.sweep(EvictionLoop::Clock::now()), 2U);
+  EXPECT_EQ(sweep_until_resent(loop_), 2U);
+  EXPECT_EQ(count("dispatch_failures"), 1);
+  ASSERT_TRUE(other.wait_for_deletes(1, kPatience));
+  EXPECT_EQ(deleted(other), (std::set<std::string>{"07", "08"}));
+  EXPECT_EQ(deleted(failing), (std::set<std::string>{"07", "08"}));
+}
+
+// So is a non-2xx answer (here 503, the server has no adapter yet).
+TEST_F(EvictionLoopTest, AV2ServiceUnavailableIsAFailedDispatch) {
+  FakeMpServer failing(FakeMpServer::Dialect::kV2);
+  failing.set_fail_all(503);
+  FakeMpServer other;
+  register_instance("mp-failing", failing.port());
+  register_instance("mp-old", other.port());
+  store_v2("mp-failing", {9});
+  EXPECT_EQ(loop_.sweep(EvictionLoop::Clock::now()), 1U);
+  EXPECT_EQ(sweep_until_resent(loop_), 1U);
+  EXPECT_EQ(count("dispatch_failures"), 1);
+  ASSERT_TRUE(other.wait_for_deletes(1, kPatience));  // in the other instance's dialect
+  EXPECT_EQ(deleted(other), (std::set<std::string>{"09"}));
+}
+
+// More than 10,000 victims for a v2 instance go in requests of at most 10,000 keys, each a
+// DELETE /cache/objects.
+TEST_F(EvictionLoopTest, V2RequestsCarryAtMostTenThousandKeys) {
+  FakeMpServer v2(FakeMpServer::Dialect::kV2);
+  register_instance("mp-new", v2.port());
+  constexpr size_t kVictims = EvictionLoop::kMaxKeysPerRequest + 5;
+  std::vector<std::string> raw;
+  raw.reserve(kVictims);
+  for (size_t i = 0; i < kVictims; ++i) raw.push_back(fmt::format("{:08x}", i));
+  std::vector<core::CacheEventEntry> entries;
+  entries.reserve(raw.size());
+  for (const auto& hash : raw) {
+    entries.push_back({core::ObjectKeyView(hash, "m", 0, 0, ""), 1, {}, -1});
+  }
+  core::CacheEventBatch batch;
+  batch.instance_id = "mp-new";
+  batch.incarnation = 1;
+  batch.seq = 1;
+  batch.type = core::CacheEventType::kStore;
+  batch.backend = "fs";
+  batch.entries = entries;
+  events_.ingest(batch);
+  EXPECT_EQ(loop_.sweep(EvictionLoop::Clock::now()), kVictims);
+  ASSERT_TRUE(v2.wait_for_deletes(2, kPatience));
+  const auto bodies = v2.delete_bodies();
+  ASSERT_EQ(bodies.size(), 2U);
+  for (const auto& body : bodies) {
+    EXPECT_LE(boost::json::parse(body).at("keys").as_array().size(),
+              EvictionLoop::kMaxKeysPerRequest);
+  }
+  EXPECT_EQ(v2.deleted_keys().size(), kVictims);
+  for (const auto& request : v2.requests()) EXPECT_EQ(request.target, "/cache/objects");
 }
 
 }  // namespace

@@ -170,5 +170,87 @@ TEST(FakeMpServerTest, FailAllAnswersEverythingWithThatStatus) {
   EXPECT_EQ(connection.send(http::verb::get, "/l2/prefetch/x").result_int(), 200u);
 }
 
+// --- the v2 dialect ----------------------------------------------------------
+
+TEST(FakeV2MpServerTest, DeleteObjectsAnswersTheKeyCountAndRecordsTheKeys) {
+  FakeMpServer server(FakeMpServer::Dialect::kV2);
+  Connection connection(server);
+  const Answer res = connection.send(http::verb::delete_, "/cache/objects", delete_body(3));
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(json::parse(res.body()), json::parse(R"({"deleted":3,"skipped":0,"ok":true})"));
+  ASSERT_TRUE(server.wait_for_deletes(1, 10s));
+  EXPECT_EQ(server.delete_bodies(), std::vector<std::string>{delete_body(3)});
+  EXPECT_EQ(server.deleted_keys().size(), 3u);
+}
+
+TEST(FakeV2MpServerTest, DeleteObjectsRejectsBadBodiesAndTooManyKeys) {
+  FakeMpServer server(FakeMpServer::Dialect::kV2);
+  Connection connection(server);
+  EXPECT_EQ(connection.send(http::verb::delete_, "/cache/objects", "[]").result_int(), 422u);
+  EXPECT_EQ(connection
+                .send(http::verb::delete_, "/cache/objects",
+                      delete_body(FakeMpServer::kMaxDeleteKeys + 1))
+                .result_int(),
+            400u);
+  EXPECT_EQ(
+      connection
+          .send(http::verb::delete_, "/cache/objects", delete_body(FakeMpServer::kMaxDeleteKeys))
+          .result_int(),
+      200u);
+  EXPECT_EQ(server.delete_bodies().size(), 3u);
+}
+
+TEST(FakeV2MpServerTest, ConfiguredDeleteAnswerReplacesTheDefault) {
+  FakeMpServer server(FakeMpServer::Dialect::kV2);
+  server.set_delete_response(200, R"({"deleted":0,"skipped":0,"ok":false,"error":"boom"})");
+  Connection connection(server);
+  const Answer res = connection.send(http::verb::delete_, "/cache/objects", delete_body(1));
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(json::parse(res.body()).at("ok"), json::value(false));
+}
+
+// A v2 server does not serve the seed-era routes, and a seed-era one not the v2 routes; each
+// records only its own dialect's deletes.
+TEST(FakeV2MpServerTest, EachDialectServesOnlyItsOwnRoutes) {
+  FakeMpServer v2(FakeMpServer::Dialect::kV2);
+  Connection to_v2(v2);
+  EXPECT_EQ(to_v2.send(http::verb::delete_, "/l2", delete_body(1)).result_int(), 404u);
+  EXPECT_EQ(to_v2.send(http::verb::get, "/l2/keys").result_int(), 404u);
+  EXPECT_EQ(to_v2.send(http::verb::put, "/cache/objects").result_int(), 405u);
+  EXPECT_TRUE(v2.delete_bodies().empty());
+
+  FakeMpServer seed_era;
+  Connection to_seed_era(seed_era);
+  EXPECT_EQ(to_seed_era.send(http::verb::delete_, "/cache/objects", delete_body(1)).result_int(),
+            404u);
+  EXPECT_TRUE(seed_era.delete_bodies().empty());
+}
+
+// POST /cache/prefetches answers 202; the status poll says pending, then completed once (the job
+// is then forgotten), and an unknown id is 404.
+TEST(FakeV2MpServerTest, PrefetchIsSubmittedThenPendingThenCompleted) {
+  FakeMpServer server(FakeMpServer::Dialect::kV2);
+  Connection connection(server);
+  const json::array tokens(512, json::value(1));
+  Answer res = connection.send(
+      http::verb::post, "/cache/prefetches",
+      json::serialize(json::object{{"model_name", "m"}, {"world_size", 1}, {"token_ids", tokens}}));
+  EXPECT_EQ(res.result_int(), 202u);
+  EXPECT_EQ(json::parse(res.body()),
+            json::parse(R"({"request_id":"r-1","chunks":2,"status":"submitted"})"));
+  EXPECT_EQ(server.prefetch_bodies().size(), 1u);
+
+  res = connection.send(http::verb::get, "/cache/prefetches/r-1");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(json::parse(res.body()), json::parse(R"({"request_id":"r-1","status":"pending"})"));
+  res = connection.send(http::verb::get, "/cache/prefetches/r-1");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(json::parse(res.body()),
+            json::parse(R"({"request_id":"r-1","status":"completed","found_keys":2,)"
+                        R"("total_keys":2})"));
+  EXPECT_EQ(connection.send(http::verb::get, "/cache/prefetches/r-1").result_int(), 404u);
+  EXPECT_EQ(connection.send(http::verb::get, "/cache/prefetches/nope").result_int(), 404u);
+}
+
 }  // namespace
 }  // namespace lmcache::testing

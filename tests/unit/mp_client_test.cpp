@@ -89,6 +89,70 @@ TEST_F(MpClientTest, DeleteSendsBodyAndServerRecordsIt) {
   EXPECT_EQ(requests[0].target, "/l2");
 }
 
+// DELETE /cache/objects to a v2 server, its answer decoded.
+class MpClientDeleteObjectsTest : public MpClientTest {
+ protected:
+  MpDeleteObjectsResult delete_objects(const std::vector<core::ObjectKey>& keys) {
+    return run_until<MpDeleteObjectsResult>([&](MpClient::DeleteObjectsCallback done) {
+      client_.delete_objects({v2_.host(), v2_.port()}, views(keys), std::move(done));
+    });
+  }
+
+  FakeMpServer v2_{FakeMpServer::Dialect::kV2};
+};
+
+TEST_F(MpClientDeleteObjectsTest, SendsTheKeysAndDecodesTheAnswer) {
+  const MpDeleteObjectsResult r =
+      delete_objects({{"\xab", "m", 0, 0, ""}, {"\xcd", "m", 1, 0, "t"}});
+  EXPECT_TRUE(r.ok()) << r.error;
+  ASSERT_TRUE(r.answer.has_value());
+  EXPECT_EQ(r.answer->deleted, 2u);
+  EXPECT_TRUE(r.answer->ok);
+  const auto requests = v2_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "DELETE");
+  EXPECT_EQ(requests[0].target, "/cache/objects");
+  ASSERT_EQ(v2_.deleted_keys().size(), 2u);
+  EXPECT_EQ(v2_.deleted_keys()[1].at("cache_salt"), "t");
+}
+
+TEST_F(MpClientDeleteObjectsTest, OkFalseIsAFailureWithTheServersError) {
+  v2_.set_delete_response(200, R"({"deleted":0,"skipped":0,"ok":false,"error":"disk gone"})");
+  const MpDeleteObjectsResult r = delete_objects({{"\xab", "m", 0, 0, ""}});
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error, "ok:false: disk gone");
+  ASSERT_TRUE(r.answer.has_value());
+  EXPECT_FALSE(r.answer->ok);
+}
+
+TEST_F(MpClientDeleteObjectsTest, NonSuccessAndTransportErrorsAreFailures) {
+  v2_.set_fail_all(503);
+  MpDeleteObjectsResult r = delete_objects({});
+  EXPECT_EQ(r.error, "HTTP 503");
+  EXPECT_FALSE(r.answer.has_value());
+  EXPECT_EQ(r.response.status, 503u);
+
+  uint16_t closed_port = 0;
+  {
+    FakeMpServer gone;
+    closed_port = gone.port();
+  }
+  r = run_until<MpDeleteObjectsResult>([&](MpClient::DeleteObjectsCallback done) {
+    client_.delete_objects({"127.0.0.1", closed_port}, {}, std::move(done));
+  });
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error.rfind("connect: ", 0), 0u) << r.error;
+}
+
+// Only an explicit "ok": false says the keys were not deleted: a 2xx without a readable answer
+// succeeds, with no answer.
+TEST_F(MpClientDeleteObjectsTest, UnreadableSuccessAnswerIsStillASuccess) {
+  v2_.set_delete_response(200, "null");
+  const MpDeleteObjectsResult r = delete_objects({});
+  EXPECT_TRUE(r.ok()) << r.error;
+  EXPECT_FALSE(r.answer.has_value());
+}
+
 TEST_F(MpClientTest, KeysPageTokenIsPercentEncoded) {
   const MpKeysPageResult r = page(7, std::string("a b&c=d/\xC3\xA9~"));
   ASSERT_TRUE(r.response.ok()) << r.response.error_text;
