@@ -55,8 +55,9 @@ class EventIngestTest : public ::testing::Test {
   std::vector<std::pair<char, std::string>> lru() {
     std::vector<std::pair<char, std::string>> out;
     const EvictionPlan plan = l2_.plan_eviction({}, std::chrono::steady_clock::now());
-    for (const auto& victim : plan.victims)
+    for (const auto& victim : plan.victims) {
       out.emplace_back(victim.key.chunk_hash[0], victim.owner);
+    }
     l2_.release(plan.victims);
     return out;
   }
