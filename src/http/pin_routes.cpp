@@ -37,8 +37,9 @@ struct PinRequest {
 // Adds a `value_error` at `loc` when `problem` is set.
 void check_field(std::optional<std::string> problem, json::array loc, const std::string& value,
                  ValidationErrors& errors) {
-  if (problem)
+  if (problem) {
     errors.add("value_error", std::move(loc), "Value error, " + *problem, json::string(value));
+  }
 }
 
 // The request, or the error answer.

@@ -102,7 +102,7 @@ TEST_F(PinsTest, AStateFileWithoutThePinsTableOpens) {
 }
 
 TEST_F(PinsTest, ListingIsSortedByModelSaltHashRankGroup) {
-  QuotaStore store(std::string(QuotaStore::kInMemory));
+  QuotaStore store{std::string(QuotaStore::kInMemory)};
   Pins pins(store);
   const ObjectKey other_model{std::string(32, 'a'), "l", 0, 0, ""};
   const std::vector<ObjectKey> keys = {key('b'), key('a', kv_rank_from_wire(0x80018001)),
