@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "app/core_state_metrics.h"
 #include "app/eviction_loop.h"
@@ -29,12 +30,15 @@
 #include "core/event_ingest.h"
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
+#include "core/pins.h"
 #include "core/quota_store.h"
+#include "core/token_chain_hasher.h"
 #include "fuzz_support.h"
 #include "http/blend_routes.h"
 #include "http/l2_routes.h"
 #include "http/membership_routes.h"
 #include "http/metrics_routes.h"
+#include "http/pin_routes.h"
 #include "http/prefetch_routes.h"
 #include "http/quota_routes.h"
 #include "http/request_metrics.h"
@@ -72,23 +76,28 @@ constexpr std::array<Reply, 8> kReplies = {{
 core::QuotaStore& empty_quota_store() {
   static core::QuotaStore store{std::string(core::QuotaStore::kInMemory)};
   for (const auto& [salt, limit] : store.all()) store.remove(salt);
+  std::vector<core::PinCount> pins = store.read_pins();
+  for (auto& pin : pins) pin.count = 0;
+  store.write_pins(pins);
   return store;
 }
 
-// The app's objects, built fresh for every input (the quota store emptied).
+// The app's objects, built fresh for every input (the quota store and its pins emptied).
 struct Coordinator {
   boost::asio::io_context io;  // never run: nothing here goes on the network
   prometheus::Registry metrics;
   core::QuotaStore& quotas = empty_quota_store();
+  core::Pins pins{quotas};
   core::InstanceRegistry registry;
-  core::L2Accounting l2{core::EvictionConfig{}};
+  core::L2Accounting l2{core::EvictionConfig{}, &pins.keys()};
   core::BlendIndex blend{4, 1, 42};
+  core::TokenChainHasher chunk_hasher{4};
   client::MpClient mp_client{io.get_executor()};
   app::HealthSweep health_sweep{registry, std::chrono::seconds(30), std::chrono::seconds(10),
                                 metrics};
   core::EventIngest events{l2};  // the eviction loop's dialect source
   app::EvictionLoop eviction{l2, quotas, registry, events, mp_client, metrics};
-  app::CoreStateMetrics core_state_metrics{registry, l2, quotas, blend};
+  app::CoreStateMetrics core_state_metrics{registry, l2, quotas, blend, pins.keys()};
   http::RequestMetrics request_metrics;
   http::Router router;
 
@@ -106,6 +115,7 @@ struct Coordinator {
     http::add_quota_routes(router, l2, quotas);
     http::add_blend_routes(router, blend);
     http::add_prefetch_routes(router, registry, forwarder());
+    http::add_pin_routes(router, pins, chunk_hasher);
     http::add_metrics_route(router, {&metrics, &core_state_metrics, &request_metrics});
     request_metrics.observe(router);
   }

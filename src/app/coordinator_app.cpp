@@ -26,13 +26,16 @@
 #include "core/event_ingest.h"
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
+#include "core/pins.h"
 #include "core/quota_store.h"
+#include "core/token_chain_hasher.h"
 #include "http/blend_routes.h"
 #include "http/event_routes.h"
 #include "http/http_server.h"
 #include "http/l2_routes.h"
 #include "http/membership_routes.h"
 #include "http/metrics_routes.h"
+#include "http/pin_routes.h"
 #include "http/prefetch_routes.h"
 #include "http/quota_routes.h"
 #include "http/request_metrics.h"
@@ -66,7 +69,8 @@ struct CoordinatorApp::Impl {
       : config(std::move(cfg)),
         io(static_cast<int>(io_thread_count())),
         quotas(config.state_path, config.default_quota_bytes),
-        l2(eviction_config(config)),
+        pins(quotas),
+        l2(eviction_config(config), &pins.keys()),
         blend(config.blend_chunk_size, config.blend_probe_stride),
         mp_client(io.get_executor()),
         health_sweep(registry, seconds(config.instance_timeout_s),
@@ -85,6 +89,7 @@ struct CoordinatorApp::Impl {
       blend_matches.Increment(static_cast<double>(matches));
     });
     http::add_prefetch_routes(router, registry, prefetch_forwarder());
+    http::add_pin_routes(router, pins, chunk_hasher);
     if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
       http::add_metrics_route(router,
                               {&metrics, &core_state_metrics, &event_metrics, &request_metrics});
@@ -188,10 +193,12 @@ struct CoordinatorApp::Impl {
   net::io_context io;
   prometheus::Registry metrics;  // every metric the components own
   core::QuotaStore quotas;
+  core::Pins pins;  // in the state file of `quotas`; never evicted by `l2`
   core::InstanceRegistry registry;
   core::L2Accounting l2;
   core::EventIngest events{l2};  // POST /events, feeding l2
   core::BlendIndex blend;
+  core::TokenChainHasher chunk_hasher{config.blend_chunk_size};  // token_ids -> keys (pins)
   client::MpClient mp_client;
   HealthSweep health_sweep;
   prometheus::Counter& heartbeats = counter(metrics, "lmcache_coordinator_heartbeats_total",
@@ -201,7 +208,7 @@ struct CoordinatorApp::Impl {
               "CacheBlend match requests answered.");
   prometheus::Counter& blend_matches =
       counter(metrics, "lmcache_coordinator_blend_matches_total", "CacheBlend matches reported.");
-  CoreStateMetrics core_state_metrics{registry, l2, quotas, blend};
+  CoreStateMetrics core_state_metrics{registry, l2, quotas, blend, pins.keys()};
   EventIngestMetrics event_metrics{events};
   http::RequestMetrics request_metrics;
   http::Router router;

@@ -13,8 +13,8 @@ using prometheus::MetricType;
 
 CoreStateMetrics::CoreStateMetrics(const core::InstanceRegistry& registry,
                                    const core::L2Accounting& l2, const core::QuotaStore& quotas,
-                                   const core::BlendIndex& blend)
-    : registry_(registry), l2_(l2), quotas_(quotas), blend_(blend) {}
+                                   const core::BlendIndex& blend, const core::PinnedKeys& pins)
+    : registry_(registry), l2_(l2), quotas_(quotas), blend_(blend), pins_(pins) {}
 
 std::vector<MetricFamily> CoreStateMetrics::Collect() const {
   constexpr auto kCounter = MetricType::Counter;
@@ -78,6 +78,8 @@ std::vector<MetricFamily> CoreStateMetrics::Collect() const {
                               static_cast<double>(blend_.entry_count())));
   out.push_back(single_metric("blend_memory_bytes", "Memory held by the CacheBlend index.", kGauge,
                               static_cast<double>(blend_.memory_bytes())));
+  out.push_back(single_metric("pinned_keys", "L2 keys pinned (never chosen for eviction).", kGauge,
+                              static_cast<double>(pins_.size())));
   return out;
 }
 

@@ -8,20 +8,22 @@
 #include "core/blend_index.h"
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
+#include "core/pinned_keys.h"
 #include "core/quota_store.h"
 
 namespace lmcache::app {
 
 // The metric families that report what the core objects hold: membership
 // size, L2 event counters, usage and quota per cache salt, the default quota
-// (absent while salts without a quota are exempt), the blend index.
+// (absent while salts without a quota are exempt), the blend index, the pinned keys.
 // Core knows nothing of Prometheus, so each scrape reads it afresh; a salt
 // with neither keys nor a quota is absent from that scrape.
 class CoreStateMetrics : public prometheus::Collectable {
  public:
   // The objects must outlive this one.
   CoreStateMetrics(const core::InstanceRegistry& registry, const core::L2Accounting& l2,
-                   const core::QuotaStore& quotas, const core::BlendIndex& blend);
+                   const core::QuotaStore& quotas, const core::BlendIndex& blend,
+                   const core::PinnedKeys& pins);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
@@ -30,6 +32,7 @@ class CoreStateMetrics : public prometheus::Collectable {
   const core::L2Accounting& l2_;
   const core::QuotaStore& quotas_;
   const core::BlendIndex& blend_;
+  const core::PinnedKeys& pins_;
 };
 
 }  // namespace lmcache::app

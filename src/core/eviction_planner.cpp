@@ -12,8 +12,8 @@ std::chrono::steady_clock::duration EvictionConfig::retry_delay_for(double check
   return std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(30), interval);
 }
 
-EvictionPlan EvictionPlanner::plan(UsageLedger& ledger, const QuotaLimits& limits,
-                                   SteadyTime now) const {
+EvictionPlan EvictionPlanner::plan(UsageLedger& ledger, const QuotaLimits& limits, SteadyTime now,
+                                   const PinnedKeys* pinned) const {
   EvictionPlan plan;
   std::vector<SaltUsage> salts = ledger.salts_with_usage();
   std::sort(salts.begin(), salts.end(),
@@ -53,8 +53,9 @@ EvictionPlan EvictionPlanner::plan(UsageLedger& ledger, const QuotaLimits& limit
 
   plan.victims.reserve(total_wanted);
   for (const Pending& p : pending) {
-    const size_t chosen =
-        p.wanted == 0 ? 0 : ledger.take_victims(p.usage->cache_salt, p.wanted, until, plan.victims);
+    const size_t chosen = p.wanted == 0 ? 0
+                                        : ledger.take_victims(p.usage->cache_salt, p.wanted, until,
+                                                              plan.victims, pinned);
     plan.salts.push_back({p.usage->cache_salt, p.usage->bytes, p.limit, p.usage->keys, p.target,
                           p.in_flight, chosen});
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/object_key.h"
+#include "core/pinned_keys.h"
 #include "core/quota_limits.h"
 #include "core/usage_ledger.h"
 
@@ -52,8 +53,11 @@ struct EvictionPlan {
 //    target - in_flight, is newly taken from the LRU end and marked in flight until
 //    now + retry_delay. Without this, a sweep every 5 s with a 30 s retry delay would send six
 //    disjoint victim sets before the first delete is confirmed, over-evicting the salt.
+// 4. Pinned keys are never victims: the LRU walk passes over them (they still count in the
+//    salt's keys and usage).
 // Keys in flight are kept off the LRU list (see UsageLedger), so a sweep costs
-// O(salts + expired + victims), never O(keys tracked).
+// O(salts + expired + victims), never O(keys tracked), plus the pinned keys passed over in the
+// over salts' LRU ends (UsageLedger::take_victims).
 //
 // Stateless apart from its configuration; the in-flight state lives in the ledger, so the caller
 // holds the ledger's lock while planning.
@@ -61,8 +65,10 @@ class EvictionPlanner {
  public:
   explicit EvictionPlanner(EvictionConfig config) : config_(config) {}
 
-  // Plans one sweep at `now` and marks the chosen victims in flight.
-  EvictionPlan plan(UsageLedger& ledger, const QuotaLimits& limits, SteadyTime now) const;
+  // Plans one sweep at `now` and marks the chosen victims in flight. Keys in `pinned` (when
+  // given) are not chosen.
+  EvictionPlan plan(UsageLedger& ledger, const QuotaLimits& limits, SteadyTime now,
+                    const PinnedKeys* pinned = nullptr) const;
 
   const EvictionConfig& config() const { return config_; }
 

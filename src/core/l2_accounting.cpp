@@ -2,7 +2,8 @@
 
 namespace lmcache::core {
 
-L2Accounting::L2Accounting(EvictionConfig eviction) : planner_(eviction) {}
+L2Accounting::L2Accounting(EvictionConfig eviction, const PinnedKeys* pinned)
+    : pinned_(pinned), planner_(eviction) {}
 
 L2BatchOutcome L2Accounting::apply_batch(std::string_view instance_id, uint64_t seq,
                                          std::span<const L2Event> events) {
@@ -74,7 +75,7 @@ void L2Accounting::on_instance_registered(std::string_view instance_id) {
 
 EvictionPlan L2Accounting::plan_eviction(const QuotaLimits& limits, SteadyTime now) {
   MutexLock lock(mutex_);
-  return planner_.plan(ledger_, limits, now);
+  return planner_.plan(ledger_, limits, now, pinned_);
 }
 
 size_t L2Accounting::release(std::span<const TrackedKey> victims) {

@@ -11,6 +11,7 @@
 #include "core/eviction_planner.h"
 #include "core/mutex.h"
 #include "core/object_key.h"
+#include "core/pinned_keys.h"
 #include "core/quota_limits.h"
 #include "core/sequence_tracker.h"
 #include "core/thread_annotations.h"
@@ -56,7 +57,8 @@ struct L2Counters {
 // lock is held only for the O(events) ledger updates.
 class L2Accounting {
  public:
-  explicit L2Accounting(EvictionConfig eviction);
+  // `pinned` (optional; must outlive this) holds the keys eviction planning never chooses.
+  explicit L2Accounting(EvictionConfig eviction, const PinnedKeys* pinned = nullptr);
   L2Accounting(const L2Accounting&) = delete;
   L2Accounting& operator=(const L2Accounting&) = delete;
 
@@ -84,7 +86,7 @@ class L2Accounting {
   void on_instance_registered(std::string_view instance_id);
 
   // Plans one eviction sweep against explicit quotas and the default, and marks the victims in
-  // flight.
+  // flight. Pinned keys (given at construction) are passed over.
   EvictionPlan plan_eviction(const QuotaLimits& limits, SteadyTime now);
 
   // A dispatch failed: its victims are eligible again at the next sweep.
@@ -99,7 +101,8 @@ class L2Accounting {
   mutable Mutex mutex_;
   UsageLedger ledger_ GUARDED_BY(mutex_);
   SequenceTracker sequences_ GUARDED_BY(mutex_);
-  const EvictionPlanner planner_;  // configuration only; the in-flight state is in ledger_
+  const PinnedKeys* const pinned_;  // keys never chosen as victims; may be null
+  const EvictionPlanner planner_;   // configuration only; the in-flight state is in ledger_
   std::array<uint64_t, kL2EventTypes> applied_ GUARDED_BY(mutex_){};  // applied events by type
   uint64_t resync_keys_ GUARDED_BY(mutex_) = 0;  // keys recorded by apply_resync
   uint64_t rejected_ GUARDED_BY(mutex_) = 0;     // events counted by record_rejected

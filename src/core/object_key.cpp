@@ -111,10 +111,10 @@ std::optional<ObjectKeyError> check_object_key(std::string_view chunk_hash_hex,
   };
   if (auto err = check_chunk_hash_hex(chunk_hash_hex)) return fail("chunk_hash_hex", *err);
   if (auto err = check_model_name(model_name)) return fail("model_name", *err);
-  if (kv_rank < std::numeric_limits<int32_t>::min() ||
-      kv_rank > std::numeric_limits<int32_t>::max()) {
-    return fail("kv_rank",
-                "kv_rank " + std::to_string(kv_rank) + " is outside the 32-bit integer range");
+  if (kv_rank < kMinWireKvRank || kv_rank > kMaxWireKvRank) {
+    return fail("kv_rank", "kv_rank " + std::to_string(kv_rank) + " is outside " +
+                               std::to_string(kMinWireKvRank) + ".." +
+                               std::to_string(kMaxWireKvRank));
   }
   if (object_group_id < 0 || object_group_id > std::numeric_limits<uint32_t>::max()) {
     return fail("object_group_id", "object_group_id " + std::to_string(object_group_id) +
@@ -135,7 +135,7 @@ ObjectKeyResult parse_object_key(std::string_view chunk_hash_hex, std::string_vi
     return result;
   }
   result.key =
-      ObjectKey{*decode_hex(chunk_hash_hex), std::string(model_name), static_cast<int32_t>(kv_rank),
+      ObjectKey{*decode_hex(chunk_hash_hex), std::string(model_name), kv_rank_from_wire(kv_rank),
                 static_cast<uint32_t>(object_group_id), std::string(cache_salt)};
   return result;
 }
@@ -143,11 +143,22 @@ ObjectKeyResult parse_object_key(std::string_view chunk_hash_hex, std::string_vi
 std::string ObjectKey::chunk_hash_hex() const { return encode_hex(chunk_hash); }
 
 std::string ObjectKey::to_string() const {
-  return model_name + "@" + std::to_string(kv_rank) + "@" + chunk_hash_hex() + "@" +
-         std::to_string(object_group_id) + "@" + cache_salt;
+  return model_name + "@" + std::to_string(kv_rank_to_wire(kv_rank)) + "@" + chunk_hash_hex() +
+         "@" + std::to_string(object_group_id) + "@" + cache_salt;
 }
 
 size_t ObjectKeyHash::operator()(const ObjectKey& key) const noexcept {
+  std::hash<std::string_view> h;
+  size_t seed = h(key.chunk_hash);
+  auto mix = [&seed](size_t v) { seed ^= v + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2); };
+  mix(h(key.model_name));
+  mix(static_cast<uint32_t>(key.kv_rank));
+  mix(key.object_group_id);
+  mix(h(key.cache_salt));
+  return seed;
+}
+
+size_t ObjectKeyViewHash::operator()(const ObjectKeyView& key) const noexcept {
   std::hash<std::string_view> h;
   size_t seed = h(key.chunk_hash);
   auto mix = [&seed](size_t v) { seed ^= v + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2); };

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,9 +62,49 @@ struct ObjectKeyView {
   }
 };
 
+// kv_rank on the wire. Upstream packs it as (ws << 24) | (w << 16) | (ws << 8) | w with world
+// size ws <= 255 (token_chain_hasher.h), so from ws = 128 up the value exceeds INT32_MAX; seed-era
+// clients may also send negative ranks. Accepted: [INT32_MIN, UINT32_MAX]. A key holds the rank
+// as the int32 with the same 32 bits, so the two spellings of one bit pattern (e.g. -2147450880
+// and 2147516416) are the same key.
+inline constexpr int64_t kMinWireKvRank = std::numeric_limits<int32_t>::min();
+inline constexpr int64_t kMaxWireKvRank = std::numeric_limits<uint32_t>::max();
+
+// The held form of a wire kv_rank in [kMinWireKvRank, kMaxWireKvRank].
+constexpr int32_t kv_rank_from_wire(int64_t wire) {
+  return static_cast<int32_t>(static_cast<uint32_t>(wire));
+}
+
+// True when the 32 bits of `rank` are an upstream packing: ws in 1..255 and worker < ws.
+constexpr bool is_packed_kv_rank(uint32_t rank) {
+  const uint32_t ws = rank >> 24;
+  const uint32_t worker = (rank >> 16) & 0xFF;
+  return ws >= 1 && worker < ws && ((rank >> 8) & 0xFF) == ws && (rank & 0xFF) == worker;
+}
+
+// The wire form of a held kv_rank: the unsigned value when its bits are an upstream packing (what
+// upstream computes and matches, e.g. 2147516416 for ws 128, worker 0), otherwise the signed
+// value, so every rank a client sent comes back as sent, except a negative rank whose bits are a
+// packing with ws >= 128, which comes back unsigned.
+constexpr int64_t kv_rank_to_wire(int32_t rank) {
+  const auto bits = static_cast<uint32_t>(rank);
+  return is_packed_kv_rank(bits) ? int64_t{bits} : int64_t{rank};
+}
+
 // Hash functor so ObjectKey can key standard and Boost containers.
 struct ObjectKeyHash {
   size_t operator()(const ObjectKey& key) const noexcept;
+};
+
+// Hash and equality over views, for containers keyed by ObjectKey or ObjectKeyView that look keys
+// up by view without allocating (transparent).
+struct ObjectKeyViewHash {
+  using is_transparent = void;
+  size_t operator()(const ObjectKeyView& key) const noexcept;
+};
+struct ObjectKeyViewEqual {
+  using is_transparent = void;
+  bool operator()(const ObjectKeyView& a, const ObjectKeyView& b) const noexcept { return a == b; }
 };
 
 // Why a key was rejected: the wire field at fault and a message for operators.
@@ -89,7 +130,7 @@ inline constexpr size_t kMaxCacheSaltChars = 128;
 // - chunk_hash_hex: non-empty (decision: an empty hash names no chunk), even length, hex digits
 //   only, either case;
 // - model_name: no '@' (empty is accepted: the wire contract does not forbid it);
-// - kv_rank: fits in int32;
+// - kv_rank: in [kMinWireKvRank, kMaxWireKvRank] (held as kv_rank_from_wire());
 // - object_group_id: 0..UINT32_MAX;
 // - cache_salt: at most 128 characters, none of '@', '/', '\', NUL.
 ObjectKeyResult parse_object_key(std::string_view chunk_hash_hex, std::string_view model_name,

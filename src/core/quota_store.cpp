@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <vector>
 
 #include "core/gib.h"
@@ -35,6 +36,13 @@ std::optional<DefaultLimit> parse_default_limit(std::string_view text) {
     return std::nullopt;
   }
   return DefaultLimit{bytes};
+}
+
+// Column `column` of the current row as bytes (a BLOB or TEXT), "" when NULL.
+std::string column_text(sqlite3_stmt* statement, int column) {
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(statement, column));
+  const int len = sqlite3_column_bytes(statement, column);
+  return data ? std::string(data, static_cast<size_t>(len)) : std::string();
 }
 
 }  // namespace
@@ -74,6 +82,13 @@ QuotaStore::QuotaStore(const std::string& path, DefaultLimit fallback_default)
         "CREATE TABLE IF NOT EXISTS quotas ("
         " cache_salt TEXT PRIMARY KEY NOT NULL,"
         " limit_bytes INTEGER NOT NULL CHECK (limit_bytes >= 0)) WITHOUT ROWID");
+    exec(
+        "CREATE TABLE IF NOT EXISTS pins ("
+        " chunk_hash BLOB NOT NULL, model_name TEXT NOT NULL, kv_rank INTEGER NOT NULL,"
+        " object_group_id INTEGER NOT NULL, cache_salt TEXT NOT NULL,"
+        " pin_count INTEGER NOT NULL CHECK (pin_count > 0),"
+        " PRIMARY KEY (chunk_hash, model_name, kv_rank, object_group_id, cache_salt))"
+        " WITHOUT ROWID");
     exec(
         "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) "
         "WITHOUT ROWID");
@@ -134,13 +149,26 @@ QuotaStore::QuotaStore(const std::string& path, DefaultLimit fallback_default)
         sqlite3_prepare_v3(db_,
                            "INSERT INTO meta (name, value) VALUES (?1, ?2) "
                            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                           -1, SQLITE_PREPARE_PERSISTENT, &set_default_, nullptr) != SQLITE_OK) {
+                           -1, SQLITE_PREPARE_PERSISTENT, &set_default_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v3(
+            db_,
+            "INSERT INTO pins (chunk_hash, model_name, kv_rank, object_group_id,"
+            " cache_salt, pin_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            " ON CONFLICT (chunk_hash, model_name, kv_rank, object_group_id, cache_salt)"
+            " DO UPDATE SET pin_count = excluded.pin_count",
+            -1, SQLITE_PREPARE_PERSISTENT, &upsert_pin_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v3(db_,
+                           "DELETE FROM pins WHERE chunk_hash = ?1 AND model_name = ?2 AND"
+                           " kv_rank = ?3 AND object_group_id = ?4 AND cache_salt = ?5",
+                           -1, SQLITE_PREPARE_PERSISTENT, &delete_pin_, nullptr) != SQLITE_OK) {
       fail("cannot prepare statements");
     }
   } catch (...) {
     sqlite3_finalize(upsert_);
     sqlite3_finalize(delete_);
     sqlite3_finalize(set_default_);
+    sqlite3_finalize(upsert_pin_);
+    sqlite3_finalize(delete_pin_);
     sqlite3_close(db_);
     throw;
   }
@@ -150,6 +178,8 @@ QuotaStore::~QuotaStore() {
   sqlite3_finalize(upsert_);
   sqlite3_finalize(delete_);
   sqlite3_finalize(set_default_);
+  sqlite3_finalize(upsert_pin_);
+  sqlite3_finalize(delete_pin_);
   sqlite3_close(db_);
 }
 
@@ -235,6 +265,65 @@ DefaultLimit QuotaStore::default_limit() const {
 QuotaLimits QuotaStore::limits() const {
   MutexLock lock(mu_);
   return QuotaLimits{quotas_, default_limit_};
+}
+
+std::vector<PinCount> QuotaStore::read_pins() const {
+  MutexLock lock(mu_);
+  sqlite3_stmt* select = nullptr;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT chunk_hash, model_name, kv_rank, object_group_id, cache_salt,"
+                         " pin_count FROM pins",
+                         -1, &select, nullptr) != SQLITE_OK) {
+    fail("cannot read pins");
+  }
+  std::vector<PinCount> pins;
+  int step;
+  while ((step = sqlite3_step(select)) == SQLITE_ROW) {
+    PinCount pin;
+    pin.key.chunk_hash = column_text(select, 0);
+    pin.key.model_name = column_text(select, 1);
+    pin.key.kv_rank = static_cast<int32_t>(sqlite3_column_int64(select, 2));
+    pin.key.object_group_id = static_cast<uint32_t>(sqlite3_column_int64(select, 3));
+    pin.key.cache_salt = column_text(select, 4);
+    pin.count = static_cast<uint64_t>(std::max<sqlite3_int64>(sqlite3_column_int64(select, 5), 1));
+    pins.push_back(std::move(pin));
+  }
+  sqlite3_finalize(select);
+  if (step != SQLITE_DONE) fail("cannot read pins");
+  return pins;
+}
+
+void QuotaStore::write_pins(std::span<const PinCount> counts) {
+  MutexLock lock(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    for (const PinCount& pin : counts) {
+      sqlite3_stmt* statement = pin.count > 0 ? upsert_pin_ : delete_pin_;
+      const ObjectKey& key = pin.key;
+      sqlite3_reset(statement);
+      sqlite3_bind_blob(statement, 1, key.chunk_hash.data(),
+                        static_cast<int>(key.chunk_hash.size()), SQLITE_STATIC);
+      sqlite3_bind_text(statement, 2, key.model_name.data(),
+                        static_cast<int>(key.model_name.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(statement, 3, key.kv_rank);
+      sqlite3_bind_int64(statement, 4, key.object_group_id);
+      sqlite3_bind_text(statement, 5, key.cache_salt.data(),
+                        static_cast<int>(key.cache_salt.size()), SQLITE_STATIC);
+      if (pin.count > 0) {
+        sqlite3_bind_int64(statement, 6,
+                           static_cast<sqlite3_int64>(
+                               std::min<uint64_t>(pin.count, std::numeric_limits<int64_t>::max())));
+      }
+      const int rc = sqlite3_step(statement);
+      sqlite3_reset(statement);
+      sqlite3_clear_bindings(statement);
+      if (rc != SQLITE_DONE) fail("cannot write pins");
+    }
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
 }  // namespace lmcache::core

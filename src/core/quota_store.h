@@ -1,13 +1,16 @@
-// QuotaStore: per-salt L2 quotas, durable in SQLite.
+// QuotaStore: the SQLite state file: per-salt L2 quotas, the default limit, and pin counts.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/mutex.h"
+#include "core/pinned_keys.h"
 #include "core/quota_limits.h"
 #include "core/thread_annotations.h"
 
@@ -31,6 +34,9 @@ class QuotaStoreError : public std::runtime_error {
 // The default limit is a row of the `meta` table, written only by set_default_limit(). A
 // database without that row (older files, or one never configured) uses the `fallback_default`
 // given at open, which is not written: the flag keeps deciding until an operator sets a default.
+//
+// The same file holds the pin counts (the `pins` table, created when missing so older files
+// open): this class owns the one connection, and Pins reads and writes them through it.
 //
 // Thread-safe: one internal mutex serialises reads and writes.
 class QuotaStore {
@@ -70,6 +76,13 @@ class QuotaStore {
   // Every quota and the default, as one consistent snapshot for an eviction sweep.
   QuotaLimits limits() const;
 
+  // Every stored pin count (each > 0), in no particular order. Throws QuotaStoreError.
+  std::vector<PinCount> read_pins() const;
+
+  // Stores each key's count, 0 removing the key, in one transaction: durable on return, or
+  // nothing written when it throws QuotaStoreError.
+  void write_pins(std::span<const PinCount> counts);
+
   // False for ":memory:".
   bool durable() const { return durable_; }
   const std::string& path() const { return path_; }
@@ -87,6 +100,8 @@ class QuotaStore {
   sqlite3_stmt* upsert_ GUARDED_BY(mu_) = nullptr;
   sqlite3_stmt* delete_ GUARDED_BY(mu_) = nullptr;
   sqlite3_stmt* set_default_ GUARDED_BY(mu_) = nullptr;
+  sqlite3_stmt* upsert_pin_ GUARDED_BY(mu_) = nullptr;
+  sqlite3_stmt* delete_pin_ GUARDED_BY(mu_) = nullptr;
   QuotaMap quotas_ GUARDED_BY(mu_);             // mirror of the table
   DefaultLimit default_limit_ GUARDED_BY(mu_);  // the stored default, else the fallback
 };

@@ -76,10 +76,9 @@ constexpr uint32_t pack_kv_rank(uint32_t world_size, uint32_t worker) {
 // worker 0..world_size-1. The views point into `hashes`, `model_name` and `cache_salt`, and are
 // valid only during the call. Returns false, visiting nothing, when the world size is invalid.
 //
-// TODO(v2): ObjectKey::kv_rank is int32, and from world size 128 up the packed rank exceeds
-// INT32_MAX; it is stored as the int32 with the same 32 bits (negative). Where does the wire
-// encoder turn it back into the unsigned value upstream sends, and should parse_object_key accept
-// kv_rank up to UINT32_MAX?
+// From world size 128 up the packed rank exceeds INT32_MAX: the key holds it as the int32 with the
+// same bits (kv_rank_from_wire), and the wire codec sends it back as the unsigned value upstream
+// computes (kv_rank_to_wire in object_key.h).
 template <typename Visit>
 bool for_each_object_key(std::span<const ChunkHash> hashes, std::string_view model_name,
                          int64_t world_size, std::string_view cache_salt, Visit&& visit) {
@@ -88,7 +87,7 @@ bool for_each_object_key(std::span<const ChunkHash> hashes, std::string_view mod
   for (const ChunkHash& hash : hashes) {
     const std::string_view hash_bytes(reinterpret_cast<const char*>(hash.data()), hash.size());
     for (uint32_t worker = 0; worker < ws; ++worker) {
-      visit(ObjectKeyView(hash_bytes, model_name, static_cast<int32_t>(pack_kv_rank(ws, worker)), 0,
+      visit(ObjectKeyView(hash_bytes, model_name, kv_rank_from_wire(pack_kv_rank(ws, worker)), 0,
                           cache_salt));
     }
   }

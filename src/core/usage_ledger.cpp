@@ -392,21 +392,29 @@ size_t UsageLedger::expire_in_flight(std::string_view cache_salt, SteadyTime now
 }
 
 size_t UsageLedger::take_victims(std::string_view cache_salt, size_t count, SteadyTime until,
-                                 std::vector<TrackedKey>& out) {
+                                 std::vector<TrackedKey>& out, const PinnedKeys* pinned) {
   const auto salt_id = salt_names_.find(cache_salt);
   if (!salt_id) return 0;
   SaltState& salt = salts_[*salt_id];
   const int64_t until_ticks = until.time_since_epoch().count();
+  const bool skip_pinned = pinned != nullptr && !pinned->empty();
   size_t taken = 0;
-  while (taken < count && salt.lru.head != kNone) {
-    const uint32_t id = salt.lru.head;
-    unlink(salt.lru, id);
+  uint32_t id = salt.lru.head;
+  while (taken < count && id != kNone) {
     Record& r = rec(id);
+    const uint32_t more_recent = r.next;
+    if (skip_pinned && pinned->contains(ObjectKeyView(hash_of(id), models_.name(r.model), r.kv_rank,
+                                                      r.group, salt_names_.name(r.salt)))) {
+      id = more_recent;
+      continue;
+    }
+    unlink(salt.lru, id);
     r.state = State::kInFlight;
     r.in_flight_until = until_ticks;
     push_back(salt.in_flight, id);
     out.push_back({key_of(id), r.owner == kNone ? std::string() : owners_.name(r.owner)});
     ++taken;
+    id = more_recent;
   }
   return taken;
 }

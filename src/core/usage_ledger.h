@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/object_key.h"
+#include "core/pinned_keys.h"
 #include "core/string_hash.h"
 
 namespace lmcache::core {
@@ -97,9 +98,13 @@ class UsageLedger {
   size_t expire_in_flight(std::string_view cache_salt, SteadyTime now);
 
   // Takes up to `count` keys from a salt's LRU end, marks them in flight until `until` and
-  // appends them to `out` (least recent first). Costs O(taken). Returns the number taken.
+  // appends them to `out` (least recent first). Keys in `pinned` (when given) are passed over and
+  // stay where they are. Costs O(taken) with nothing pinned; otherwise O(taken + pinned keys
+  // passed over), so P pinned keys at the LRU end of an over-quota salt cost O(P) every sweep (a
+  // salt whose keys are all pinned costs O(its keys) per sweep and yields nothing). Returns the
+  // number taken.
   size_t take_victims(std::string_view cache_salt, size_t count, SteadyTime until,
-                      std::vector<TrackedKey>& out);
+                      std::vector<TrackedKey>& out, const PinnedKeys* pinned = nullptr);
 
   // Puts in-flight keys back at the LRU end of their salt, the first given as the least recent.
   // Keys unknown or not in flight are ignored. Returns the number released.

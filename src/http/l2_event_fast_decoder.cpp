@@ -323,11 +323,8 @@ class Handler {
         event_.bytes = static_cast<uint64_t>(value);
         return true;
       case Field::kKvRank:
-        if (value < std::numeric_limits<int32_t>::min() ||
-            value > std::numeric_limits<int32_t>::max()) {
-          return false;
-        }
-        event_.key.kv_rank = static_cast<int32_t>(value);
+        if (value < core::kMinWireKvRank || value > core::kMaxWireKvRank) return false;
+        event_.key.kv_rank = core::kv_rank_from_wire(value);
         return true;
       case Field::kObjectGroupId:
         if (value < 0 || value > std::numeric_limits<uint32_t>::max()) return false;

@@ -85,7 +85,7 @@ std::optional<core::ObjectKeyError> read_object_key(const json::value& value,
     error->message = "invalid key: " + error->message;
     return error;
   }
-  out = {hash, model, static_cast<int32_t>(rank), static_cast<uint32_t>(group), salt};
+  out = {hash, model, core::kv_rank_from_wire(rank), static_cast<uint32_t>(group), salt};
   return std::nullopt;
 }
 
@@ -106,7 +106,7 @@ json::object encode_object_key(const core::ObjectKeyView& key) {
   out.reserve(5);
   out.emplace(kChunkHashHexField, core::encode_hex(key.chunk_hash));
   out.emplace(kModelNameField, key.model_name);
-  out.emplace(kKvRankField, key.kv_rank);
+  out.emplace(kKvRankField, core::kv_rank_to_wire(key.kv_rank));
   out.emplace(kObjectGroupIdField, key.object_group_id);
   out.emplace(kCacheSaltField, key.cache_salt);
   return out;

@@ -20,7 +20,8 @@ struct CoreState {
   core::L2Accounting l2{core::EvictionConfig{}};
   core::QuotaStore quotas{std::string(core::QuotaStore::kInMemory)};
   core::BlendIndex blend{4, 1, 42};
-  CoreStateMetrics metrics{registry, l2, quotas, blend};
+  core::PinnedKeys pins;
+  CoreStateMetrics metrics{registry, l2, quotas, blend, pins};
 
   // Applies one batch of `type` events, one per hash, under `salt`.
   void apply(uint64_t seq, core::L2EventType type, const std::vector<std::string>& hashes,
@@ -78,6 +79,19 @@ TEST(CoreStateMetricsTest, DefaultQuotaIsAGaugeAbsentWhileExempt) {
   family = state.family("l2_default_quota_bytes");
   ASSERT_TRUE(family.has_value());
   EXPECT_TRUE(family->metric.empty());
+}
+
+TEST(CoreStateMetricsTest, PinnedKeysIsAGaugeOfTheTableSize) {
+  CoreState state;
+  EXPECT_NE(state.text().find("lmcache_coordinator_pinned_keys 0\n"), std::string::npos);
+  const core::PinCount pins[] = {{core::ObjectKey{hash('a'), "m", 0, 0, ""}, 2},
+                                 {core::ObjectKey{hash('b'), "m", 0, 0, ""}, 1}};
+  state.pins.apply(pins);
+  auto family = state.family("pinned_keys");
+  ASSERT_TRUE(family.has_value());
+  EXPECT_EQ(family->type, prometheus::MetricType::Gauge);
+  ASSERT_EQ(family->metric.size(), 1u);
+  EXPECT_EQ(family->metric[0].gauge.value, 2.0);
 }
 
 TEST(CoreStateMetricsTest, SaltsAppearAndDisappearWithTheirKeysAndQuotas) {

@@ -50,6 +50,39 @@ void fill(UsageLedger& ledger, const std::string& salt, uint32_t count = 10) {
   for (uint32_t n = 0; n < count; ++n) ledger.apply_store(key(n, salt), 100, "inst-" + salt);
 }
 
+// Pinned keys are never victims: the walk passes over them and takes the next least recent.
+TEST(EvictionPlannerTest, PinnedKeysAreSkippedInLruOrder) {
+  UsageLedger ledger;
+  fill(ledger, "t");
+  PinnedKeys pinned;
+  const PinCount pins[] = {{key(0, "t"), 1}, {key(2, "t"), 3}};
+  pinned.apply(pins);
+  const EvictionPlanner planner(config(0.3));
+  const auto plan = planner.plan(ledger, limits({{"t", 999}}), kT0, &pinned);
+  EXPECT_EQ(victim_keys(plan), (std::vector<ObjectKey>{key(1, "t"), key(3, "t"), key(4, "t")}));
+  // The pinned keys stay tracked and in place: unpinned, key 0 is the next victim (a target of 4
+  // with 3 in flight wants one more).
+  const PinCount unpin[] = {{key(0, "t"), 0}};
+  pinned.apply(unpin);
+  const auto next =
+      EvictionPlanner(config(0.4)).plan(ledger, limits({{"t", 999}}), kT0 + seconds(1), &pinned);
+  EXPECT_EQ(victim_keys(next), (std::vector<ObjectKey>{key(0, "t")}));
+}
+
+TEST(EvictionPlannerTest, ASaltWithEveryKeyPinnedYieldsNoVictims) {
+  UsageLedger ledger;
+  fill(ledger, "t", 3);
+  PinnedKeys pinned;
+  std::vector<PinCount> pins;
+  for (const ObjectKey& k : keys(0, 2, "t")) pins.push_back({k, 1});
+  pinned.apply(pins);
+  const auto plan = EvictionPlanner(config(1.0)).plan(ledger, limits({{"t", 0}}), kT0, &pinned);
+  EXPECT_TRUE(plan.victims.empty());
+  ASSERT_EQ(plan.salts.size(), 1u);
+  EXPECT_EQ(plan.salts[0].chosen, 0u);
+  EXPECT_EQ(ledger.lru_keys("t", 10), keys(0, 2, "t"));  // nothing moved in flight
+}
+
 TEST(EvictionPlannerTest, OverQuotaSaltGetsItsLruVictims) {
   UsageLedger ledger;
   fill(ledger, "t");

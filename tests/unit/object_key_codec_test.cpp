@@ -6,6 +6,8 @@
 #include <boost/json/serialize.hpp>
 #include <string>
 
+#include "core/token_chain_hasher.h"
+
 namespace lmcache::wire {
 namespace {
 namespace json = boost::json;
@@ -104,6 +106,36 @@ TEST(ObjectKeyCodecTest, EncodedKeysDecodeToThemselves) {
     ASSERT_TRUE(decoded.ok()) << decoded.error.message;
     EXPECT_EQ(*decoded.key, key) << key.to_string();
   }
+}
+
+// Upstream sends the packed rank unsigned, above INT32_MAX from world size 128 up: every key the
+// token hasher expands must go out as that value and decode back to the same key.
+TEST(ObjectKeyCodecTest, PackedRanksOfEveryWorldSizeRoundTripUnsigned) {
+  const core::ChunkHash hash{};
+  for (int64_t ws = 1; ws <= core::kMaxWorldSize; ++ws) {
+    const auto keys = core::expand_object_keys({&hash, 1}, "m", ws, "s");
+    ASSERT_TRUE(keys.has_value());
+    for (uint32_t worker = 0; worker < keys->size(); ++worker) {
+      const core::ObjectKey& key = (*keys)[worker];
+      const json::object encoded = encode_object_key(key);
+      const int64_t wire_rank = core::pack_kv_rank(static_cast<uint32_t>(ws), worker);
+      ASSERT_EQ(encoded.at("kv_rank").to_number<int64_t>(), wire_rank) << ws << " " << worker;
+      const auto decoded = decode_object_key(json::parse(json::serialize(encoded)));
+      ASSERT_TRUE(decoded.ok()) << decoded.error.message;
+      ASSERT_EQ(*decoded.key, key) << key.to_string();
+    }
+  }
+  // e.g. world size 128, worker 0: 0x80008000.
+  const core::ObjectKey key{"\x01", "m", core::kv_rank_from_wire(2147516416), 0, ""};
+  EXPECT_EQ(json::serialize(encode_object_key(key)),
+            R"({"chunk_hash_hex":"01","model_name":"m","kv_rank":2147516416,)"
+            R"("object_group_id":0,"cache_salt":""})");
+}
+
+TEST(ObjectKeyCodecTest, RanksAboveInt32MaxAreAccepted) {
+  const auto decoded = decode(R"({"chunk_hash_hex":"aa","model_name":"m","kv_rank":4294967295})");
+  ASSERT_TRUE(decoded.ok()) << decoded.error.message;
+  EXPECT_EQ(decoded.key->kv_rank, -1);  // the same 32 bits
 }
 
 }  // namespace
