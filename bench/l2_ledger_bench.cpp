@@ -90,8 +90,9 @@ Shared& shared() {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     s->rss_delta = resident_bytes() - rss_before;
     s->quotas.explicit_limits["big"] = 1;
-    for (int i = 0; i < kSmallSalts; ++i)
+    for (int i = 0; i < kSmallSalts; ++i) {
       s->quotas.explicit_limits[small_salt(i)] = uint64_t{1} << 50;
+    }
     return s;
   }();
   return *s;

@@ -199,7 +199,7 @@ TEST(EventsV2HealthSweepTest, TimedOutInstanceStartsAFreshCursor) {
   ASSERT_EQ(client.post("/instances", R"({"instance_id":"mp-1","ip":"10.0.0.1","http_port":8080})")
                 .status,
             200);
-  const auto post = [&client](json::object b) {
+  const auto post = [&client](const json::object& b) {
     auto res = client.post("/events", json::serialize(json::object{{"batches", json::array{b}}}));
     EXPECT_EQ(res.status, 200) << res.body;
     return res.json();
