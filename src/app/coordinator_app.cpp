@@ -79,7 +79,6 @@ struct CoordinatorApp::Impl {
     http::MembershipHooks hooks;
     hooks.on_registered = [this](const std::string& id) { l2.on_instance_registered(id); };
     hooks.on_deregistered = [this](const std::string& id) { events.on_instance_deregistered(id); };
-    hooks.on_heartbeat = [this] { heartbeats.Increment(); };
     http::add_membership_routes(router, registry, hooks);
     http::add_l2_routes(router, l2, quotas);
     http::add_quota_routes(router, l2, quotas);
@@ -201,8 +200,6 @@ struct CoordinatorApp::Impl {
   core::TokenChainHasher chunk_hasher{config.blend_chunk_size};  // token_ids -> keys (pins)
   client::MpClient mp_client;
   HealthSweep health_sweep;
-  prometheus::Counter& heartbeats = counter(metrics, "lmcache_coordinator_heartbeats_total",
-                                            "Heartbeats from registered instances.");
   prometheus::Counter& blend_match_requests =
       counter(metrics, "lmcache_coordinator_blend_match_requests_total",
               "CacheBlend match requests answered.");

@@ -22,6 +22,8 @@ std::vector<MetricFamily> CoreStateMetrics::Collect() const {
   std::vector<MetricFamily> out;
   out.push_back(single_metric("instances", "Registered MP server instances.", kGauge,
                               static_cast<double>(registry_.size())));
+  out.push_back(single_metric("heartbeats_total", "Heartbeats accepted.", kCounter,
+                              static_cast<double>(registry_.heartbeats())));
 
   const core::L2Counters l2 = l2_.counters();
   MetricFamily events = metric_family("l2_events_total", "L2 events applied, by type.", kCounter);

@@ -40,6 +40,7 @@ bool InstanceRegistry::heartbeat(std::string_view instance_id, Clock::time_point
   auto it = entries_.find(instance_id);
   if (it == entries_.end()) return false;
   it->second.last_heartbeat = now;
+  ++heartbeats_;
   return true;
 }
 
@@ -70,6 +71,11 @@ std::optional<InstanceRecord> InstanceRegistry::find(std::string_view instance_i
 size_t InstanceRegistry::size() const {
   MutexLock lock(mutex_);
   return entries_.size();
+}
+
+uint64_t InstanceRegistry::heartbeats() const {
+  MutexLock lock(mutex_);
+  return heartbeats_;
 }
 
 std::vector<std::string> InstanceRegistry::remove_lapsed(Clock::time_point now,

@@ -63,6 +63,9 @@ class InstanceRegistry {
 
   size_t size() const;
 
+  // Heartbeats accepted so far (registrations not included).
+  uint64_t heartbeats() const;
+
   // Removes every instance whose last heartbeat is older than `timeout` at
   // `now` and returns their ids.
   std::vector<std::string> remove_lapsed(Clock::time_point now, Clock::duration timeout);
@@ -86,6 +89,9 @@ class InstanceRegistry {
   // Listing position -> record; positions only grow, so iteration is registration order.
   std::map<uint64_t, InstanceRecord> by_order_ GUARDED_BY(mutex_);
   uint64_t next_order_ GUARDED_BY(mutex_) = 0;
+  // Counted under the lock heartbeat() takes anyway, rather than in a counter of its own that
+  // every heartbeat on every thread would contend for.
+  uint64_t heartbeats_ GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace lmcache::core

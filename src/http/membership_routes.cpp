@@ -98,17 +98,15 @@ void add_membership_routes(Router& router, core::InstanceRegistry& registry,
                                                   {"re_registered", registration.re_registered}});
   });
 
-  router.add(verb::put, "/instances/{instance_id}/heartbeat",
-             [&registry, hooks](const RouteRequest& request) {
-               const std::string& id = request.param("instance_id");
-               if (!registry.heartbeat(id, std::chrono::steady_clock::now())) {
-                 return json_response(
-                     status::not_found,
-                     json::object{{"error", "unknown instance " + id + "; re-register"}});
-               }
-               if (hooks.on_heartbeat) hooks.on_heartbeat();
-               return json_response(status::ok, json::object{{"instance_id", id}});
-             });
+  router.add(
+      verb::put, "/instances/{instance_id}/heartbeat", [&registry](const RouteRequest& request) {
+        const std::string& id = request.param("instance_id");
+        if (!registry.heartbeat(id, std::chrono::steady_clock::now())) {
+          return json_response(status::not_found,
+                               json::object{{"error", "unknown instance " + id + "; re-register"}});
+        }
+        return json_response(status::ok, json::object{{"instance_id", id}});
+      });
 
   router.add(verb::delete_, "/instances/{instance_id}",
              [&registry, hooks](const RouteRequest& request) {

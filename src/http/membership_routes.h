@@ -14,8 +14,6 @@ struct MembershipHooks {
   std::function<void(const std::string&)> on_registered;
   // After DELETE /instances/{id}, with the id, whether or not it was registered.
   std::function<void(const std::string&)> on_deregistered;
-  // After a heartbeat of a registered instance.
-  std::function<void()> on_heartbeat;
 };
 
 // POST /instances, PUT /instances/{id}/heartbeat, DELETE /instances/{id},

@@ -57,6 +57,18 @@ TEST(InstanceRegistryTest, HeartbeatUnknownIsFalse) {
   EXPECT_TRUE(registry.heartbeat("x", Clock::now()));
 }
 
+// Heartbeats of registered instances count; registrations and unknown ids do not.
+TEST(InstanceRegistryTest, CountsAcceptedHeartbeats) {
+  InstanceRegistry registry;
+  const auto t0 = Clock::now();
+  registry.register_instance(record("a"), t0);
+  EXPECT_EQ(registry.heartbeats(), 0U);
+  EXPECT_TRUE(registry.heartbeat("a", t0));
+  EXPECT_TRUE(registry.heartbeat("a", t0));
+  EXPECT_FALSE(registry.heartbeat("nobody", t0));
+  EXPECT_EQ(registry.heartbeats(), 2U);
+}
+
 TEST(InstanceRegistryTest, RemoveLapsedUsesLastHeartbeat) {
   InstanceRegistry registry;
   const auto t0 = Clock::now();
