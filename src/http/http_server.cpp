@@ -60,6 +60,9 @@ class SessionTable {
     core::MutexLock lock(mutex_);
     sessions_.erase(session);
   }
+  // How many sessions are handling a request right now (read complete, answer not yet written).
+  size_t handling() const;
+
   // The live sessions, for a sweep.
   std::vector<std::shared_ptr<Session>> live() const {
     std::vector<std::shared_ptr<Session>> out;
@@ -82,12 +85,8 @@ class Session : public std::enable_shared_from_this<Session> {
   using Strand = net::strand<net::io_context::executor_type>;
 
   Session(tcp::socket socket, const HttpServerOptions& options, const Router& router,
-          std::atomic<size_t>& in_flight, std::shared_ptr<SessionTable> table)
-      : stream_(std::move(socket)),
-        options_(options),
-        router_(router),
-        in_flight_(in_flight),
-        table_(std::move(table)) {
+          std::shared_ptr<SessionTable> table)
+      : stream_(std::move(socket)), options_(options), router_(router), table_(std::move(table)) {
     if (const auto* strand = stream_.get_executor().target<Strand>()) strand_ = *strand;
   }
   ~Session() { table_->remove(this); }
@@ -168,7 +167,7 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest request = parser_->release();
     keep_alive_ = request.keep_alive();
     version_ = request.version();
-    ++in_flight_;
+    handling_.store(true, std::memory_order_relaxed);
     router_.dispatch(std::move(request), [self = shared_from_this()](HttpResponse response) {
       // A handler that answers at once runs on this session's strand: write without another
       // hop through the executor. One that answers later is brought back onto the strand.
@@ -182,7 +181,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_response(HttpResponse response) {
-    --in_flight_;
+    handling_.store(false, std::memory_order_relaxed);
     write(std::move(response), keep_alive_);
   }
 
@@ -244,7 +243,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<Strand> strand_;  // the strand stream_'s handlers run on (the listener makes one)
   const HttpServerOptions options_;  // a copy: a session may outlive the listener
   const Router& router_;
-  std::atomic<size_t>& in_flight_;
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
   std::optional<HttpResponse> response_;  // the response being written
@@ -252,7 +250,22 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   std::shared_ptr<SessionTable> table_;            // where the sweep finds this session
   std::atomic<Clock::rep> deadline_{kNoDeadline};  // of the wait in progress, steady clock
+  // Between a request read whole and its answer handed to the write; a flag of the session's own
+  // rather than a server-wide count, which every request on every thread would contend for.
+  std::atomic<bool> handling_{false};
+
+  friend class SessionTable;
 };
+
+size_t SessionTable::handling() const {
+  core::MutexLock lock(mutex_);
+  size_t count = 0;
+  for (const auto& [session, handle] : sessions_) {
+    // A session in the table is alive: it removes itself in its destructor, under this lock.
+    if (session->handling_.load(std::memory_order_relaxed)) ++count;
+  }
+  return count;
+}
 
 }  // namespace
 
@@ -287,7 +300,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
   }
 
   uint16_t port() const { return port_; }
-  size_t in_flight() const { return in_flight_.load(); }
+  size_t in_flight() const { return sessions_->handling(); }
 
  private:
   void accept() {
@@ -324,8 +337,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
     } else {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Session>(std::move(socket), options_, router_, in_flight_, sessions_)
-          ->start();
+      std::make_shared<Session>(std::move(socket), options_, router_, sessions_)->start();
     }
     accept();
   }
@@ -338,7 +350,6 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
   const Clock::duration sweep_period_;
   std::shared_ptr<SessionTable> sessions_ = std::make_shared<SessionTable>();
   uint16_t port_ = 0;
-  std::atomic<size_t> in_flight_{0};
 };
 
 HttpServer::HttpServer(net::io_context& io, HttpServerOptions options, const Router& router)
