@@ -9,6 +9,21 @@
 
 namespace lmcache::http {
 
+namespace {
+
+// Counters are spread over this many cache-line-aligned shards, one per recording thread (the
+// server runs at most 4), so two threads recording the same route do not contend for one line.
+constexpr size_t kShards = 4;
+
+// This thread's shard.
+size_t shard_index() {
+  static std::atomic<size_t> next{0};
+  thread_local const size_t index = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+  return index;
+}
+
+}  // namespace
+
 // The series of one (route, method): a latency histogram and a request counter per status.
 class RequestMetrics::Series {
  public:
@@ -16,16 +31,23 @@ class RequestMetrics::Series {
       : route_(std::move(route)), method_(std::move(method)) {}
 
   void record(unsigned status, std::chrono::nanoseconds elapsed) {
-    count_status(status);
+    Shard& shard = shards_[shard_index()];
+    count_status(shard, status);
     const double seconds = std::chrono::duration<double>(elapsed).count();
     size_t bucket = 0;
     while (bucket < kBuckets.size() && seconds > kBuckets[bucket]) ++bucket;
-    buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
-    nanos_.fetch_add(static_cast<uint64_t>(elapsed.count()), std::memory_order_relaxed);
-    count_.fetch_add(1, std::memory_order_relaxed);
+    shard.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+    shard.nanos.fetch_add(static_cast<uint64_t>(elapsed.count()), std::memory_order_relaxed);
   }
 
-  bool empty() const { return count_.load(std::memory_order_relaxed) == 0; }
+  bool empty() const {
+    for (const Shard& shard : shards_) {
+      for (const auto& bucket : shard.buckets) {
+        if (bucket.load(std::memory_order_relaxed) != 0) return false;
+      }
+    }
+    return true;
+  }
 
   // Appends this series' status counters to `requests` and its histogram to `durations`.
   void collect(prometheus::MetricFamily& requests, prometheus::MetricFamily& durations) const {
@@ -38,13 +60,16 @@ class RequestMetrics::Series {
     for (size_t i = 0; i < kStatusSlots; ++i) {
       const unsigned status = statuses_[i].load(std::memory_order_acquire);
       if (status == 0) break;
-      by_status[status] += status_counts_[i].load(std::memory_order_relaxed);
+      for (const Shard& shard : shards_) {
+        by_status[status] += shard.status_counts[i].load(std::memory_order_relaxed);
+      }
     }
     {
       core::MutexLock lock(overflow_mutex_);
       for (const auto& [status, count] : overflow_) by_status[status] += count;
     }
     for (const auto& [status, count] : by_status) {
+      if (count == 0) continue;  // a slot claimed, its first count not yet added
       prometheus::ClientMetric metric;
       metric.label = labels({{"status", std::to_string(status)}});
       metric.counter.value = static_cast<double>(count);
@@ -54,14 +79,18 @@ class RequestMetrics::Series {
     prometheus::ClientMetric metric;
     metric.label = labels({});
     uint64_t cumulative = 0;
+    uint64_t nanos = 0;
     for (size_t i = 0; i <= kBuckets.size(); ++i) {
-      cumulative += buckets_[i].load(std::memory_order_relaxed);
+      for (const Shard& shard : shards_) {
+        cumulative += shard.buckets[i].load(std::memory_order_relaxed);
+      }
       metric.histogram.bucket.push_back(
           {cumulative,
            i < kBuckets.size() ? kBuckets[i] : std::numeric_limits<double>::infinity()});
     }
+    for (const Shard& shard : shards_) nanos += shard.nanos.load(std::memory_order_relaxed);
     metric.histogram.sample_count = cumulative;
-    metric.histogram.sample_sum = static_cast<double>(nanos_.load(std::memory_order_relaxed)) / 1e9;
+    metric.histogram.sample_sum = static_cast<double>(nanos) / 1e9;
     durations.metric.push_back(std::move(metric));
   }
 
@@ -69,8 +98,15 @@ class RequestMetrics::Series {
   // Statuses a series counts in its lock-free table; a route answers only a handful.
   static constexpr size_t kStatusSlots = 16;
 
+  // One thread's counts.
+  struct alignas(64) Shard {
+    std::array<std::atomic<uint64_t>, kStatusSlots> status_counts{};   // by slot of statuses_
+    std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets{};  // not cumulative; last: +Inf
+    std::atomic<uint64_t> nanos{0};
+  };
+
   // Slots are claimed once (0 -> status) and never emptied.
-  void count_status(unsigned status) {
+  void count_status(Shard& shard, unsigned status) {
     for (size_t i = 0; i < kStatusSlots; ++i) {
       unsigned slot = statuses_[i].load(std::memory_order_acquire);
       if (slot == 0 &&
@@ -78,7 +114,7 @@ class RequestMetrics::Series {
         slot = status;
       }
       if (slot == status) {
-        status_counts_[i].fetch_add(1, std::memory_order_relaxed);
+        shard.status_counts[i].fetch_add(1, std::memory_order_relaxed);
         return;
       }
     }
@@ -88,13 +124,10 @@ class RequestMetrics::Series {
 
   const std::string route_;
   const std::string method_;
-  std::array<std::atomic<unsigned>, kStatusSlots> statuses_{};  // 0: slot free
-  std::array<std::atomic<uint64_t>, kStatusSlots> status_counts_{};
+  std::array<std::atomic<unsigned>, kStatusSlots> statuses_{};  // 0: slot free; read-mostly
+  std::array<Shard, kShards> shards_{};
   mutable core::Mutex overflow_mutex_;
   std::map<unsigned, uint64_t> overflow_ GUARDED_BY(overflow_mutex_);  // statuses past the table
-  std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets_{};   // not cumulative; last: +Inf
-  std::atomic<uint64_t> nanos_{0};
-  std::atomic<uint64_t> count_{0};
 };
 
 RequestMetrics::RequestMetrics() {
