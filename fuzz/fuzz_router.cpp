@@ -35,6 +35,7 @@
 #include "core/token_chain_hasher.h"
 #include "fuzz_support.h"
 #include "http/blend_routes.h"
+#include "http/event_routes.h"
 #include "http/l2_routes.h"
 #include "http/membership_routes.h"
 #include "http/metrics_routes.h"
@@ -95,7 +96,7 @@ struct Coordinator {
   client::MpClient mp_client{io.get_executor()};
   app::HealthSweep health_sweep{registry, std::chrono::seconds(30), std::chrono::seconds(10),
                                 metrics};
-  core::EventIngest events{l2};  // the eviction loop's dialect source
+  core::EventIngest events{l2};  // POST /events, and the eviction loop's dialect source
   app::EvictionLoop eviction{l2, quotas, registry, events, mp_client, metrics};
   app::CoreStateMetrics core_state_metrics{registry, l2, quotas, blend, pins.keys()};
   http::RequestMetrics request_metrics;
@@ -113,6 +114,7 @@ struct Coordinator {
     http::add_membership_routes(router, registry, hooks);
     http::add_l2_routes(router, l2, quotas);
     http::add_quota_routes(router, l2, quotas);
+    http::add_event_routes(router, events);
     http::add_blend_routes(router, blend);
     http::add_prefetch_routes(router, registry, forwarder());
     http::add_pin_routes(router, pins, chunk_hasher);
