@@ -1,5 +1,6 @@
 #include "http/router.h"
 
+#include <algorithm>
 #include <boost/beast/http/field.hpp>
 #include <memory>
 #include <optional>
@@ -95,7 +96,7 @@ void Router::dispatch(HttpRequest request, Respond respond) const {
   const Route* found = nullptr;
   size_t found_index = kNoRoute;
   PathParams params;
-  std::string allow;
+  boost::container::small_vector<beast_http::verb, 8> allowed;  // methods of other routes that fit
   for (size_t i = 0; i < routes_.size(); ++i) {
     const Route& route = routes_[i];
     if (route.info.method == method) {
@@ -105,8 +106,10 @@ void Router::dispatch(HttpRequest request, Respond respond) const {
       break;
     }
     if (!match(route, segments, nullptr)) continue;
-    if (!allow.empty()) allow += ", ";
-    allow += std::string(beast_http::to_string(route.info.method));
+    // Two patterns may fit one path (/quota/config and /quota/{salt}): name each method once.
+    if (std::find(allowed.begin(), allowed.end(), route.info.method) == allowed.end()) {
+      allowed.push_back(route.info.method);
+    }
   }
 
   if (found != nullptr && found->sync_handler) {  // answered here: no wrapping of `respond`
@@ -127,9 +130,14 @@ void Router::dispatch(HttpRequest request, Respond respond) const {
   }
 
   if (found == nullptr) {
-    if (allow.empty()) {
+    if (allowed.empty()) {
       observed(detail_response(beast_http::status::not_found, "Not Found"));
     } else {
+      std::string allow;
+      for (const beast_http::verb verb : allowed) {
+        if (!allow.empty()) allow += ", ";
+        allow += beast_http::to_string(verb);
+      }
       HttpResponse response =
           detail_response(beast_http::status::method_not_allowed, "Method Not Allowed");
       response.set(beast_http::field::allow, allow);

@@ -46,6 +46,20 @@ TEST(RouterTest, MatchesOnceAndCollectsOnlyTheMatchedRoutesParameters) {
   EXPECT_EQ(dispatch(router, beast_http::verb::get, "/a/1/b?q=2").body(), "b:x=1;");
 }
 
+// When two patterns fit a path, each of their methods is named once in Allow, in the order the
+// routes were added.
+TEST(RouterTest, AllowNamesEachMethodOnceWhenTwoPatternsFit) {
+  Router router;
+  router.add(beast_http::verb::put, "/quota/config", echo("config"));
+  router.add(beast_http::verb::get, "/quota/config", echo("config"));
+  router.add(beast_http::verb::put, "/quota/{salt}", echo("salt"));
+  router.add(beast_http::verb::delete_, "/quota/{salt}", echo("salt"));
+  router.add(beast_http::verb::get, "/quota/{salt}", echo("salt"));
+  const HttpResponse response = dispatch(router, beast_http::verb::post, "/quota/config");
+  EXPECT_EQ(response.result_int(), 405U);
+  EXPECT_EQ(response[beast_http::field::allow], "PUT, GET, DELETE");
+}
+
 TEST(RouterTest, ObserverIsToldTheRouteIndexMethodAndStatus) {
   Router router;
   router.add(beast_http::verb::put, "/items/{id}", echo("put"));
