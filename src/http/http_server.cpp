@@ -87,7 +87,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, const HttpServerOptions& options, const Router& router,
           std::shared_ptr<SessionTable> table)
       : stream_(std::move(socket)), options_(options), router_(router), table_(std::move(table)) {
-    if (const auto* strand = stream_.get_executor().target<Strand>()) strand_ = *strand;
+    // target() points into the executor it is called on: keep that executor alive meanwhile.
+    const auto executor = stream_.get_executor();
+    if (const auto* strand = executor.target<Strand>()) strand_ = *strand;
   }
   ~Session() { table_->remove(this); }
   Session(const Session&) = delete;
