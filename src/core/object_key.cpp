@@ -148,14 +148,7 @@ std::string ObjectKey::to_string() const {
 }
 
 size_t ObjectKeyHash::operator()(const ObjectKey& key) const noexcept {
-  std::hash<std::string_view> h;
-  size_t seed = h(key.chunk_hash);
-  auto mix = [&seed](size_t v) { seed ^= v + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2); };
-  mix(h(key.model_name));
-  mix(static_cast<uint32_t>(key.kv_rank));
-  mix(key.object_group_id);
-  mix(h(key.cache_salt));
-  return seed;
+  return ObjectKeyViewHash()(ObjectKeyView(key));  // a key and its view hash alike
 }
 
 size_t ObjectKeyViewHash::operator()(const ObjectKeyView& key) const noexcept {
