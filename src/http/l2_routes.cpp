@@ -62,15 +62,7 @@ HttpResponse put_quota(core::QuotaStore& quotas, const RouteRequest& request) {
   if (limit_gb) limit_bytes = limit_bytes_of(*limit_gb, json::array{"body", "limit_gb"}, errors);
   if (!errors.empty()) return errors.to_response();
 
-  try {
-    quotas.set(*salt, *limit_bytes);
-  } catch (const core::QuotaStoreError& error) {
-    return quota_store_failure(error, "set the quota of cache_salt '" + *salt + "'");
-  }
-  spdlog::info("quota of cache_salt '{}' set to {} bytes", *salt, *limit_bytes);
-  // The answer echoes the limit as sent, as the original does; the status routes report the
-  // stored byte count.
-  return quota_response(*salt, *limit_gb, "ok");
+  return store_quota(quotas, *salt, *limit_bytes, *limit_gb);
 }
 
 HttpResponse delete_quota(core::QuotaStore& quotas, const RouteRequest& request) {

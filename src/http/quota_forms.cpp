@@ -86,6 +86,19 @@ HttpResponse quota_store_failure(const core::QuotaStoreError& error, std::string
                          std::string("quota store unavailable: ") + error.what());
 }
 
+HttpResponse store_quota(core::QuotaStore& quotas, const std::string& salt, uint64_t limit_bytes,
+                         double limit_gb) {
+  try {
+    quotas.set(salt, limit_bytes);
+  } catch (const core::QuotaStoreError& error) {
+    return quota_store_failure(error, "set the quota of cache_salt '" + salt + "'");
+  }
+  spdlog::info("quota of cache_salt '{}' set to {} bytes", salt, limit_bytes);
+  // The answer echoes the limit as sent, as the original does; the status routes report the
+  // stored byte count.
+  return quota_response(salt, limit_gb, "ok");
+}
+
 HttpResponse remove_quota(core::QuotaStore& quotas, const std::string& salt) {
   bool removed = false;
   try {

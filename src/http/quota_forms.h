@@ -41,6 +41,11 @@ HttpResponse quota_response(std::string_view salt, double limit_gb, std::string_
 // 503 {"detail"} for a quota write the database refused; logs "cannot <what>: <error>".
 HttpResponse quota_store_failure(const core::QuotaStoreError& error, std::string_view what);
 
+// Stores the quota of `salt` (durably, before answering) and answers as both dialects do, echoing
+// `limit_gb` as sent.
+HttpResponse store_quota(core::QuotaStore& quotas, const std::string& salt, uint64_t limit_bytes,
+                         double limit_gb);
+
 // Removes the quota of `salt` (durably, before answering) and answers as both dialects do:
 // limit_gb 0.0 and status "removed" or "not_found".
 HttpResponse remove_quota(core::QuotaStore& quotas, const std::string& salt);

@@ -143,13 +143,7 @@ HttpResponse put_quota(core::QuotaStore& quotas, const RouteRequest& request) {
   if (!errors.empty()) return errors.to_response();
   if (auto refused = require_quota_tier(*tier)) return std::move(*refused);
 
-  try {
-    quotas.set(*salt, *limit_bytes);
-  } catch (const core::QuotaStoreError& error) {
-    return quota_store_failure(error, "set the quota of cache_salt '" + *salt + "'");
-  }
-  spdlog::info("quota of cache_salt '{}' set to {} bytes", *salt, *limit_bytes);
-  return quota_response(*salt, *limit_gb, "ok");
+  return store_quota(quotas, *salt, *limit_bytes, *limit_gb);
 }
 
 HttpResponse delete_quota(core::QuotaStore& quotas, const RouteRequest& request) {
