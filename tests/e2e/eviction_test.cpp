@@ -115,11 +115,14 @@ TEST(EvictionTest, LargeVictimSetsAreSplitIntoRequestsOfAtMostTenThousandKeys) {
   FakeMpServer server;
   CoordinatorProcess coordinator({"--eviction-check-interval", "0.3"});
   HttpTestClient client(coordinator.port());
-  register_instance(client, "mp-a", server.port());
+  // All 25,000 keys are stored before the instance registers: sweeps skip while nobody is
+  // registered, so the first sweep that sends anything sees every key, however slowly the
+  // stores arrive (a sweep between two stores would split the victims differently).
   int seq = 1;
   for (int first = 0; first < 25000; first += 2500) {
     post_events(client, "mp-a", seq++, "store", first, first + 2500, "bulk", 1);
   }
+  register_instance(client, "mp-a", server.port());
   ASSERT_TRUE(server.wait_for_deletes(3, 30s));
   // A later sweep sends nothing more: the victims are in flight.
   ASSERT_TRUE(wait_for_more_eviction_sweeps(client, 2));
