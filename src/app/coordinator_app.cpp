@@ -12,9 +12,12 @@
 #include <chrono>
 #include <csignal>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include "app/checkpoint_file.h"
+#include "app/checkpointer.h"
 #include "app/core_state_metrics.h"
 #include "app/event_ingest_metrics.h"
 #include "app/eviction_loop.h"
@@ -64,8 +67,13 @@ unsigned io_thread_count() { return std::clamp(std::thread::hardware_concurrency
 
 }  // namespace
 
+// The checkpoint passed its checks but did not load: the state is partial and must be rebuilt.
+struct CheckpointRejected : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 struct CoordinatorApp::Impl {
-  explicit Impl(CoordinatorConfig cfg)
+  Impl(CoordinatorConfig cfg, bool load_checkpoint)
       : config(std::move(cfg)),
         io(static_cast<int>(io_thread_count())),
         quotas(config.state_path, config.default_quota_bytes),
@@ -76,6 +84,10 @@ struct CoordinatorApp::Impl {
         health_sweep(registry, seconds(config.instance_timeout_s),
                      seconds(config.health_check_interval_s), metrics,
                      [this](const std::string& id) { events.on_instance_timed_out(id); }) {
+    if (!config.checkpoint_path.empty()) {
+      if (load_checkpoint) warm_start();
+      checkpointer.emplace(config.checkpoint_path, events, metrics);
+    }
     http::MembershipHooks hooks;
     hooks.on_registered = [this](const std::string& id) { l2.on_instance_registered(id); };
     hooks.on_deregistered = [this](const std::string& id) { events.on_instance_deregistered(id); };
@@ -111,6 +123,32 @@ struct CoordinatorApp::Impl {
     } else {
       spdlog::info("salts without a quota are exempt from eviction");
     }
+  }
+
+  // Loads the derived state from the checkpoint, if one is there and sound. A missing or
+  // corrupt file means a cold start (logged); a sound file that does not load throws
+  // CheckpointRejected, so the caller starts again without it.
+  void warm_start() {
+    const Clock::time_point before = Clock::now();
+    std::string error;
+    bool missing = false;
+    const auto loaded = CheckpointFile::load(config.checkpoint_path, error, missing);
+    if (!loaded) {
+      if (missing) {
+        spdlog::info("no checkpoint at {} yet: starting cold", config.checkpoint_path);
+      } else {
+        spdlog::error("checkpoint not loaded, starting cold: {}", error);
+      }
+      return;
+    }
+    core::SnapshotReader reader(loaded->body());
+    if (!events.load(reader) || !reader.at_end()) {
+      throw CheckpointRejected(config.checkpoint_path +
+                               " passed its checks but its state does not load");
+    }
+    spdlog::info("warm start from {}: {} L2 keys, {} event cursors, {:.3f} s",
+                 config.checkpoint_path, l2.counters().tracked_keys, events.gate().cursor_count(),
+                 std::chrono::duration<double>(Clock::now() - before).count());
   }
 
   // Adapts the outbound MP client to the prefetch routes.
@@ -150,6 +188,18 @@ struct CoordinatorApp::Impl {
       resync = std::make_shared<StartupResync>(io.get_executor(), options, registry, l2, mp_client);
       resync->start();
     }
+    if (checkpointer && config.checkpoint_interval_s > 0) {
+      // Polls often to reap a finished writer soon; starts one when the interval has passed.
+      const Clock::duration interval = seconds(config.checkpoint_interval_s);
+      checkpoint_task.emplace(
+          io.get_executor(), std::min<Clock::duration>(interval, std::chrono::milliseconds(250)),
+          [this, interval, due = Clock::now() + interval](Clock::duration) mutable {
+            if (checkpointer->poll() || Clock::now() < due) return;
+            checkpointer->start();
+            due = Clock::now() + interval;
+          });
+      checkpoint_task->start();
+    }
     if (config.health_check_interval_s > 0) {
       health_task.emplace(
           io.get_executor(), seconds(config.health_check_interval_s),
@@ -165,6 +215,7 @@ struct CoordinatorApp::Impl {
     if (health_task) health_task->stop();
     if (eviction_task) eviction_task->stop();
     if (resync) resync->stop();
+    if (checkpoint_task) checkpoint_task->stop();
     const auto deadline = Clock::now() + std::chrono::seconds(2);
     auto timer = std::make_shared<net::steady_timer>(io);
     wait_for_drain(timer, deadline);
@@ -214,10 +265,18 @@ struct CoordinatorApp::Impl {
   EvictionLoop eviction{l2, quotas, registry, events, mp_client, metrics};
   std::optional<PeriodicTask> eviction_task;
   std::shared_ptr<StartupResync> resync;
+  std::optional<Checkpointer> checkpointer;  // with --checkpoint-path
+  std::optional<PeriodicTask> checkpoint_task;
 };
 
-CoordinatorApp::CoordinatorApp(CoordinatorConfig config)
-    : impl_(std::make_unique<Impl>(std::move(config))) {}
+CoordinatorApp::CoordinatorApp(CoordinatorConfig config) {
+  try {
+    impl_ = std::make_unique<Impl>(config, true);
+  } catch (const CheckpointRejected& e) {
+    spdlog::error("{}: starting cold", e.what());
+    impl_ = std::make_unique<Impl>(std::move(config), false);
+  }
+}
 
 CoordinatorApp::~CoordinatorApp() = default;
 
@@ -242,6 +301,8 @@ int CoordinatorApp::run() {
   for (unsigned i = 1; i < count; ++i) threads.emplace_back([&impl] { impl.io.run(); });
   impl.io.run();
   for (auto& thread : threads) thread.join();
+  // Nothing changes the state any more: the last checkpoint is written in this process.
+  if (impl.checkpointer) impl.checkpointer->write_now();
   spdlog::info("stopped");
   return 0;
 }

@@ -335,13 +335,6 @@ std::vector<ConfigNotice> config_notices(const CoordinatorConfig& config) {
                      "coordinator",
                      *config.enable_blend_lookup)});
   }
-  if (!config.checkpoint_path.empty()) {
-    notices.push_back(
-        {ConfigNotice::Level::kWarning,
-         fmt::format("checkpoint path '{}' accepted, but checkpoints are not written yet: a "
-                     "restart starts with empty derived state",
-                     config.checkpoint_path)});
-  }
   return notices;
 }
 

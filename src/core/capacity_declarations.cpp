@@ -56,4 +56,42 @@ std::vector<std::pair<std::string, CapacityDeclaration>> CapacityDeclarations::a
   return {by_instance_.begin(), by_instance_.end()};
 }
 
+void CapacityDeclarations::save(SnapshotWriter& out) const {
+  out.u64(by_instance_.size());
+  for (const auto& [instance_id, declaration] : by_instance_) {
+    out.str(instance_id);
+    out.u64(declaration.incarnation);
+    out.u64(declaration.revision);
+    out.u64(declaration.compartments.size());
+    for (const CapacityCompartment& compartment : declaration.compartments) {
+      out.u8(static_cast<uint8_t>(compartment.tier));
+      out.str(compartment.backend);
+      out.u64(compartment.capacity_bytes);
+    }
+  }
+}
+
+bool CapacityDeclarations::load(SnapshotReader& in) {
+  MutexLock lock(mutex_);
+  const uint64_t n = in.count(28);
+  for (uint64_t i = 0; i < n && in.ok(); ++i) {
+    const std::string_view instance_id = in.str();
+    CapacityDeclaration declaration;
+    declaration.incarnation = in.u64();
+    declaration.revision = in.u64();
+    const uint64_t compartments = in.count(13);
+    for (uint64_t c = 0; c < compartments && in.ok(); ++c) {
+      const uint8_t tier = in.u8();
+      if (tier > static_cast<uint8_t>(CacheTier::kL2)) return false;
+      CapacityCompartment compartment;
+      compartment.tier = static_cast<CacheTier>(tier);
+      compartment.backend = std::string(in.str());
+      compartment.capacity_bytes = in.u64();
+      declaration.compartments.push_back(std::move(compartment));
+    }
+    if (in.ok()) by_instance_.insert_or_assign(std::string(instance_id), std::move(declaration));
+  }
+  return in.ok();
+}
+
 }  // namespace lmcache::core

@@ -12,6 +12,7 @@
 
 #include "core/cache_event.h"
 #include "core/mutex.h"
+#include "core/snapshot_stream.h"
 #include "core/string_hash.h"
 #include "core/thread_annotations.h"
 
@@ -62,6 +63,13 @@ class CapacityDeclarations {
   std::optional<CapacityDeclaration> find(std::string_view instance_id) const EXCLUDES(mutex_);
   // Every declaration, in no particular order.
   std::vector<std::pair<std::string, CapacityDeclaration>> all() const EXCLUDES(mutex_);
+
+  // The lock that freezes the declarations (for a checkpoint; see EventIngest::freeze).
+  Mutex& mutex() const RETURN_CAPABILITY(mutex_) { return mutex_; }
+  // Every declaration with its stamp, for a checkpoint.
+  void save(SnapshotWriter& out) const REQUIRES(mutex_);
+  // Adds the declarations a save() wrote. False on malformed input.
+  bool load(SnapshotReader& in) EXCLUDES(mutex_);
 
  private:
   mutable Mutex mutex_;

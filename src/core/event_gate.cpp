@@ -67,4 +67,28 @@ EventGate::Counters EventGate::counters() const {
   return counters_;
 }
 
+void EventGate::save(SnapshotWriter& out) const {
+  out.u64(cursors_.size());
+  for (const auto& [instance_id, cursor] : cursors_) {
+    out.str(instance_id);
+    out.u64(cursor.incarnation);
+    out.u64(cursor.last_seq);
+    out.boolean(cursor.gap_detected);
+  }
+}
+
+bool EventGate::load(SnapshotReader& in) {
+  MutexLock lock(mutex_);
+  const uint64_t n = in.count(21);
+  for (uint64_t i = 0; i < n && in.ok(); ++i) {
+    const std::string_view instance_id = in.str();
+    Cursor cursor;
+    cursor.incarnation = in.u64();
+    cursor.last_seq = in.u64();
+    cursor.gap_detected = in.boolean();
+    if (in.ok()) cursors_.insert_or_assign(std::string(instance_id), cursor);
+  }
+  return in.ok();
+}
+
 }  // namespace lmcache::core

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/mutex.h"
+#include "core/snapshot_stream.h"
 #include "core/string_hash.h"
 #include "core/thread_annotations.h"
 
@@ -85,6 +86,13 @@ class EventGate {
   std::optional<Cursor> cursor(std::string_view instance_id) const EXCLUDES(mutex_);
   size_t cursor_count() const EXCLUDES(mutex_);
   Counters counters() const EXCLUDES(mutex_);
+
+  // The lock that freezes the cursors (for a checkpoint; see EventIngest::freeze).
+  Mutex& mutex() const RETURN_CAPABILITY(mutex_) { return mutex_; }
+  // The cursors, for a checkpoint; counters are not saved.
+  void save(SnapshotWriter& out) const REQUIRES(mutex_);
+  // Adds the cursors a save() wrote, without fencing anything. False on malformed input.
+  bool load(SnapshotReader& in) EXCLUDES(mutex_);
 
  private:
   Decision judge(std::string_view instance_id, uint64_t incarnation, uint64_t seq) REQUIRES(mutex_);

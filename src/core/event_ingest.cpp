@@ -40,4 +40,21 @@ EventIngest::Counters EventIngest::counters() const {
   return {gate_.counters(), rejected_.load(std::memory_order_relaxed)};
 }
 
+void EventIngest::freeze(const std::function<void()>& during) {
+  MutexLock gate(gate_.mutex());
+  MutexLock l2(l2_.mutex());
+  MutexLock capacity(capacity_.mutex());
+  during();
+}
+
+void EventIngest::save(SnapshotWriter& out) const {
+  gate_.save(out);
+  capacity_.save(out);
+  l2_.save(out);
+}
+
+bool EventIngest::load(SnapshotReader& in) {
+  return gate_.load(in) && capacity_.load(in) && l2_.load(in);
+}
+
 }  // namespace lmcache::core

@@ -3,12 +3,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include "core/cache_event.h"
 #include "core/capacity_declarations.h"
 #include "core/event_gate.h"
 #include "core/l2_accounting.h"
+#include "core/snapshot_stream.h"
+#include "core/thread_annotations.h"
 
 namespace lmcache::core {
 
@@ -54,6 +57,18 @@ class EventIngest {
   }
 
   Counters counters() const;
+
+  // Runs `during` with every lock of the derived state held (the gate's, the L2 accounting's,
+  // the declarations'), so none of it can change meanwhile. A checkpoint forks inside `during`:
+  // the child owns a still copy to save() while this process goes on once `during` returns.
+  void freeze(const std::function<void()>& during);
+  // Writes the derived state: cursors, capacity declarations and the L2 accounting. Only inside
+  // freeze()'s `during` (the forked child holds the locks), or when no other thread can reach
+  // this object.
+  void save(SnapshotWriter& out) const NO_THREAD_SAFETY_ANALYSIS;
+  // Loads what save() wrote into this (empty) object and its L2 accounting at start-up, before
+  // any request. False on malformed input; the state is then partial and must be discarded.
+  bool load(SnapshotReader& in);
   const EventGate& gate() const { return gate_; }
   const CapacityDeclarations& capacity() const { return capacity_; }
 

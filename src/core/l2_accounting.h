@@ -14,6 +14,7 @@
 #include "core/pinned_keys.h"
 #include "core/quota_limits.h"
 #include "core/sequence_tracker.h"
+#include "core/snapshot_stream.h"
 #include "core/thread_annotations.h"
 #include "core/usage_ledger.h"
 
@@ -96,6 +97,16 @@ class L2Accounting {
   std::vector<SaltUsage> salts() const;
   uint64_t total_bytes() const;
   L2Counters counters() const;
+
+  // The lock that freezes the accounting (for a checkpoint; see EventIngest::freeze).
+  Mutex& mutex() const RETURN_CAPABILITY(mutex_) { return mutex_; }
+  // Every tracked key with its size and owner, salt by salt in LRU order (keys in flight as the
+  // least recent), and the seed-era sequence cursors. Counters are not saved.
+  void save(SnapshotWriter& out) const REQUIRES(mutex_);
+  // Stores what a save() wrote into this accounting, in order, so each salt's LRU order comes
+  // back (keys that were in flight are eligible again). Meant for an empty accounting at start.
+  // False on malformed input (part of it may have been applied).
+  bool load(SnapshotReader& in) EXCLUDES(mutex_);
 
  private:
   mutable Mutex mutex_;

@@ -34,4 +34,22 @@ std::optional<uint64_t> SequenceTracker::last_seq(std::string_view instance_id) 
   return it->second;
 }
 
+void SequenceTracker::save(SnapshotWriter& out) const {
+  out.u64(last_.size());
+  for (const auto& [instance_id, seq] : last_) {
+    out.str(instance_id);
+    out.u64(seq);
+  }
+}
+
+bool SequenceTracker::load(SnapshotReader& in) {
+  const uint64_t n = in.count(12);
+  for (uint64_t i = 0; i < n && in.ok(); ++i) {
+    const std::string_view instance_id = in.str();
+    const uint64_t seq = in.u64();
+    if (in.ok()) last_.insert_or_assign(std::string(instance_id), seq);
+  }
+  return in.ok();
+}
+
 }  // namespace lmcache::core

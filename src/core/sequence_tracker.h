@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/snapshot_stream.h"
 #include "core/string_hash.h"
 
 namespace lmcache::core {
@@ -42,6 +43,11 @@ class SequenceTracker {
   uint64_t gaps() const { return gaps_; }              // batches that followed a gap
   uint64_t missed_batches() const { return missed_; }  // seq numbers skipped over all gaps
   size_t instances() const { return last_.size(); }
+
+  // The cursors (instance -> last seq) for a checkpoint; counters are not saved.
+  void save(SnapshotWriter& out) const;
+  // Adds the cursors a save() wrote. False on malformed input (some may have been added).
+  bool load(SnapshotReader& in);
 
  private:
   boost::unordered_flat_map<std::string, uint64_t, StringHash, StringEqual>

@@ -165,10 +165,12 @@ void UsageLedger::free_record(uint32_t id) {
   free_head_ = id;
 }
 
-ObjectKey UsageLedger::key_of(uint32_t id) const {
+ObjectKey UsageLedger::key_of(uint32_t id) const { return view_of(id).to_key(); }
+
+ObjectKeyView UsageLedger::view_of(uint32_t id) const {
   const Record& r = rec(id);
-  return ObjectKey{std::string(hash_of(id)), models_.name(r.model), r.kv_rank, r.group,
-                   salt_names_.name(r.salt)};
+  return ObjectKeyView(hash_of(id), models_.name(r.model), r.kv_rank, r.group,
+                       salt_names_.name(r.salt));
 }
 
 void UsageLedger::unlink(List& list, uint32_t id) {

@@ -111,6 +111,24 @@ class UsageLedger {
   size_t release_in_flight(std::span<const ObjectKey> keys);
   size_t release_in_flight(std::span<const TrackedKey> victims);
 
+  // Calls f(ObjectKeyView key, uint64_t bytes, std::string_view owner) for every tracked key,
+  // salt by salt, each salt's keys from the least to the most recent, its keys in flight first
+  // (they were its least recent when chosen). Storing the keys of an empty ledger in this order
+  // rebuilds every salt's LRU order, with the in-flight keys back at the LRU end. The views are
+  // valid during the call only.
+  template <typename F>
+  void for_each_by_recency(F&& f) const {
+    for (uint32_t salt = 0; salt < salts_.size(); ++salt) {
+      for (const List* list : {&salts_[salt].in_flight, &salts_[salt].lru}) {
+        for (uint32_t id = list->head; id != kNone; id = rec(id).next) {
+          const Record& r = rec(id);
+          f(view_of(id), r.bytes,
+            r.owner == kNone ? std::string_view() : std::string_view(owners_.name(r.owner)));
+        }
+      }
+    }
+  }
+
   // Heap bytes held by the ledger: record slab, index, interned strings, side tables.
   size_t memory_bytes() const;
 
@@ -208,6 +226,7 @@ class UsageLedger {
   uint32_t allocate();
   void free_record(uint32_t id);
   ObjectKey key_of(uint32_t id) const;
+  ObjectKeyView view_of(uint32_t id) const;
 
   List& list_of(Record& r) {
     return r.state == State::kInFlight ? salts_[r.salt].in_flight : salts_[r.salt].lru;

@@ -1,0 +1,152 @@
+// The derived state written into a checkpoint and read back: core::EventIngest::save and load,
+// covering the v2 cursors, the capacity declarations and the L2 accounting (sizes, owners, each
+// salt's LRU order, the seed-era sequence cursors).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/event_ingest.h"
+#include "core/l2_accounting.h"
+#include "core/snapshot_stream.h"
+
+namespace lmcache::core {
+namespace {
+
+const SteadyTime kNow{std::chrono::seconds(1000)};
+
+std::string hash(char c) { return std::string(32, c); }
+
+// Both halves of the state: the accounting and the ingest that feeds it.
+struct State {
+  L2Accounting l2{EvictionConfig{}};
+  EventIngest events{l2};
+
+  void post(std::string_view instance, uint64_t incarnation, uint64_t seq, CacheEventType type,
+            const std::string& hashes, std::string_view salt = "t", uint64_t size = 100) {
+    std::vector<std::string> keys;
+    for (char c : hashes) keys.push_back(hash(c));
+    std::vector<CacheEventEntry> entries;
+    for (const auto& k : keys) entries.push_back({ObjectKeyView(k, "m", 3, 1, salt), size, {}, -1});
+    CacheEventBatch batch;
+    batch.instance_id = instance;
+    batch.incarnation = incarnation;
+    batch.seq = seq;
+    batch.type = type;
+    batch.backend = "fs";
+    batch.entries = entries;
+    events.ingest(batch);
+  }
+
+  void declare(std::string_view instance, uint64_t incarnation, uint64_t seq, uint64_t bytes) {
+    CacheEventBatch batch;
+    batch.instance_id = instance;
+    batch.incarnation = incarnation;
+    batch.seq = seq;
+    batch.type = CacheEventType::kConfig;
+    batch.backend = "fs";
+    batch.capacity_bytes = bytes;
+    batch.capacity_revision = 2;
+    events.ingest(batch);
+  }
+
+  std::string saved() {
+    std::string bytes;
+    SnapshotWriter out([&bytes](std::string_view chunk) {
+      bytes.append(chunk);
+      return true;
+    });
+    events.freeze([] {});
+    events.save(out);
+    EXPECT_TRUE(out.finish());
+    return bytes;
+  }
+
+  // Every key of `salt` with its owner, least recent first, as an allowlist sweep chooses them.
+  std::vector<std::string> lru(const std::string& salt) {
+    QuotaLimits limits;
+    limits.explicit_limits[salt] = 0;
+    limits.default_limit = std::nullopt;
+    std::vector<std::string> out;
+    const EvictionPlan plan = l2.plan_eviction(limits, kNow);
+    for (const TrackedKey& victim : plan.victims) {
+      out.push_back(std::string(1, victim.key.chunk_hash[0]) + "@" + victim.owner);
+    }
+    l2.release(plan.victims);
+    return out;
+  }
+};
+
+TEST(DerivedStateSnapshotTest, RoundTripKeepsSizesOwnersLruOrderAndCursors) {
+  State before;
+  before.post("a", 7, 1, CacheEventType::kStore, "xyz");
+  before.post("b", 9, 1, CacheEventType::kStore, "w", "t", 500);
+  before.post("a", 7, 2, CacheEventType::kAccess, "x");              // x becomes the most recent
+  before.post("b", 9, 5, CacheEventType::kStore, "q", "other", 42);  // after a gap
+  before.declare("b", 9, 6, 1 << 30);
+  const std::string seed_hash = hash('s');
+  const L2Event seed[] = {{L2EventType::kStore, ObjectKeyView(seed_hash, "m", 0, 0, "t"), 9}};
+  before.l2.apply_batch("old", 4, seed);
+  const std::string bytes = before.saved();
+
+  State after;
+  SnapshotReader in(bytes);
+  ASSERT_TRUE(after.events.load(in));
+  EXPECT_TRUE(in.at_end());
+
+  EXPECT_EQ(after.l2.usage_bytes("t"), 100u * 3 + 500 + 9);
+  EXPECT_EQ(after.l2.usage_bytes("other"), 42u);
+  EXPECT_EQ(after.lru("t"), before.lru("t"));
+  EXPECT_EQ(after.lru("t"), (std::vector<std::string>{"y@a", "z@a", "w@b", "x@a", "s@old"}));
+  EXPECT_EQ(after.lru("other"), (std::vector<std::string>{"q@b"}));
+
+  const auto cursor = after.events.gate().cursor("b");
+  ASSERT_TRUE(cursor.has_value());
+  EXPECT_EQ(cursor->incarnation, 9u);
+  EXPECT_EQ(cursor->last_seq, 6u);
+  EXPECT_TRUE(cursor->gap_detected);
+  // A replay after the restart is still a replay, in both dialects.
+  CacheEventBatch replay;
+  replay.instance_id = "a";
+  replay.incarnation = 7;
+  replay.seq = 2;
+  replay.type = CacheEventType::kAccess;
+  EXPECT_EQ(after.events.ingest(replay).verdict, EventGate::Verdict::kDuplicate);
+  EXPECT_TRUE(after.l2.apply_batch("old", 4, seed).duplicate);
+
+  const auto declaration = after.events.capacity().find("b");
+  ASSERT_TRUE(declaration.has_value());
+  EXPECT_EQ(declaration->incarnation, 9u);
+  EXPECT_EQ(declaration->revision, 2u);
+  ASSERT_EQ(declaration->compartments.size(), 1u);
+  EXPECT_EQ(declaration->compartments[0].capacity_bytes, 1u << 30);
+}
+
+TEST(DerivedStateSnapshotTest, KeysInFlightComeBackAsTheLeastRecent) {
+  State before;
+  before.post("a", 1, 1, CacheEventType::kStore, "abcd");
+  QuotaLimits limits;
+  limits.explicit_limits["t"] = 250;  // 400 bytes stored: over, 20 % of 4 keys -> 1 victim
+  ASSERT_EQ(before.l2.plan_eviction(limits, kNow).victims.size(), 1u);
+  const std::string bytes = before.saved();
+  State after;
+  SnapshotReader in(bytes);
+  ASSERT_TRUE(after.events.load(in));
+  EXPECT_EQ(after.lru("t"), (std::vector<std::string>{"a@a", "b@a", "c@a", "d@a"}));
+}
+
+TEST(DerivedStateSnapshotTest, EveryTruncationFailsTheLoad) {
+  State before;
+  before.post("a", 7, 1, CacheEventType::kStore, "xy");
+  before.declare("a", 7, 2, 100);
+  const std::string bytes = before.saved();
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    State after;
+    SnapshotReader in(std::string_view(bytes).substr(0, cut));
+    EXPECT_FALSE(after.events.load(in) && in.at_end()) << "cut at " << cut;
+  }
+}
+
+}  // namespace
+}  // namespace lmcache::core
