@@ -13,6 +13,7 @@ packages=(
   wrk curl ccache
   clang-format clang-tidy-14  # layout and lint checks in scripts/test.sh
   clang-14 libclang-rt-14-dev  # fuzzing and the thread-safety analysis (scripts/fuzz.sh)
+  dpkg-dev systemd file man-db prometheus  # the .deb (dpkg-shlibdeps), its unit check, promtool
 )
 
 missing=()
