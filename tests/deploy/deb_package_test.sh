@@ -124,8 +124,13 @@ wait "$coordinator_pid" || fail "the packaged binary did not exit 0 on SIGTERM"
 coordinator_pid=""
 [ -f "$tmp/lmcache-coordinator.db" ] || fail "no state file written at LMCACHE_MP_COORDINATOR_STATE_PATH"
 
-# The man page.
+# The man page: valid, and every option it documents is one the binary has (it is written by
+# hand from --help; options added later are listed by --help until the page describes them).
 gzip -t "$root/usr/share/man/man1/lmcache.1.gz" || fail "man page is not gzip"
+for option in $(gzip -dc "$root/usr/share/man/man1/lmcache.1.gz" | sed 's/\\-/-/g' |
+  grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+  grep -qE -- "(^|[ ,])$option( |,|=|$)" "$tmp/help" || fail "the man page documents $option, which --help lacks"
+done
 if command -v man >/dev/null; then
   warnings=$(MANWIDTH=80 man --warnings -l "$root/usr/share/man/man1/lmcache.1.gz" 2>&1 >/dev/null)
   [ -z "$warnings" ] || fail "man page warnings: $warnings"
