@@ -18,6 +18,7 @@ add_custom_command(OUTPUT ${man_page}
                    DEPENDS ${packaging_dir}/lmcache.1
                    COMMENT "Compressing the man page")
 add_custom_target(man_page ALL DEPENDS ${man_page})
+add_dependencies(lmcache man_page)  # whoever builds the binary can package it
 install(FILES ${man_page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 
 set(CPACK_GENERATOR DEB)
