@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the coordinator needs to build, test and benchmark.
+#   scripts/install-deps.sh [--build]
+# --build: only what scripts/build-release.sh needs (the Dockerfile's build stage).
 set -euo pipefail
+
+build_packages=(
+  g++ cmake ninja-build pkg-config
+  libboost1.81-dev libboost-json1.81-dev libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev
+  prometheus-cpp-dev librust-blake3-dev libgtest-dev libgmock-dev libbenchmark-dev ccache
+  dpkg-dev  # dpkg-shlibdeps, for scripts/build-deb.sh
+)
 
 packages=(
   g++ cmake ninja-build pkg-config
@@ -13,7 +22,10 @@ packages=(
   wrk curl ccache
   clang-format clang-tidy-14  # layout and lint checks in scripts/test.sh
   clang-14 libclang-rt-14-dev  # fuzzing and the thread-safety analysis (scripts/fuzz.sh)
+  dpkg-dev systemd file man-db prometheus  # the .deb (dpkg-shlibdeps), its unit check, promtool
 )
+
+if [ "${1:-}" = --build ]; then packages=("${build_packages[@]}"); fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -11,7 +11,7 @@
 #      file under clang's thread-safety analysis with -Werror, and runs each target for a
 #      bounded time (scripts/fuzz.sh);
 #   4. builds what ships, the Release binary (and the benchmarks), and runs the end-to-end suite
-#      against it.
+#      against it and the check of its Debian package (tests/deploy/deb_package_test.sh).
 # Each phase is timed and the times are printed at the end. ccache is used when present.
 #
 # Usage: scripts/test.sh [--full]
@@ -81,4 +81,4 @@ phase "tsan tests" run_suite build-tsan
 if [ "${1:-}" = --full ]; then export FUZZ_GROW=1; fi
 phase "clang build and fuzz" ./scripts/fuzz.sh "$fuzz_seconds"
 phase "release build" ./scripts/build-release.sh
-phase "release e2e tests" run_suite build-release e2e
+phase "release e2e tests" run_suite build-release e2e package
