@@ -22,7 +22,7 @@ fi
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-fuzz"
-targets="${FUZZ_TARGETS:-fuzz_router fuzz_l2_events fuzz_blend fuzz_registration}"
+targets="${FUZZ_TARGETS:-fuzz_router fuzz_l2_events fuzz_blend fuzz_registration fuzz_cache_events fuzz_checkpoint_load}"
 jobs="${FUZZ_JOBS:-2}"
 
 as_root() {
