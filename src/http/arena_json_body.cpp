@@ -33,7 +33,7 @@ ParseState& thread_state() {
 }  // namespace
 
 ArenaJsonBody::ArenaJsonBody(std::string_view body, ValidationErrors& errors)
-    : arena_(thread_state().block.get(), kArenaBytes) {
+    : arena_(thread_state().block.get(), kArenaBytes), root_(json::storage_ptr(&arena_)) {
   json::parser& parser = thread_state().parser;
   parser.reset(json::storage_ptr(&arena_));
   boost::system::error_code ec;
@@ -46,8 +46,8 @@ ArenaJsonBody::ArenaJsonBody(std::string_view body, ValidationErrors& errors)
     if (errors.empty()) errors.add("json_invalid", json::array{"body", 0}, "JSON decode error", {});
     return;
   }
-  root_ = parser.release();
-  parser.reset();  // drop the parser's reference to this object's arena
+  root_ = parser.release();  // the same storage: the tree is moved, not copied
+  parser.reset();            // drop the parser's reference to this object's arena
   ok_ = true;
 }
 

@@ -26,7 +26,7 @@ class ArenaJsonBody {
 
  private:
   boost::json::monotonic_resource arena_;
-  boost::json::value root_;
+  boost::json::value root_;  // in arena_, so the parsed tree moves into it without a copy
   bool ok_ = false;
 };
 
