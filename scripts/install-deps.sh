@@ -13,7 +13,10 @@ packages=(
   wrk curl ccache
   clang-format clang-tidy-14  # layout and lint checks in scripts/test.sh
   clang-14 libclang-rt-14-dev  # fuzzing and the thread-safety analysis (scripts/fuzz.sh)
+  chromium nodejs  # the fleet page's browser test (tests/browser/: puppeteer-core via npm ci)
 )
+# npm comes with some nodejs builds; Debian packages it apart.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -284,7 +284,9 @@
       } else {
         const summary = await response.json();
         $('auth').hidden = true;
+        const started = performance.now();
         render(summary);
+        document.body.dataset.renderMs = (performance.now() - started).toFixed(1);
         refreshes++;
         document.body.dataset.refreshes = String(refreshes);
         setStatus('updated ' + new Date(summary.time * 1000).toLocaleTimeString(), false);
