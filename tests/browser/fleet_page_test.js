@@ -192,9 +192,11 @@ async function fleetPage(browser) {
     await page.screenshot({ path: screenshotPath, fullPage: true });
     ok('screenshot written to ' + screenshotPath);
 
-    await page.setViewport({ width: 390, height: 844, isMobile: true });
+    await page.setViewport({ width: 390, height: 844, isMobile: true });  // reloads the page
+    await page.waitForFunction(() => Number(document.body.dataset.refreshes || 0) >= 1, { timeout: 15000 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, 'the page is ' + overflow + ' px wider than a phone screen');
+    await page.screenshot({ path: screenshotPath.replace(/(\.png)?$/, '-phone.png'), fullPage: true });
     ok('the page fits a phone-sized screen');
 
     assert.deepEqual(errors, []);
