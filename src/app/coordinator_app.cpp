@@ -96,6 +96,7 @@ struct CoordinatorApp::Impl {
       http::add_metrics_route(router,
                               {&metrics, &core_state_metrics, &event_metrics, &request_metrics});
     }
+    // TODO(ha): fleet_summary.set_ha_status(...) with the role and leader of the election.
     http::add_fleet_routes(router, http::fleet_page_html(),
                            [this] { return fleet_summary.collect(Clock::now()); });
     request_metrics.observe(router);

@@ -84,6 +84,7 @@ http::FleetSummary FleetSummarySource::collect(Clock::time_point now) const {
   summary.blend.match_requests = match_requests_.load(std::memory_order_relaxed);
   summary.blend.matches = matches_.load(std::memory_order_relaxed);
   summary.blend.requests_with_match = requests_with_match_.load(std::memory_order_relaxed);
+  if (ha_status_) summary.ha = ha_status_();
   return summary;
 }
 

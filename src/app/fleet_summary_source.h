@@ -4,6 +4,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <utility>
 
 #include "app/eviction_loop.h"
 #include "core/blend_index.h"
@@ -30,6 +33,12 @@ class FleetSummarySource {
                      const core::BlendIndex& blend, const EvictionLoop* eviction,
                      Clock::duration instance_timeout);
 
+  // Tells the HA role and leader at the time of a summary; nullopt outside HA mode.
+  using HaStatus = std::function<std::optional<http::FleetHa>()>;
+  // Set before the summary is first served (not synchronised with collect()). Without it, the
+  // summary reports "ha": null.
+  void set_ha_status(HaStatus ha_status) { ha_status_ = std::move(ha_status); }
+
   // Counts one answered POST /blend/match that found `matches` matches.
   void record_blend_match(size_t matches);
 
@@ -44,6 +53,7 @@ class FleetSummarySource {
   const core::BlendIndex& blend_;
   const EvictionLoop* eviction_;
   const Clock::duration instance_timeout_;
+  HaStatus ha_status_;
   std::atomic<uint64_t> match_requests_{0};
   std::atomic<uint64_t> matches_{0};
   std::atomic<uint64_t> requests_with_match_{0};

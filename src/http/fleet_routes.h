@@ -69,7 +69,7 @@ struct FleetSummary {
   uint64_t event_cursors = 0;
   FleetEviction eviction;
   FleetBlend blend;
-  std::optional<FleetHa> ha;  // null until HA mode exists (TODO(ha): fill it from the election)
+  std::optional<FleetHa> ha;  // outside HA mode: none ("ha": null)
 };
 
 // The JSON form of `summary` (see README, "The fleet page").

@@ -161,11 +161,12 @@ TEST_F(FleetSummarySourceTest, EventCountersAndBlendMatchRate) {
   EXPECT_EQ(blend.at("match_rate"), 0.5);
 }
 
-TEST(FleetSummaryJsonTest, HaRoleAndLeaderWhenKnown) {
-  http::FleetSummary summary;
-  summary.ha = http::FleetHa{"follower", "10.0.0.9:9300"};
-  EXPECT_EQ(http::fleet_summary_json(summary).at("ha"),
+TEST_F(FleetSummarySourceTest, HaRoleAndLeaderWhenToldThem) {
+  source_.set_ha_status([] { return http::FleetHa{"follower", "10.0.0.9:9300"}; });
+  EXPECT_EQ(summary(Clock::now()).at("ha"),
             json::parse(R"({"role":"follower","leader":"10.0.0.9:9300"})"));
+  source_.set_ha_status([] { return std::optional<http::FleetHa>(); });
+  EXPECT_TRUE(summary(Clock::now()).at("ha").is_null());
 }
 
 }  // namespace
