@@ -107,7 +107,7 @@ async function nextRefresh(page) {
 }
 
 async function fleetPage(browser) {
-  const coordinator = await startCoordinator(['--instance-timeout', '3', '--health-check-interval', '0.5',
+  const coordinator = await startCoordinator(['--instance-timeout', '4', '--health-check-interval', '0.5',
     '--default-quota-gb', '4']);
   const base = coordinator.url;
   // Heartbeats of the instances in `heartbeats`, and a trickle of lookups (which change no usage)
@@ -175,7 +175,7 @@ async function fleetPage(browser) {
     await page.$eval('#salts-filter', (input) => { input.value = ''; input.dispatchEvent(new Event('input')); });
     ok('the salt filter narrows the table');
 
-    // mp-gamma stops heartbeating; the health sweep drops it after 3 s, and the page follows.
+    // mp-gamma stops heartbeating; the health sweep drops it after 4 s, and the page follows.
     heartbeats.delete('mp-gamma');
     await page.waitForFunction(() => !Array.from(document.querySelectorAll('#instances tbody tr:not([hidden]) td.id'),
       (td) => td.textContent).includes('mp-gamma'), { timeout: 20000, polling: 200 });
