@@ -23,7 +23,10 @@ packages=(
   clang-format clang-tidy-14  # layout and lint checks in scripts/test.sh
   clang-14 libclang-rt-14-dev  # fuzzing and the thread-safety analysis (scripts/fuzz.sh)
   dpkg-dev systemd file man-db prometheus  # the .deb (dpkg-shlibdeps), its unit check, promtool
+  chromium nodejs  # the fleet page's browser test (tests/browser/: puppeteer-core via npm ci)
 )
+# npm comes with some nodejs builds; Debian packages it apart.
+command -v npm >/dev/null || packages+=(npm)
 
 if [ "${1:-}" = --build ]; then packages=("${build_packages[@]}"); fi
 

@@ -21,6 +21,7 @@
 #include "app/core_state_metrics.h"
 #include "app/event_ingest_metrics.h"
 #include "app/eviction_loop.h"
+#include "app/fleet_summary_source.h"
 #include "app/health_sweep.h"
 #include "app/periodic_task.h"
 #include "app/startup_resync.h"
@@ -34,6 +35,7 @@
 #include "core/token_chain_hasher.h"
 #include "http/blend_routes.h"
 #include "http/event_routes.h"
+#include "http/fleet_routes.h"
 #include "http/http_server.h"
 #include "http/l2_routes.h"
 #include "http/membership_routes.h"
@@ -98,6 +100,7 @@ struct CoordinatorApp::Impl {
     http::add_blend_routes(router, blend, [this](size_t matches) {
       blend_match_requests.Increment();
       blend_matches.Increment(static_cast<double>(matches));
+      fleet_summary.record_blend_match(matches);
     });
     http::add_prefetch_routes(router, registry, prefetch_forwarder());
     http::add_pin_routes(router, pins, chunk_hasher);
@@ -105,6 +108,9 @@ struct CoordinatorApp::Impl {
       http::add_metrics_route(router,
                               {&metrics, &core_state_metrics, &event_metrics, &request_metrics});
     }
+    // TODO(ha): fleet_summary.set_ha_status(...) with the role and leader of the election.
+    http::add_fleet_routes(router, http::fleet_page_html(),
+                           [this] { return fleet_summary.collect(Clock::now()); });
     request_metrics.observe(router);
 
     http::HttpServerOptions options;
@@ -264,6 +270,8 @@ struct CoordinatorApp::Impl {
   std::optional<PeriodicTask> health_task;
   EvictionLoop eviction{l2, quotas, registry, events, mp_client, metrics};
   std::optional<PeriodicTask> eviction_task;
+  FleetSummarySource fleet_summary{
+      registry, l2, quotas, events, blend, &eviction, seconds(config.instance_timeout_s)};
   std::shared_ptr<StartupResync> resync;
   std::optional<Checkpointer> checkpointer;  // with --checkpoint-path
   std::optional<PeriodicTask> checkpoint_task;

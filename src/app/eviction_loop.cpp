@@ -73,6 +73,14 @@ size_t EvictionLoop::sweep(Clock::time_point now) {
   return plan.victims.size();
 }
 
+EvictionLoop::Activity EvictionLoop::activity() const {
+  auto count = [](const prometheus::Counter& counter) {
+    return static_cast<uint64_t>(counter.Value());
+  };
+  return {count(sweeps_), count(victims_dispatched_), count(dispatches_),
+          count(dispatch_failures_)};
+}
+
 core::VictimRouter::Sweep EvictionLoop::route_sweep(
     const std::vector<core::InstanceRecord>& instances, Clock::time_point now) {
   core::MutexLock lock(mutex_);

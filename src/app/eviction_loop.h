@@ -48,6 +48,15 @@ class EvictionLoop {
   // Runs one sweep at `now`; returns the number of victims dispatched.
   size_t sweep(Clock::time_point now);
 
+  // What the loop has done since start, as its counters read now.
+  struct Activity {
+    uint64_t sweeps = 0;
+    uint64_t victims_dispatched = 0;
+    uint64_t dispatches = 0;
+    uint64_t dispatch_failures = 0;
+  };
+  Activity activity() const;
+
  private:
   struct Batch {
     core::InstanceRecord instance;

@@ -61,6 +61,16 @@ std::vector<InstanceRecord> InstanceRegistry::list() const {
   return records;
 }
 
+std::vector<InstanceStatus> InstanceRegistry::statuses() const {
+  MutexLock lock(mutex_);
+  std::vector<InstanceStatus> out;
+  out.reserve(by_order_.size());
+  for (const auto& [order, record] : by_order_) {
+    out.push_back({record, entries_.find(record.instance_id)->second.last_heartbeat});
+  }
+  return out;
+}
+
 std::optional<InstanceRecord> InstanceRegistry::find(std::string_view instance_id) const {
   MutexLock lock(mutex_);
   auto it = entries_.find(instance_id);

@@ -27,6 +27,12 @@ struct InstanceRecord {
   uint16_t mq_port = 0;
 };
 
+// A registered instance with the time of its last heartbeat (or registration).
+struct InstanceStatus {
+  InstanceRecord record;
+  std::chrono::steady_clock::time_point last_heartbeat;
+};
+
 // The fleet's membership: who is registered and when each last heartbeated.
 //
 // Thread-safe. Heartbeat times are on the monotonic clock passed in by the
@@ -58,6 +64,9 @@ class InstanceRegistry {
 
   // All records in first-registration order.
   std::vector<InstanceRecord> list() const;
+
+  // All records with their last heartbeat, in first-registration order.
+  std::vector<InstanceStatus> statuses() const;
 
   std::optional<InstanceRecord> find(std::string_view instance_id) const;
 

@@ -111,5 +111,19 @@ TEST(InstanceRegistryTest, RemovedThenRegisteredGoesLast) {
   EXPECT_EQ(list[1].instance_id, "a");
 }
 
+TEST(InstanceRegistryTest, StatusesCarryLastHeartbeatInRegistrationOrder) {
+  InstanceRegistry registry;
+  const auto t0 = Clock::now();
+  registry.register_instance(record("a"), t0);
+  registry.register_instance(record("b"), t0 + 1s);
+  EXPECT_TRUE(registry.heartbeat("a", t0 + 5s));
+  const auto statuses = registry.statuses();
+  ASSERT_EQ(statuses.size(), 2U);
+  EXPECT_EQ(statuses[0].record.instance_id, "a");
+  EXPECT_EQ(statuses[0].last_heartbeat, t0 + 5s);
+  EXPECT_EQ(statuses[1].record.instance_id, "b");
+  EXPECT_EQ(statuses[1].last_heartbeat, t0 + 1s);
+}
+
 }  // namespace
 }  // namespace lmcache::core
