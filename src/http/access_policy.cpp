@@ -15,8 +15,8 @@ using status = beast_http::status;
 // The path of a request target, without its query.
 std::string_view target_path(std::string_view target) { return target.substr(0, target.find('?')); }
 
-HttpResponse unauthorized(std::string detail) {
-  HttpResponse response = detail_response(status::unauthorized, std::move(detail));
+HttpResponse unauthorized(std::string_view detail) {
+  HttpResponse response = detail_response(status::unauthorized, detail);
   response.set(beast_http::field::www_authenticate, "Bearer");
   return response;
 }
