@@ -98,8 +98,11 @@ struct CoordinatorApp::Impl {
                               {&metrics, &core_state_metrics, &event_metrics, &request_metrics});
     }
     request_metrics.observe(router);
-    access_policy.emplace(access_policy_options());
-    access_policy->guard(router);
+    http::AccessPolicyOptions access = access_policy_options();
+    if (access.tokens != nullptr || access.fleet_networks) {  // else no guard: nothing to check
+      access_policy.emplace(std::move(access));
+      access_policy->guard(router);
+    }
 
     http::HttpServerOptions options;
     options.host = config.host;
