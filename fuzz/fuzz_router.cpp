@@ -3,9 +3,14 @@
 //
 // Input: up to kMaxRequests records, each
 //   byte 0: bits 0-2 pick the method, bits 3-5 what the fake MP server answers a forwarded
-//           prefetch call with (see kReplies);
+//           prefetch call with (see kReplies), bit 6 whether the record carries its own
+//           Authorization header (else it sends the valid "Bearer fuzz-token"), bit 7 whether the
+//           request comes from outside the fleet's networks;
 //   the path (with an optional query) up to the first '\n';
+//   with bit 6: the Authorization header's value up to the next '\n' (empty: no header);
 //   the body up to the next NUL byte or the end of the input.
+// The routes sit behind the access policy of --admin-token-file (protecting reads too) and
+// --fleet-cidr 127.0.0.0/8,::1/128.
 // State lives for one input only, so every crash reproduces from its input alone.
 //
 // Aborts when a response is a 500, another 5xx that the route may not produce, a JSON content
@@ -15,10 +20,14 @@
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/io_context.hpp>
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +35,7 @@
 #include "app/eviction_loop.h"
 #include "app/health_sweep.h"
 #include "client/mp_client.h"
+#include "core/admin_tokens.h"
 #include "core/blend_index.h"
 #include "core/event_ingest.h"
 #include "core/instance_registry.h"
@@ -34,6 +44,7 @@
 #include "core/quota_store.h"
 #include "core/token_chain_hasher.h"
 #include "fuzz_support.h"
+#include "http/access_policy.h"
 #include "http/blend_routes.h"
 #include "http/event_routes.h"
 #include "http/l2_routes.h"
@@ -43,6 +54,7 @@
 #include "http/prefetch_routes.h"
 #include "http/quota_routes.h"
 #include "http/request_metrics.h"
+#include "http/route_access.h"
 
 namespace {
 
@@ -71,6 +83,39 @@ constexpr std::array<Reply, 8> kReplies = {{
     {true, 204, ""},
     {true, 503, "<echo>"},
 }};
+
+// The operator tokens of the policy.
+constexpr std::array<std::string_view, 2> kTokens = {"fuzz-token", "second token"};
+
+// Whether an Authorization value carries one of kTokens, as RFC 6750 spells it (an oracle kept
+// apart from the policy's own parsing).
+bool carries_valid_token(std::string_view value) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (value.size() < kScheme.size()) return false;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return false;
+  }
+  value.remove_prefix(kScheme.size());
+  const size_t first = value.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return false;
+  value = value.substr(first, value.find_last_not_of(" \t") - first + 1);
+  return std::find(kTokens.begin(), kTokens.end(), value) != kTokens.end();
+}
+
+// The header value as a server would have parsed it: no CR, NUL or other control bytes.
+std::string header_value(std::string_view raw) {
+  std::string value;
+  for (const char c : raw) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte == '\t' || (byte >= 0x20 && byte != 0x7F)) value.push_back(c);
+  }
+  return value;
+}
+
+http::FleetNetworks loopback_networks() {
+  std::string error;
+  return *http::FleetNetworks::parse("127.0.0.0/8,::1/128", error);
+}
 
 // One in-memory quota store for the process, emptied for every input: opening SQLite costs
 // more than the rest of an input.
@@ -101,6 +146,8 @@ struct Coordinator {
   app::CoreStateMetrics core_state_metrics{registry, l2, quotas, blend, pins.keys()};
   http::RequestMetrics request_metrics;
   http::Router router;
+  core::AdminTokens tokens{{std::string(kTokens[0]), std::string(kTokens[1])}};
+  http::AccessPolicy access_policy{{&tokens, true, loopback_networks()}};
 
   // The reply the next forwarded call gets, and the request body it may echo.
   Reply reply = kReplies[0];
@@ -120,6 +167,7 @@ struct Coordinator {
     http::add_pin_routes(router, pins, chunk_hasher);
     http::add_metrics_route(router, {&metrics, &core_state_metrics, &request_metrics});
     request_metrics.observe(router);
+    access_policy.guard(router);
   }
 
   http::PrefetchForwarder forwarder() {
@@ -141,6 +189,35 @@ struct Coordinator {
   }
 };
 
+// The access policy's promises: a protected route answers only a valid token (401 with
+// WWW-Authenticate without one), a fleet route nobody outside the fleet, and no answer echoes the
+// Authorization header.
+void check_access(verb method, std::string_view target,
+                  const std::optional<std::string>& authorization, bool outsider,
+                  const http::HttpResponse& response) {
+  const unsigned status = response.result_int();
+  if (status == 401) {
+    fuzz::require(response[boost::beast::http::field::www_authenticate] == "Bearer",
+                  "401 without WWW-Authenticate: Bearer", &response);
+  }
+  if (status == 404 || status == 405) return;  // no route: the policy is not asked
+  const http::RouteAccess access = http::classify_route(method, target.substr(0, target.find('?')));
+  if (access == http::RouteAccess::kOperator || access == http::RouteAccess::kTenantRead) {
+    if (!authorization) fuzz::require(status == 401, "protected route without a token", &response);
+    if (!carries_valid_token(authorization.value_or(""))) {
+      fuzz::require(status == 401 || status == 403, "protected route answered a bad token",
+                    &response);
+    }
+    if (authorization && authorization->size() >= 8) {
+      fuzz::require(response.body().find(*authorization) == std::string::npos,
+                    "the Authorization header echoed", &response);
+    }
+  }
+  if (access == http::RouteAccess::kFleet && outsider) {
+    fuzz::require(status == 403, "fleet route answered outside --fleet-cidr", &response);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -157,6 +234,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t newline = input.find('\n');
     const std::string_view target = input.substr(0, newline);
     input.remove_prefix(newline == std::string_view::npos ? input.size() : newline + 1);
+    std::optional<std::string> authorization = "Bearer fuzz-token";
+    if ((control & 0x40) != 0) {
+      const size_t end = input.find('\n');
+      authorization = header_value(input.substr(0, end));
+      if (authorization->empty()) authorization.reset();
+      input.remove_prefix(end == std::string_view::npos ? input.size() : end + 1);
+    }
+    const bool outsider = (control & 0x80) != 0;
     const size_t nul = input.find('\0');
     const std::string_view body = input.substr(0, nul);
     input.remove_prefix(nul == std::string_view::npos ? input.size() : nul + 1);
@@ -165,8 +250,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     coordinator.request_body = body;
     coordinator.relayed.reset();
     const verb method = kMethods[control & 7];
-    const auto response = fuzz::dispatch_sync(
-        coordinator.router, fuzz::make_request(method, target.empty() ? "/" : target, body));
+    auto request = fuzz::make_request(method, target.empty() ? "/" : target, body);
+    if (authorization) request.set(boost::beast::http::field::authorization, *authorization);
+    const auto peer = boost::asio::ip::make_address(outsider ? "10.9.9.9" : "127.0.0.1");
+    const auto response = fuzz::dispatch_sync(coordinator.router, std::move(request), peer);
+    check_access(method, target, authorization, outsider, response);
     // 502: prefetch could not reach the MP server or it answered a non-2xx submit.
     const bool prefetch = target.find("l2/prefetch") != std::string_view::npos;
     fuzz::check_response(response, prefetch ? std::optional<unsigned>(502) : std::nullopt,

@@ -49,10 +49,11 @@ inline HttpRequest make_request(beast_http::verb method, std::string_view target
 
 // Dispatches and returns the response. Every route of these targets answers before dispatch
 // returns (the prefetch forwarder of the harness is synchronous), and must answer exactly once.
-inline HttpResponse dispatch_sync(const http::Router& router, HttpRequest request) {
+inline HttpResponse dispatch_sync(const http::Router& router, HttpRequest request,
+                                  const boost::asio::ip::address& peer = {}) {
   std::optional<HttpResponse> answer;
   int calls = 0;
-  router.dispatch(std::move(request), [&](HttpResponse response) {
+  router.dispatch(std::move(request), peer, [&](HttpResponse response) {
     ++calls;
     answer = std::move(response);
   });

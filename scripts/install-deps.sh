@@ -16,6 +16,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev  # Asio, Beast, Boost.JSON, unordered_flat_map
   libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev
   prometheus-cpp-dev  # GET /metrics
+  libssl-dev  # OpenSSL 3: SHA-256 and constant-time compares of operator tokens
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus-cpp-dev  # metrics registry and text exposition
   librust-blake3-dev b3sum  # the BLAKE3 C sources (built by cmake/Blake3.cmake) and the reference CLI

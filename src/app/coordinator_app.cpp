@@ -26,6 +26,8 @@
 #include "app/periodic_task.h"
 #include "app/startup_resync.h"
 #include "client/mp_client.h"
+#include "core/admin_token_file.h"
+#include "core/admin_tokens.h"
 #include "core/blend_index.h"
 #include "core/event_ingest.h"
 #include "core/instance_registry.h"
@@ -33,6 +35,7 @@
 #include "core/pins.h"
 #include "core/quota_store.h"
 #include "core/token_chain_hasher.h"
+#include "http/access_policy.h"
 #include "http/blend_routes.h"
 #include "http/event_routes.h"
 #include "http/fleet_routes.h"
@@ -112,6 +115,11 @@ struct CoordinatorApp::Impl {
     http::add_fleet_routes(router, http::fleet_page_html(),
                            [this] { return fleet_summary.collect(Clock::now()); });
     request_metrics.observe(router);
+    http::AccessPolicyOptions access = access_policy_options();
+    if (access.tokens != nullptr || access.fleet_networks) {  // else no guard: nothing to check
+      access_policy.emplace(std::move(access));
+      access_policy->guard(router);
+    }
 
     http::HttpServerOptions options;
     options.host = config.host;
@@ -155,6 +163,53 @@ struct CoordinatorApp::Impl {
     spdlog::info("warm start from {}: {} L2 keys, {} event cursors, {:.3f} s",
                  config.checkpoint_path, l2.counters().tracked_keys, events.gate().cursor_count(),
                  std::chrono::duration<double>(Clock::now() - before).count());
+  }
+
+  // Loads the operator tokens and the fleet networks (both validated by the config parser).
+  http::AccessPolicyOptions access_policy_options() {
+    http::AccessPolicyOptions options;
+    if (!config.admin_token_file.empty()) {
+      core::AdminTokenFile file = core::read_admin_token_file(config.admin_token_file);
+      if (!file.error.empty()) throw std::runtime_error(file.error);
+      admin_tokens.emplace(file.tokens);
+      options.tokens = &*admin_tokens;
+      options.protect_reads = config.protect_reads;
+      spdlog::info("operator routes{} need a bearer token: {} token(s) from '{}'",
+                   config.protect_reads ? " and tenant reads" : "", admin_tokens->size(),
+                   config.admin_token_file);
+    }
+    if (!config.fleet_cidr.empty()) {
+      std::string error;
+      options.fleet_networks = http::FleetNetworks::parse(config.fleet_cidr, error);
+      if (!options.fleet_networks) throw std::runtime_error("--fleet-cidr: " + error);
+      spdlog::info("fleet routes answer only {}", options.fleet_networks->to_string());
+    }
+    return options;
+  }
+
+  // SIGHUP: re-reads the admin token file. A file that cannot be used keeps the old tokens.
+  void reload() {
+    if (!admin_tokens) {
+      spdlog::info("SIGHUP: nothing to reload (no --admin-token-file)");
+      return;
+    }
+    core::AdminTokenFile file = core::read_admin_token_file(config.admin_token_file);
+    if (!file.error.empty()) {
+      spdlog::error("SIGHUP: {}; keeping the {} token(s) loaded before", file.error,
+                    admin_tokens->size());
+      return;
+    }
+    admin_tokens->replace(file.tokens);
+    spdlog::info("SIGHUP: reloaded {} admin token(s) from '{}'", file.tokens.size(),
+                 config.admin_token_file);
+  }
+
+  void wait_for_hangup(net::signal_set& hangup) {
+    hangup.async_wait([this, &hangup](boost::system::error_code ec, int) {
+      if (ec) return;
+      reload();
+      wait_for_hangup(hangup);
+    });
   }
 
   // Adapts the outbound MP client to the prefetch routes.
@@ -266,6 +321,8 @@ struct CoordinatorApp::Impl {
   EventIngestMetrics event_metrics{events};
   http::RequestMetrics request_metrics;
   http::Router router;
+  std::optional<core::AdminTokens> admin_tokens;    // set with --admin-token-file
+  std::optional<http::AccessPolicy> access_policy;  // the router's guard
   std::optional<http::HttpServer> server;
   std::optional<PeriodicTask> health_task;
   EvictionLoop eviction{l2, quotas, registry, events, mp_client, metrics};
@@ -300,6 +357,8 @@ int CoordinatorApp::run() {
   signals.async_wait([&impl](boost::system::error_code ec, int) {
     if (!ec) impl.begin_shutdown();
   });
+  net::signal_set hangup(impl.io, SIGHUP);
+  impl.wait_for_hangup(hangup);
   impl.start_loops();
   spdlog::info("MP coordinator listening on http://{}:{}", url_host(impl.config.host),
                impl.server->port());

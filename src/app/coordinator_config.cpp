@@ -10,7 +10,9 @@
 #include <limits>
 #include <vector>
 
+#include "core/admin_token_file.h"
 #include "core/gib.h"
+#include "http/fleet_networks.h"
 #include "wire/lax_number.h"
 
 namespace lmcache::app {
@@ -282,6 +284,32 @@ std::vector<SettingSpec> setting_specs() {
          if (value < 1 || value > 1000000) reject(raw, "out of range", "1..1000000");
          c.resync_page_size = value;
        }});
+  specs.push_back({"--admin-token-file", "ADMIN_TOKEN_FILE",
+                   "File of operator bearer tokens, one per line (re-read on SIGHUP); quota, pin "
+                   "and cache-delete routes then need 'Authorization: Bearer <token>'",
+                   "none", [](CoordinatorConfig& c, const RawSetting& raw) {
+                     // Read now, so a missing or empty file stops start-up with exit 2.
+                     const core::AdminTokenFile file = core::read_admin_token_file(raw.value);
+                     if (!file.error.empty()) {
+                       throw BadSetting{fmt::format("error: {}: {}", raw.origin, file.error)};
+                     }
+                     c.admin_token_file = raw.value;
+                   }});
+  specs.push_back(switch_spec(
+      "--protect-reads", "PROTECT_READS",
+      "Tenant-revealing reads (/l2/status, GET /quota, /directory, /metrics, /instances/usage) "
+      "need an operator token too; needs --admin-token-file",
+      [](CoordinatorConfig& c, bool value) { c.protect_reads = value; }));
+  specs.push_back({"--fleet-cidr", "FLEET_CIDR",
+                   "CIDR[,CIDR...]: MP-server routes (register, heartbeat, events, blend, "
+                   "prefetch) answer only these networks, others get 403",
+                   "any", [](CoordinatorConfig& c, const RawSetting& raw) {
+                     std::string error;
+                     if (!http::FleetNetworks::parse(raw.value, error)) {
+                       reject(raw, error, "IPv4 or IPv6 networks such as 10.0.0.0/8,fd00::/8");
+                     }
+                     c.fleet_cidr = raw.value;
+                   }});
   return specs;
 }
 
@@ -400,6 +428,10 @@ ConfigOutcome parse_coordinator_command_line(int argc, const char* const* argv,
       if (given[i]) spec.apply(config, *given[i]);
     }
     check_chunk_sizes_agree(specs, given);
+    if (config.protect_reads && config.admin_token_file.empty()) {
+      throw BadSetting{
+          "error: --protect-reads needs --admin-token-file (the tokens that may read)"};
+    }
   } catch (const BadSetting& bad) {
     return ConfigExit{2, bad.line};
   }

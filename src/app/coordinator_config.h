@@ -38,6 +38,10 @@ struct CoordinatorConfig {
   double resync_poll_interval_s = 1.0;
   double resync_max_wait_s = 60.0;
   uint64_t resync_page_size = 1000;
+  // Access control (README, "Access control").
+  std::string admin_token_file;  // empty: operator routes need no token
+  bool protect_reads = false;    // tenant-revealing reads need a token too (needs the file)
+  std::string fleet_cidr;        // empty: fleet routes answer any address; else a valid list
 };
 
 // What the command line asked for: run with a config, or exit now with a code

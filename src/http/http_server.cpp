@@ -90,6 +90,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // target() points into the executor it is called on: keep that executor alive meanwhile.
     const auto executor = stream_.get_executor();
     if (const auto* strand = executor.target<Strand>()) strand_ = *strand;
+    boost::system::error_code ec;
+    peer_ = stream_.socket().remote_endpoint(ec).address();  // for access control and audit
   }
   ~Session() { table_->remove(this); }
   Session(const Session&) = delete;
@@ -170,7 +172,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = request.keep_alive();
     version_ = request.version();
     handling_.store(true, std::memory_order_relaxed);
-    router_.dispatch(std::move(request), [self = shared_from_this()](HttpResponse response) {
+    router_.dispatch(std::move(request), peer_, [self = shared_from_this()](HttpResponse response) {
       // A handler that answers at once runs on this session's strand: write without another
       // hop through the executor. One that answers later is brought back onto the strand.
       if (self->strand_ && self->strand_->running_in_this_thread()) {
@@ -243,6 +245,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   std::optional<Strand> strand_;  // the strand stream_'s handlers run on (the listener makes one)
+  net::ip::address peer_;         // the client's address, unspecified if the socket had none
   const HttpServerOptions options_;  // a copy: a session may outlive the listener
   const Router& router_;
   beast::flat_buffer buffer_;

@@ -62,14 +62,14 @@ HttpResponse put_quota(core::QuotaStore& quotas, const RouteRequest& request) {
   if (limit_gb) limit_bytes = limit_bytes_of(*limit_gb, json::array{"body", "limit_gb"}, errors);
   if (!errors.empty()) return errors.to_response();
 
-  return store_quota(quotas, *salt, *limit_bytes, *limit_gb);
+  return store_quota(request, quotas, *salt, *limit_bytes, *limit_gb);
 }
 
 HttpResponse delete_quota(core::QuotaStore& quotas, const RouteRequest& request) {
   ValidationErrors errors;
   auto salt = path_salt(request, errors);
   if (!salt) return errors.to_response();
-  return remove_quota(quotas, *salt);
+  return remove_quota(request, quotas, *salt);
 }
 
 HttpResponse get_salt_status(const core::L2Accounting& l2, const core::QuotaStore& quotas,

@@ -1,5 +1,6 @@
 #include "http/pin_routes.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/json/array.hpp>
@@ -12,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "http/audit_log.h"
 #include "http/json_response.h"
 #include "http/request_validation.h"
 #include "wire/object_key_codec.h"
@@ -89,6 +91,7 @@ HttpResponse change_pins(core::Pins& pins, const core::TokenChainHasher& hasher,
   // The world size was checked above, so the expansion exists.
   const std::vector<core::ObjectKey> keys =
       *core::expand_object_keys(hashes, body.model_name, body.world_size, body.cache_salt);
+  const size_t pinned_before = pins.keys().size();
   core::PinOutcome outcome;
   try {
     outcome = pin ? pins.pin(keys) : pins.unpin(keys);
@@ -97,6 +100,12 @@ HttpResponse change_pins(core::Pins& pins, const core::TokenChainHasher& hasher,
     return detail_response(status::service_unavailable,
                            std::string("state file unavailable: ") + error.what());
   }
+  log_audit(request,
+            fmt::format("{} of {} keys of model '{}' cache_salt '{}' ({} changed)",
+                        pin ? "pins" : "unpins", keys.size(), body.model_name, body.cache_salt,
+                        outcome.affected),
+            fmt::format("{} pinned keys", pinned_before),
+            fmt::format("{} pinned keys", pins.keys().size()));
   return json_response(status::ok, json::object{{"requested", hashes.size()},
                                                 {"affected", outcome.affected},
                                                 {"status", pin ? "pinned" : "unpinned"}});

@@ -8,6 +8,7 @@
 
 #include "core/gib.h"
 #include "core/object_key.h"
+#include "http/audit_log.h"
 #include "http/json_response.h"
 
 namespace lmcache::http {
@@ -86,27 +87,37 @@ HttpResponse quota_store_failure(const core::QuotaStoreError& error, std::string
                          std::string("quota store unavailable: ") + error.what());
 }
 
-HttpResponse store_quota(core::QuotaStore& quotas, const std::string& salt, uint64_t limit_bytes,
-                         double limit_gb) {
+std::string audit_limit(std::optional<uint64_t> limit_bytes) {
+  return limit_bytes ? std::to_string(*limit_bytes) + " bytes" : "none";
+}
+
+HttpResponse store_quota(const RouteRequest& request, core::QuotaStore& quotas,
+                         const std::string& salt, uint64_t limit_bytes, double limit_gb) {
+  const std::optional<uint64_t> before = quotas.get(salt);
   try {
     quotas.set(salt, limit_bytes);
   } catch (const core::QuotaStoreError& error) {
     return quota_store_failure(error, "set the quota of cache_salt '" + salt + "'");
   }
-  spdlog::info("quota of cache_salt '{}' set to {} bytes", salt, limit_bytes);
+  log_audit(request, "quota of cache_salt '" + salt + "'", audit_limit(before),
+            audit_limit(limit_bytes));
   // The answer echoes the limit as sent, as the original does; the status routes report the
   // stored byte count.
   return quota_response(salt, limit_gb, "ok");
 }
 
-HttpResponse remove_quota(core::QuotaStore& quotas, const std::string& salt) {
+HttpResponse remove_quota(const RouteRequest& request, core::QuotaStore& quotas,
+                          const std::string& salt) {
+  const std::optional<uint64_t> before = quotas.get(salt);
   bool removed = false;
   try {
     removed = quotas.remove(salt);
   } catch (const core::QuotaStoreError& error) {
     return quota_store_failure(error, "remove the quota of cache_salt '" + salt + "'");
   }
-  if (removed) spdlog::info("quota of cache_salt '{}' removed", salt);
+  if (removed) {
+    log_audit(request, "quota of cache_salt '" + salt + "'", audit_limit(before), "none");
+  }
   return quota_response(salt, 0.0, removed ? "removed" : "not_found");
 }
 

@@ -42,12 +42,16 @@ HttpResponse quota_response(std::string_view salt, double limit_gb, std::string_
 HttpResponse quota_store_failure(const core::QuotaStoreError& error, std::string_view what);
 
 // Stores the quota of `salt` (durably, before answering) and answers as both dialects do, echoing
-// `limit_gb` as sent.
-HttpResponse store_quota(core::QuotaStore& quotas, const std::string& salt, uint64_t limit_bytes,
-                         double limit_gb);
+// `limit_gb` as sent. Logs the change as an audit line of `request`.
+HttpResponse store_quota(const RouteRequest& request, core::QuotaStore& quotas,
+                         const std::string& salt, uint64_t limit_bytes, double limit_gb);
 
 // Removes the quota of `salt` (durably, before answering) and answers as both dialects do:
-// limit_gb 0.0 and status "removed" or "not_found".
-HttpResponse remove_quota(core::QuotaStore& quotas, const std::string& salt);
+// limit_gb 0.0 and status "removed" or "not_found". Logs a removal as an audit line of `request`.
+HttpResponse remove_quota(const RouteRequest& request, core::QuotaStore& quotas,
+                          const std::string& salt);
+
+// How an audit line shows a limit: "<n> bytes", or "none".
+std::string audit_limit(std::optional<uint64_t> limit_bytes);
 
 }  // namespace lmcache::http

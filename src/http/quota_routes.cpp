@@ -1,7 +1,5 @@
 #include "http/quota_routes.h"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -9,6 +7,7 @@
 #include <string>
 
 #include "core/gib.h"
+#include "http/audit_log.h"
 #include "http/json_response.h"
 #include "http/query_params.h"
 #include "http/quota_forms.h"
@@ -99,16 +98,14 @@ HttpResponse put_config(core::QuotaStore& quotas, const RouteRequest& request) {
   if (!errors.empty()) return errors.to_response();
   if (auto refused = require_quota_tier(*tier)) return std::move(*refused);
 
+  const core::DefaultLimit before = quotas.default_limit();
   try {
     quotas.set_default_limit(limit_bytes);
   } catch (const core::QuotaStoreError& error) {
     return quota_store_failure(error, "set the default quota");
   }
-  if (limit_bytes) {
-    spdlog::info("default quota set to {} bytes", *limit_bytes);
-  } else {
-    spdlog::info("default quota removed: salts without a quota are exempt from eviction");
-  }
+  // "none": salts without a quota are exempt from eviction.
+  log_audit(request, "default quota", audit_limit(before), audit_limit(limit_bytes));
   // Echoed as sent, like the per-salt PUT.
   return json_response(
       status::ok,
@@ -143,7 +140,7 @@ HttpResponse put_quota(core::QuotaStore& quotas, const RouteRequest& request) {
   if (!errors.empty()) return errors.to_response();
   if (auto refused = require_quota_tier(*tier)) return std::move(*refused);
 
-  return store_quota(quotas, *salt, *limit_bytes, *limit_gb);
+  return store_quota(request, quotas, *salt, *limit_bytes, *limit_gb);
 }
 
 HttpResponse delete_quota(core::QuotaStore& quotas, const RouteRequest& request) {
@@ -153,7 +150,7 @@ HttpResponse delete_quota(core::QuotaStore& quotas, const RouteRequest& request)
   if (!errors.empty()) return errors.to_response();
   if (auto refused = require_quota_tier(*tier)) return std::move(*refused);
 
-  return remove_quota(quotas, *salt);
+  return remove_quota(request, quotas, *salt);
 }
 
 HttpResponse get_salt_status(const core::L2Accounting& l2, const core::QuotaStore& quotas,

@@ -1,6 +1,7 @@
 // What a route handler is given (the request and its path parameters) and how it answers.
 #pragma once
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
@@ -23,6 +24,11 @@ using PathParams = std::vector<std::pair<std::string, std::string>>;
 struct RouteRequest {
   HttpRequest message;
   PathParams params;
+  // The address the request came from (unspecified when dispatched without a connection).
+  boost::asio::ip::address peer;
+  // Who is calling, as access control established it: "token:<fingerprint>" for a bearer
+  // token, "anonymous" when the route needed none. Names the caller in audit lines.
+  std::string caller = "anonymous";
 
   // The value of the path parameter `name` (empty if the route has none).
   const std::string& param(std::string_view name) const;

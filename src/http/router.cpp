@@ -46,6 +46,8 @@ void Router::add_async(beast_http::verb method, std::string_view pattern, AsyncH
 
 void Router::set_observer(Observer observer) { observer_ = std::move(observer); }
 
+void Router::set_guard(Guard guard) { guard_ = std::move(guard); }
+
 std::vector<Router::RouteInfo> Router::routes() const {
   std::vector<RouteInfo> out;
   out.reserve(routes_.size());
@@ -85,6 +87,11 @@ bool Router::match(const Route& route, const Segments& segments, PathParams* par
 }
 
 void Router::dispatch(HttpRequest request, Respond respond) const {
+  dispatch(std::move(request), boost::asio::ip::address(), std::move(respond));
+}
+
+void Router::dispatch(HttpRequest request, const boost::asio::ip::address& peer,
+                      Respond respond) const {
   const auto started = std::chrono::steady_clock::now();
   std::string_view target = request.target();
   const size_t query = target.find('?');
@@ -112,9 +119,20 @@ void Router::dispatch(HttpRequest request, Respond respond) const {
     }
   }
 
+  std::optional<RouteRequest> routed;
+  if (found != nullptr) {
+    routed.emplace(RouteRequest{std::move(request), std::move(params), peer});
+    if (guard_) {
+      if (std::optional<HttpResponse> refused = guard_(*routed)) {
+        observe(found_index, method, *refused, started);
+        respond(std::move(*refused));
+        return;
+      }
+    }
+  }
+
   if (found != nullptr && found->sync_handler) {  // answered here: no wrapping of `respond`
-    HttpResponse response =
-        found->sync_handler(RouteRequest{std::move(request), std::move(params)});
+    HttpResponse response = found->sync_handler(*routed);
     observe(found_index, method, response, started);
     respond(std::move(response));
     return;
@@ -145,7 +163,7 @@ void Router::dispatch(HttpRequest request, Respond respond) const {
     }
     return;
   }
-  found->async_handler(RouteRequest{std::move(request), std::move(params)}, std::move(observed));
+  found->async_handler(std::move(*routed), std::move(observed));
 }
 
 void Router::observe(size_t route, beast_http::verb method, const HttpResponse& response,

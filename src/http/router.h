@@ -47,9 +47,18 @@ class Router {
   void add_async(beast_http::verb method, std::string_view pattern, AsyncHandler handler);
   void set_observer(Observer observer);
 
+  // Decides, before a matched route's handler runs, whether the request may reach it: returns
+  // the answer to send instead (401, 403), or nullopt to go on. It may fill in the request's
+  // `caller`. Not called for unknown paths or methods (404, 405). Observed like any answer.
+  using Guard = std::function<std::optional<HttpResponse>(RouteRequest& request)>;
+  void set_guard(Guard guard);
+
   // The routes in the order added; a route's index never changes.
   std::vector<RouteInfo> routes() const;
 
+  // Answers `request` from `peer` through `respond` (exactly once).
+  void dispatch(HttpRequest request, const boost::asio::ip::address& peer, Respond respond) const;
+  // The same for a request with no peer address (tests, fuzzing).
   void dispatch(HttpRequest request, Respond respond) const;
 
  private:
@@ -73,6 +82,7 @@ class Router {
 
   std::vector<Route> routes_;
   Observer observer_;
+  Guard guard_;
 };
 
 // Percent-decodes one path segment; nullopt when an escape is malformed.

@@ -1,7 +1,10 @@
 #include "app/coordinator_config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <vector>
 
@@ -373,6 +376,71 @@ TEST(UpstreamFlagsTest, HelpListsEveryNewFlagWithEnvAndDefault) {
         "--checkpoint-interval", "--disable-metrics", "--event-transport", "--otlp-endpoint",
         "--metadata-path", "--extra-config"}) {
     EXPECT_TRUE(contains(help.message, flag)) << flag;
+  }
+}
+
+// A token file in a fresh temporary folder, removed with the fixture.
+class AccessControlFlagsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("config-access-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const auto path = dir_ / name;
+    std::ofstream(path) << text;
+    return path.string();
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(AccessControlFlagsTest, DefaultsLeaveEveryRouteOpen) {
+  const auto config = parse_ok({});
+  EXPECT_EQ(config.admin_token_file, "");
+  EXPECT_FALSE(config.protect_reads);
+  EXPECT_EQ(config.fleet_cidr, "");
+}
+
+TEST_F(AccessControlFlagsTest, TokenFileByFlagOrEnv) {
+  const std::string path = write("tokens", "secret-one\n");
+  EXPECT_EQ(parse_ok({"--admin-token-file", path}).admin_token_file, path);
+  const auto config = parse_ok({}, {{std::string(kEnv) + "ADMIN_TOKEN_FILE", path},
+                                    {std::string(kEnv) + "PROTECT_READS", "yes"}});
+  EXPECT_EQ(config.admin_token_file, path);
+  EXPECT_TRUE(config.protect_reads);
+  EXPECT_TRUE(parse_ok({"--admin-token-file", path, "--protect-reads"}).protect_reads);
+}
+
+TEST_F(AccessControlFlagsTest, AnEmptyOrMissingTokenFileExitsTwoWithoutEchoingTokens) {
+  const std::string empty = write("empty", "\n   \n");
+  auto exit = parse_exit({"--admin-token-file", empty});
+  EXPECT_EQ(exit.code, 2);
+  EXPECT_TRUE(contains(exit.message, "--admin-token-file")) << exit.message;
+  EXPECT_TRUE(contains(exit.message, "no token")) << exit.message;
+  EXPECT_FALSE(contains(exit.message, "\n")) << exit.message;
+
+  exit = parse_exit({}, {{std::string(kEnv) + "ADMIN_TOKEN_FILE", (dir_ / "absent").string()}});
+  EXPECT_EQ(exit.code, 2);
+  EXPECT_TRUE(contains(exit.message, "ADMIN_TOKEN_FILE")) << exit.message;
+  EXPECT_TRUE(contains(exit.message, "cannot read")) << exit.message;
+}
+
+TEST_F(AccessControlFlagsTest, ProtectReadsNeedsATokenFile) {
+  const auto exit = parse_exit({"--protect-reads"});
+  EXPECT_EQ(exit.code, 2);
+  EXPECT_TRUE(contains(exit.message, "--admin-token-file")) << exit.message;
+}
+
+TEST_F(AccessControlFlagsTest, FleetCidrIsValidated) {
+  EXPECT_EQ(parse_ok({"--fleet-cidr", "10.0.0.0/8,fd00::/8"}).fleet_cidr, "10.0.0.0/8,fd00::/8");
+  EXPECT_EQ(parse_ok({}, {{std::string(kEnv) + "FLEET_CIDR", "192.168.0.0/16"}}).fleet_cidr,
+            "192.168.0.0/16");
+  for (const char* bad : {"10.0.0.0/33", "nonsense", "10.0.0.0/8,", "10.1.0.0/8"}) {
+    const auto exit = parse_exit({"--fleet-cidr", bad});
+    EXPECT_EQ(exit.code, 2) << bad;
+    EXPECT_TRUE(contains(exit.message, "--fleet-cidr")) << exit.message;
+    EXPECT_TRUE(contains(exit.message, bad)) << exit.message;
   }
 }
 
