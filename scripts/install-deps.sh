@@ -14,6 +14,9 @@ packages=(
   clang-format clang-tidy-14  # layout and lint checks in scripts/test.sh
   clang-14 libclang-rt-14-dev  # fuzzing and the thread-safety analysis (scripts/fuzz.sh)
 )
+# node and npm run the OpenAPI validators of tests/openapi/ (ctest openapi_validate). A machine
+# whose nodejs package already brings npm (NodeSource's does) needs nothing more.
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for package in "${packages[@]}"; do
