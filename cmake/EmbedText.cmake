@@ -13,8 +13,9 @@ file(READ "${INPUT}" hex HEX)
 string(LENGTH "${hex}" hex_length)
 math(EXPR size "${hex_length} / 2")
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
-# 16 bytes a line.
-string(REGEX REPLACE "(('[^']*',){16})" "\\1\n    " bytes "${bytes}")
+# 16 bytes a line (CMake's regular expressions have no {n}).
+string(REPEAT "'[^']*'," 16 line_of_bytes)
+string(REGEX REPLACE "(${line_of_bytes})" "\\1\n    " bytes "${bytes}")
 
 file(RELATIVE_PATH source "${CMAKE_CURRENT_LIST_DIR}/.." "${INPUT}")
 set(content "// Generated from ${source} by cmake/EmbedText.cmake; do not edit.
