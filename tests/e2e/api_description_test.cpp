@@ -75,13 +75,77 @@ TEST(ApiDescriptionE2E, DocsIsAnOfflineHtmlPageOfTheDocument) {
   EXPECT_EQ(res.body.find("://"), std::string::npos);
 }
 
+// Checks an answer against the operation's description: a documented status (or `default`), a
+// documented media type, no body where none is documented, and the top-level fields the documented
+// JSON schema requires.
+void expect_described(const json::value& document, const json::object& operation,
+                      const std::string& what, const TestResponse& res) {
+  const json::object& responses = operation.at("responses").as_object();
+  const std::string status = std::to_string(res.status);
+  const json::value* documented = responses.if_contains(status);
+  if (documented == nullptr) documented = responses.if_contains("default");
+  if (documented == nullptr) {
+    ADD_FAILURE() << what << " answered " << status << ", not documented: " << res.body;
+    return;
+  }
+  const json::object& response = resolve(document, *documented).as_object();
+  const json::value* content = response.if_contains("content");
+  if (content == nullptr) {
+    EXPECT_TRUE(res.body.empty()) << what << " answered a body its description has not";
+    return;
+  }
+  const std::string served_type = media_type(res.header("content-type"));
+  const json::object* media = nullptr;
+  for (const auto& [type, value] : content->as_object()) {
+    if (media_type(std::string(type)) == served_type) media = &value.as_object();
+  }
+  if (media == nullptr) {
+    ADD_FAILURE() << what << " answered " << status << " as " << res.header("content-type")
+                  << ", not a documented media type";
+    return;
+  }
+  if (served_type != "application/json") return;
+  const json::value answer = res.json();
+  const json::object& schema = resolve(document, media->at("schema")).as_object();
+  if (const json::value* required = schema.if_contains("required")) {
+    for (const json::value& field : required->as_array()) {
+      EXPECT_TRUE(answer.as_object().contains(field.as_string()))
+          << what << " answered " << status << " without " << field << ": " << res.body;
+    }
+  }
+}
+
+// The path with each `{name}` replaced by its parameter's example ("x" without one).
+std::string example_target(const json::value& document, const std::string& path,
+                           const json::object& operation) {
+  std::string target = path;
+  if (const json::value* parameters = operation.if_contains("parameters")) {
+    for (const json::value& parameter_value : parameters->as_array()) {
+      const json::object& parameter = resolve(document, parameter_value).as_object();
+      if (parameter.at("in").as_string() != "path") continue;
+      const std::string name = "{" + std::string(parameter.at("name").as_string()) + "}";
+      const json::value* example = parameter.if_contains("example");
+      const std::string value = example != nullptr ? std::string(example->as_string()) : "x";
+      target.replace(target.find(name), name.size(), value);
+    }
+  }
+  static const std::regex kParameter(R"(\{[^}/]+\})");
+  return std::regex_replace(target, kParameter, "x");
+}
+
+// In document order (the membership routes first, so the example instance is registered when its
+// heartbeat is sent), every operation not marked `x-lmcache-planned` is sent its request-body
+// example, which must succeed unless the operation relays another server (it documents a 502),
+// and then an empty object (or nothing) as the body; both answers must be as described.
 TEST(ApiDescriptionE2E, EveryServedOperationAnswersAsDescribed) {
-  CoordinatorProcess coordinator;
+  // No background calls to the example instance while the operations run.
+  CoordinatorProcess coordinator({"--eviction-check-interval", "0", "--health-check-interval", "0"},
+                                 {{"LMCACHE_MP_COORDINATOR_ENABLE_STARTUP_RESYNC", "false"}});
   HttpTestClient client(coordinator.port());
   const json::value document = client.get("/openapi.json").json();
-  static const std::regex kParameter(R"(\{[^}/]+\})");
 
   size_t checked = 0;
+  size_t examples = 0;
   for (const auto& [path, item] : document.at("paths").as_object()) {
     for (const auto& [method, operation_value] : item.as_object()) {
       const auto verb = verb_of(method);
@@ -90,53 +154,37 @@ TEST(ApiDescriptionE2E, EveryServedOperationAnswersAsDescribed) {
       const json::value* planned = operation.if_contains("x-lmcache-planned");
       if (planned != nullptr && planned->as_bool()) continue;
 
-      // Every path parameter as "x" (a valid salt, an unknown instance); an empty JSON object as
-      // the body where one is taken. The answer may be a success or a documented error.
-      const std::string target = std::regex_replace(std::string(path), kParameter, "x");
-      const std::string body = operation.contains("requestBody") ? "{}" : "";
+      const std::string target = example_target(document, std::string(path), operation);
       const std::string what = fmt::format("{} {}", std::string(method), target);
-      const TestResponse res = client.request(*verb, target, body);
+      const json::value* request_body = operation.if_contains("requestBody");
+      const json::value* example = request_body != nullptr
+                                       ? request_body->at_pointer("/content/application~1json")
+                                             .as_object()
+                                             .if_contains("example")
+                                       : nullptr;
+      if (example != nullptr) {
+        json::value body = *example;
+        if (json::object* fields = body.if_object(); fields != nullptr && fields->contains("ip")) {
+          // A registered instance is called (eviction, resync, prefetch): never at the example's
+          // address, only at a closed port of this machine.
+          (*fields)["ip"] = "127.0.0.1";
+          (*fields)["http_port"] = 1;
+        }
+        const TestResponse res = client.request(*verb, target, json::serialize(body));
+        ++examples;
+        if (!operation.at("responses").as_object().contains("502")) {
+          EXPECT_TRUE(res.status >= 200 && res.status < 300)
+              << what << " answered its documented example " << res.status << ": " << res.body;
+        }
+        expect_described(document, operation, what + " (example)", res);
+      }
+      const TestResponse res = client.request(*verb, target, request_body != nullptr ? "{}" : "");
+      expect_described(document, operation, what, res);
       ++checked;
-
-      const json::object& responses = operation.at("responses").as_object();
-      const std::string status = std::to_string(res.status);
-      const json::value* documented = responses.if_contains(status);
-      if (documented == nullptr) documented = responses.if_contains("default");
-      if (documented == nullptr) {
-        ADD_FAILURE() << what << " answered " << status << ", not documented: " << res.body;
-        continue;
-      }
-      const json::object& response = resolve(document, *documented).as_object();
-
-      const json::value* content = response.if_contains("content");
-      if (content == nullptr) {
-        EXPECT_TRUE(res.body.empty()) << what << " answered a body its description has not";
-        continue;
-      }
-      const json::object* media = nullptr;
-      for (const auto& [type, value] : content->as_object()) {
-        if (media_type(std::string(type)) == media_type(res.header("content-type"))) {
-          media = &value.as_object();
-        }
-      }
-      if (media == nullptr) {
-        ADD_FAILURE() << what << " answered " << status << " as " << res.header("content-type")
-                      << ", not a documented media type";
-        continue;
-      }
-      if (media_type(res.header("content-type")) != "application/json") continue;
-
-      const json::value answer = res.json();
-      const json::object& schema = resolve(document, media->at("schema")).as_object();
-      if (const json::value* required = schema.if_contains("required")) {
-        for (const json::value& field : required->as_array()) {
-          EXPECT_TRUE(answer.as_object().contains(field.as_string()))
-              << what << " answered " << status << " without " << field << ": " << res.body;
-        }
-      }
     }
   }
-  EXPECT_GE(checked, 28U);  // the operations served when this test was written
+  EXPECT_GE(checked, 28U);   // the operations served when this test was written
+  EXPECT_GE(examples, 12U);  // and their request examples
 }
 
 }  // namespace
