@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
 #include <fstream>
@@ -36,6 +37,87 @@ const json::value& resolve(const json::value& document, const json::value& value
   const std::string ref(object->at("$ref").as_string());
   if (ref.rfind("#/", 0) != 0) throw std::runtime_error("not a local reference: " + ref);
   return resolve(document, document.at_pointer(ref.substr(1)));
+}
+
+// Whether `value` is of the JSON Schema type `type`.
+bool is_of_type(const json::value& value, std::string_view type) {
+  if (type == "object") return value.is_object();
+  if (type == "array") return value.is_array();
+  if (type == "string") return value.is_string();
+  if (type == "boolean") return value.is_bool();
+  if (type == "null") return value.is_null();
+  if (type == "integer") return value.is_int64() || value.is_uint64();
+  if (type == "number") return value.is_number();
+  return false;
+}
+
+// Where `value` breaks `schema`, one line each, for the keywords the description uses: $ref,
+// type, const, enum, required, properties, additionalProperties (a schema), items, minimum and
+// maximum. Other keywords are not checked.
+void schema_errors(const json::value& document, const json::value& schema_value,
+                   const json::value& value, const std::string& at,
+                   std::vector<std::string>& errors) {
+  const json::object& schema = resolve(document, schema_value).as_object();
+  if (const json::value* type = schema.if_contains("type")) {
+    bool fits = false;
+    if (type->is_string()) {
+      fits = is_of_type(value, type->as_string());
+    } else {
+      for (const json::value& one : type->as_array())
+        fits = fits || is_of_type(value, one.as_string());
+    }
+    if (!fits) {
+      errors.push_back(at + " is " + json::serialize(value) + ", not " + json::serialize(*type));
+      return;
+    }
+  }
+  if (const json::value* constant = schema.if_contains("const"); constant && *constant != value) {
+    errors.push_back(at + " is " + json::serialize(value) + ", not " + json::serialize(*constant));
+  }
+  if (const json::value* choices = schema.if_contains("enum")) {
+    const json::array& list = choices->as_array();
+    if (std::find(list.begin(), list.end(), value) == list.end()) {
+      errors.push_back(at + " is " + json::serialize(value) + ", not one of " +
+                       json::serialize(*choices));
+    }
+  }
+  if (value.is_number()) {
+    const double number = value.to_number<double>();
+    if (const json::value* minimum = schema.if_contains("minimum");
+        minimum && number < minimum->to_number<double>()) {
+      errors.push_back(at + " is below its minimum");
+    }
+    if (const json::value* maximum = schema.if_contains("maximum");
+        maximum && number > maximum->to_number<double>()) {
+      errors.push_back(at + " is above its maximum");
+    }
+  }
+  if (const json::object* object = value.if_object()) {
+    if (const json::value* required = schema.if_contains("required")) {
+      for (const json::value& name : required->as_array()) {
+        if (!object->contains(name.as_string())) {
+          errors.push_back(at + "." + std::string(name.as_string()) + " is missing");
+        }
+      }
+    }
+    const json::value* properties = schema.if_contains("properties");
+    const json::value* additional = schema.if_contains("additionalProperties");
+    for (const auto& [name, field] : *object) {
+      const std::string field_at = at + "." + std::string(name);
+      if (properties != nullptr && properties->as_object().contains(name)) {
+        schema_errors(document, properties->as_object().at(name), field, field_at, errors);
+      } else if (additional != nullptr && additional->is_object()) {
+        schema_errors(document, *additional, field, field_at, errors);
+      }
+    }
+  }
+  if (const json::array* array = value.if_array()) {
+    if (const json::value* items = schema.if_contains("items")) {
+      for (size_t i = 0; i < array->size(); ++i) {
+        schema_errors(document, *items, (*array)[i], at + "[" + std::to_string(i) + "]", errors);
+      }
+    }
+  }
 }
 
 std::optional<beast_http::verb> verb_of(std::string_view method) {
@@ -76,8 +158,8 @@ TEST(ApiDescriptionE2E, DocsIsAnOfflineHtmlPageOfTheDocument) {
 }
 
 // Checks an answer against the operation's description: a documented status (or `default`), a
-// documented media type, no body where none is documented, and the top-level fields the documented
-// JSON schema requires.
+// documented media type, no body where none is documented, and a JSON body that fits the
+// documented schema (schema_errors).
 void expect_described(const json::value& document, const json::object& operation,
                       const std::string& what, const TestResponse& res) {
   const json::object& responses = operation.at("responses").as_object();
@@ -105,13 +187,11 @@ void expect_described(const json::value& document, const json::object& operation
     return;
   }
   if (served_type != "application/json") return;
-  const json::value answer = res.json();
-  const json::object& schema = resolve(document, media->at("schema")).as_object();
-  if (const json::value* required = schema.if_contains("required")) {
-    for (const json::value& field : required->as_array()) {
-      EXPECT_TRUE(answer.as_object().contains(field.as_string()))
-          << what << " answered " << status << " without " << field << ": " << res.body;
-    }
+  std::vector<std::string> errors;
+  schema_errors(document, media->at("schema"), res.json(), "answer", errors);
+  for (const std::string& error : errors) {
+    ADD_FAILURE() << what << " answered " << status << " against its schema: " << error << "\n"
+                  << res.body;
   }
 }
 
