@@ -63,8 +63,9 @@ void schema_errors(const json::value& document, const json::value& schema_value,
     if (type->is_string()) {
       fits = is_of_type(value, type->as_string());
     } else {
-      for (const json::value& one : type->as_array())
+      for (const json::value& one : type->as_array()) {
         fits = fits || is_of_type(value, one.as_string());
+      }
     }
     if (!fits) {
       errors.push_back(at + " is " + json::serialize(value) + ", not " + json::serialize(*type));
