@@ -13,6 +13,7 @@ packages=(
   wrk curl ccache
   clang-format clang-tidy-14  # layout and lint checks in scripts/test.sh
   clang-14 libclang-rt-14-dev  # fuzzing and the thread-safety analysis (scripts/fuzz.sh)
+  chromium  # headless browser of the page tests (GET /docs renders every operation)
 )
 # node and npm run the OpenAPI validators of tests/openapi/ (ctest openapi_validate). A machine
 # whose nodejs package already brings npm (NodeSource's does) needs nothing more.

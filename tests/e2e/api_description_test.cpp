@@ -1,14 +1,16 @@
 // End-to-end: the real binary serves its API description at GET /openapi.json (JSON) and a
-// reference page at GET /docs (HTML that loads nothing from another origin), and every operation
-// the description does not mark `x-lmcache-planned` answers a minimal request the way the
-// description says: a documented status, a documented media type, and the top-level fields the
-// documented schema requires.
+// reference page at GET /docs (HTML that loads nothing from another origin and, in headless
+// Chromium, shows every operation), and every operation the description does not mark
+// `x-lmcache-planned` answers its documented example and an empty body the way the description
+// says: a documented status and media type, and a body that fits the documented schema.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <regex>
@@ -158,6 +160,26 @@ TEST(ApiDescriptionE2E, DocsIsAnOfflineHtmlPageOfTheDocument) {
   EXPECT_EQ(res.body.find("://"), std::string::npos);
 }
 
+// The DOM of `url` after headless Chromium ran its scripts; nullopt when chromium is missing.
+std::optional<std::string> rendered_dom(const std::string& url) {
+  if (std::system("command -v chromium >/dev/null 2>&1") != 0) return std::nullopt;
+  char profile_template[] = "/tmp/lmcache-docs-chromium.XXXXXX";
+  const char* profile = mkdtemp(profile_template);
+  if (profile == nullptr) throw std::runtime_error("mkdtemp failed");
+  // --no-sandbox: the tests may run as root, which Chromium's sandbox refuses.
+  const std::string command = fmt::format(
+      "timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run "
+      "--user-data-dir={} --virtual-time-budget=10000 --dump-dom '{}' 2>/dev/null; rm -rf {}",
+      profile, url, profile);
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed");
+  std::string dom;
+  char buffer[4096];
+  while (const size_t n = fread(buffer, 1, sizeof(buffer), pipe)) dom.append(buffer, n);
+  pclose(pipe);
+  return dom;
+}
+
 // Checks an answer against the operation's description: a documented status (or `default`), a
 // documented media type, no body where none is documented, and a JSON body that fits the
 // documented schema (schema_errors).
@@ -212,6 +234,28 @@ std::string example_target(const json::value& document, const std::string& path,
   }
   static const std::regex kParameter(R"(\{[^}/]+\})");
   return std::regex_replace(target, kParameter, "x");
+}
+
+TEST(ApiDescriptionE2E, DocsRendersEveryOperationInABrowser) {
+  CoordinatorProcess coordinator;
+  HttpTestClient client(coordinator.port());
+  const json::value document = client.get("/openapi.json").json();
+  const auto dom = rendered_dom(fmt::format("http://127.0.0.1:{}/docs", coordinator.port()));
+  if (!dom) GTEST_SKIP() << "chromium is not installed (scripts/install-deps.sh installs it)";
+
+  // The page's error line (the script's own text names the message too, not the element).
+  EXPECT_EQ(dom->find("<span class=\"error\">"), std::string::npos) << *dom;
+  size_t operations = 0;
+  for (const auto& [path, item] : document.at("paths").as_object()) {
+    for (const auto& [method, operation] : item.as_object()) {
+      if (!verb_of(method)) continue;
+      ++operations;
+      const std::string id(operation.at("operationId").as_string());
+      EXPECT_NE(dom->find("id=\"op-" + id + "\""), std::string::npos)
+          << "/docs does not show " << std::string(method) << " " << std::string(path);
+    }
+  }
+  EXPECT_GE(operations, 28U);
 }
 
 // In document order (the membership routes first, so the example instance is registered when its
