@@ -21,7 +21,7 @@ done
 cd "$here"
 stamp=node_modules/.installed-package-lock.json
 if ! cmp -s package-lock.json "$stamp"; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
   cp package-lock.json "$stamp"
 fi
 
