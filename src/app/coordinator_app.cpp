@@ -36,6 +36,7 @@
 #include "core/quota_store.h"
 #include "core/token_chain_hasher.h"
 #include "http/access_policy.h"
+#include "http/api_description_routes.h"
 #include "http/blend_routes.h"
 #include "http/event_routes.h"
 #include "http/fleet_routes.h"
@@ -107,6 +108,7 @@ struct CoordinatorApp::Impl {
     });
     http::add_prefetch_routes(router, registry, prefetch_forwarder());
     http::add_pin_routes(router, pins, chunk_hasher);
+    http::add_api_description_routes(router);
     if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
       http::add_metrics_route(router,
                               {&metrics, &core_state_metrics, &event_metrics, &request_metrics});
@@ -346,6 +348,10 @@ CoordinatorApp::CoordinatorApp(CoordinatorConfig config) {
 CoordinatorApp::~CoordinatorApp() = default;
 
 uint16_t CoordinatorApp::port() const { return impl_->server->port(); }
+
+std::vector<http::Router::RouteInfo> CoordinatorApp::routes() const {
+  return impl_->router.routes();
+}
 
 void CoordinatorApp::request_stop() {
   net::post(impl_->io, [&impl = *impl_] { impl.begin_shutdown(); });

@@ -2,8 +2,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "app/coordinator_config.h"
+#include "http/router.h"
 
 namespace lmcache::app {
 
@@ -25,6 +27,9 @@ class CoordinatorApp {
 
   // The port the server is bound to (the one picked when configured with 0).
   uint16_t port() const;
+
+  // The routes the server serves (method and pattern), in the order the router tries them.
+  std::vector<http::Router::RouteInfo> routes() const;
 
   // Stops run() as a stop signal would. Safe to call from any thread, also
   // before run() (it then stops as soon as it has started).
