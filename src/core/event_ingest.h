@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/blend_feed.h"
 #include "core/cache_event.h"
 #include "core/capacity_declarations.h"
 #include "core/event_gate.h"
@@ -53,6 +54,10 @@ class EventIngest {
     return gate_.cursor(instance_id).has_value();
   }
 
+  // Also hands every admitted batch, and every fence, to `feed` (the blend index's), which must
+  // outlive this object. Call before the first ingest().
+  void set_blend_feed(BlendFeed* feed) { blend_feed_ = feed; }
+
   Counters counters() const;
   const EventGate& gate() const { return gate_; }
   const CapacityDeclarations& capacity() const { return capacity_; }
@@ -71,6 +76,7 @@ class EventIngest {
   CapacityDeclarations capacity_;
   EventGate gate_;  // after the consumers: its fence hook calls into them
   std::atomic<uint64_t> rejected_{0};
+  BlendFeed* blend_feed_ = nullptr;  // set_blend_feed(); null: no blend feed
 };
 
 }  // namespace lmcache::core
