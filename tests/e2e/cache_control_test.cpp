@@ -91,18 +91,26 @@ class CacheControlTest : public ::testing::Test {
 
 // --- POST /cache/prefetches ----------------------------------------------------------------
 
-const char* kPrefetch =
-    R"({"instance_id":"mp-a","model_name":"llama","world_size":2,"token_ids":[1,2,3,4,5,6,7,8],"cache_salt":"t"})";
+// 512 tokens: two of the fake server's 256-token chunks.
+std::string prefetch_body(const std::string& instance = "mp-a", int tokens = 512) {
+  return json::serialize(json::object{{"instance_id", instance},
+                                      {"model_name", "llama"},
+                                      {"world_size", 2},
+                                      {"token_ids", token_range(0, tokens)},
+                                      {"cache_salt", "t"}});
+}
 
 TEST_F(CacheControlTest, PrefetchIsForwardedThenPolledPendingCompletedAndForgotten) {
-  auto res = client_.post("/cache/prefetches", kPrefetch);
+  auto res = client_.post("/cache/prefetches", prefetch_body());
   ASSERT_EQ(res.status, 200) << res.body;
-  EXPECT_EQ(res.json(), json::parse(R"({"instance_id":"mp-a","request_id":"r-1","chunks":0,)"
+  EXPECT_EQ(res.json(), json::parse(R"({"instance_id":"mp-a","request_id":"r-1","chunks":2,)"
                                     R"("status":"submitted"})"));
   ASSERT_EQ(server_.prefetch_bodies().size(), 1U);
   EXPECT_EQ(json::parse(server_.prefetch_bodies()[0]),
-            json::parse(R"({"model_name":"llama","world_size":2,"token_ids":[1,2,3,4,5,6,7,8],)"
-                        R"("cache_salt":"t"})"));
+            (json::object{{"model_name", "llama"},
+                          {"world_size", 2},
+                          {"token_ids", token_range(0, 512)},
+                          {"cache_salt", "t"}}));
   EXPECT_EQ(server_.requests().at(0).target, "/cache/prefetches");
 
   auto pending = client_.get("/cache/prefetches/mp-a/r-1");
@@ -111,7 +119,7 @@ TEST_F(CacheControlTest, PrefetchIsForwardedThenPolledPendingCompletedAndForgott
   auto completed = client_.get("/cache/prefetches/mp-a/r-1");
   EXPECT_EQ(completed.status, 200);
   EXPECT_EQ(completed.json().at("status"), "completed");
-  EXPECT_EQ(completed.json().at("found_keys"), 0);
+  EXPECT_EQ(completed.json().at("found_keys"), 2);
   auto gone = client_.get("/cache/prefetches/mp-a/r-1");
   EXPECT_EQ(gone.status, 404);
   EXPECT_TRUE(gone.json().at("detail").is_string());
@@ -119,8 +127,7 @@ TEST_F(CacheControlTest, PrefetchIsForwardedThenPolledPendingCompletedAndForgott
 }
 
 TEST_F(CacheControlTest, PrefetchNoopIsRelayed) {
-  server_.set_prefetch_submit_response(200, R"({"chunks":0,"status":"noop"})");
-  auto res = client_.post("/cache/prefetches", kPrefetch);
+  auto res = client_.post("/cache/prefetches", prefetch_body("mp-a", 8));
   ASSERT_EQ(res.status, 200) << res.body;
   EXPECT_EQ(res.json(), json::parse(R"({"instance_id":"mp-a","request_id":"","chunks":0,)"
                                     R"("status":"noop"})"));
@@ -157,7 +164,7 @@ TEST_F(CacheControlTest, PrefetchErrors) {
   EXPECT_TRUE(server_.prefetch_bodies().empty());
 
   server_.set_prefetch_submit_response(503, R"({"detail":"no layout"})");
-  EXPECT_EQ(client_.post("/cache/prefetches", kPrefetch).status, 502);
+  EXPECT_EQ(client_.post("/cache/prefetches", prefetch_body()).status, 502);
 
   auto dead =
       client_.post("/cache/prefetches",
@@ -243,6 +250,18 @@ TEST_F(CacheControlTest, DeleteAddsTheNodesSkippedCount) {
   auto res = client_.post("/cache/delete", delete_body("mp-a", token_range(0, 8)));
   EXPECT_EQ(res.json(), json::parse(R"({"instance_id":"mp-a","requested":2,"affected":1,)"
                                     R"("skipped":1,"status":"deleted"})"));
+}
+
+TEST_F(CacheControlTest, MoreThanTenThousandKeysGoInSeveralRequests) {
+  // 5,001 chunks at world size 2: 10,002 keys.
+  auto res = client_.post("/cache/delete", delete_body("mp-a", token_range(0, 4 * 5001), 2));
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.json().at("requested"), 5001);
+  EXPECT_EQ(res.json().at("affected"), 10002);
+  const std::vector<std::string> bodies = server_.delete_bodies();
+  ASSERT_EQ(bodies.size(), 2U);
+  EXPECT_EQ(json::parse(bodies[0]).at("keys").as_array().size(), 10000U);
+  EXPECT_EQ(json::parse(bodies[1]).at("keys").as_array().size(), 2U);
 }
 
 TEST_F(CacheControlTest, ShortTokensAreANoopWithoutARequest) {
