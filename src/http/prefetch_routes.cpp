@@ -122,7 +122,7 @@ std::variant<json::object, HttpResponse> decode_cache_submit(const RouteRequest&
 }  // namespace
 
 void add_cache_prefetch_routes(Router& router, core::InstanceRegistry& registry,
-                               const PrefetchForwarder& forward, PrefetchObserver observe) {
+                               const PrefetchForwarder& forward, const PrefetchObserver& observe) {
   router.add_async(verb::post, "/cache/prefetches",
                    [&registry, forward, observe](const RouteRequest& request, Respond respond) {
                      std::string instance_id;

@@ -47,6 +47,7 @@ using PrefetchObserver = std::function<void(std::string_view outcome)>;
 // - GET /cache/prefetches/{instance_id}/{request_id} relays the server's status and JSON body
 //   (a non-JSON body as {"detail": body}); 404 for an unregistered instance, 502 unreachable.
 void add_cache_prefetch_routes(Router& router, core::InstanceRegistry& registry,
-                               const PrefetchForwarder& forward, PrefetchObserver observe = {});
+                               const PrefetchForwarder& forward,
+                               const PrefetchObserver& observe = {});
 
 }  // namespace lmcache::http

@@ -36,8 +36,9 @@ Entry bare(const std::string& hash) {
 class BlendFeedTest : public ::testing::Test {
  protected:
   // Applies one batch of `entries`.
-  void apply(CacheEventType type, std::vector<Entry> entries, CacheTier tier = CacheTier::kL2,
-             std::string instance = "mp-a", std::string backend = "fs", bool shared = false) {
+  void apply(CacheEventType type, const std::vector<Entry>& entries,
+             CacheTier tier = CacheTier::kL2, std::string_view instance = "mp-a",
+             std::string_view backend = "fs", bool shared = false) {
     std::vector<CacheEventEntry> decoded;
     for (const Entry& e : entries) {
       CacheEventEntry entry;
@@ -57,8 +58,8 @@ class BlendFeedTest : public ::testing::Test {
     feed_.apply(batch);
   }
 
-  std::vector<BlendMatch> match(const std::vector<uint32_t>& tokens, std::string model = "m",
-                                std::string salt = "", uint32_t world_size = 1) const {
+  std::vector<BlendMatch> match(const std::vector<uint32_t>& tokens, std::string_view model = "m",
+                                std::string_view salt = "", uint32_t world_size = 1) const {
     return index_.match(BlendFeed::scope(model, salt, world_size), std::span(tokens));
   }
 
