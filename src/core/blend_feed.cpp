@@ -4,7 +4,7 @@
 #include <limits>
 #include <utility>
 
-#include "core/object_key.h"
+#include "core/token_chain_hasher.h"
 
 namespace lmcache::core {
 namespace {
@@ -30,10 +30,23 @@ std::vector<uint64_t> chunk_tokens(std::span<const int64_t> tokens, size_t chunk
 
 }  // namespace
 
-bool BlendFeed::Placement::same_as(const Placement& other) const {
-  return kv_rank == other.kv_rank && object_group_id == other.object_group_id &&
-         tier == other.tier && shared == other.shared && backend == other.backend &&
-         (shared || instance_id == other.instance_id);
+bool BlendFeed::is_placement_of(const Placement& p, const CacheEventBatch& batch,
+                                const CacheEventEntry& entry) {
+  return p.kv_rank == entry.key.kv_rank && p.object_group_id == entry.key.object_group_id &&
+         p.tier == batch.tier && p.shared == batch.shared && p.backend == batch.backend &&
+         (batch.shared || p.instance_id == batch.instance_id);
+}
+
+std::optional<ObjectKeyView> BlendFeed::chunk_of(const ObjectKeyView& key) {
+  const uint32_t world_size = world_size_of(key.kv_rank);
+  if (world_size == 0) return std::nullopt;
+  return ObjectKeyView(key.chunk_hash, key.model_name,
+                       kv_rank_from_wire(pack_kv_rank(world_size, 0)), 0, key.cache_salt);
+}
+
+std::string BlendFeed::index_key(const ObjectKey& chunk) {
+  return object_key(scope(chunk.model_name, chunk.cache_salt, world_size_of(chunk.kv_rank)),
+                    chunk.chunk_hash);
 }
 
 std::string BlendFeed::scope(std::string_view model_name, std::string_view cache_salt,
@@ -82,23 +95,19 @@ void BlendFeed::apply(const CacheEventBatch& batch) {
 }
 
 void BlendFeed::store(const CacheEventBatch& batch, const CacheEventEntry& entry) {
-  const uint32_t world_size = world_size_of(entry.key.kv_rank);
-  if (world_size == 0) {
+  const std::optional<ObjectKeyView> chunk = chunk_of(entry.key);
+  if (!chunk) {
     ignored_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  std::string key = object_key(scope(entry.key.model_name, entry.key.cache_salt, world_size),
-                               entry.key.chunk_hash);
-  Placement placement{
-      entry.key.kv_rank, entry.key.object_group_id,  batch.tier,
-      batch.shared,      std::string(batch.backend), std::string(batch.instance_id)};
-  if (auto it = live_.find(key); it != live_.end()) {
+  if (auto it = live_.find(*chunk); it != live_.end()) {
     auto same = std::find_if(it->second.begin(), it->second.end(),
-                             [&](const Placement& p) { return p.same_as(placement); });
+                             [&](const Placement& p) { return is_placement_of(p, batch, entry); });
     if (same == it->second.end()) {
-      it->second.push_back(std::move(placement));
-    } else {
-      same->instance_id = std::move(placement.instance_id);  // a shared one's last reporter
+      it->second.push_back({entry.key.kv_rank, entry.key.object_group_id, batch.tier, batch.shared,
+                            std::string(batch.backend), std::string(batch.instance_id)});
+    } else if (same->instance_id != batch.instance_id) {
+      same->instance_id = batch.instance_id;  // a shared placement's last reporter
     }
     return;
   }
@@ -107,32 +116,32 @@ void BlendFeed::store(const CacheEventBatch& batch, const CacheEventEntry& entry
     ignored_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  const BlendRange range{scope(entry.key.model_name, entry.key.cache_salt, world_size),
+  ObjectKey key = chunk->to_key();
+  const BlendRange range{scope(key.model_name, key.cache_salt, world_size_of(key.kv_rank)),
                          std::move(tokens),
-                         {key},
+                         {index_key(key)},
                          static_cast<uint64_t>(entry.token_offset)};
   const BlendPublishResult published = index_.publish(std::span(&range, 1));
   if (published.skipped_ranges > 0) {
     ignored_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  live_.emplace(std::move(key), std::vector<Placement>{std::move(placement)});
+  live_.emplace(std::move(key),
+                std::vector<Placement>{{entry.key.kv_rank, entry.key.object_group_id, batch.tier,
+                                        batch.shared, std::string(batch.backend),
+                                        std::string(batch.instance_id)}});
   indexed_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void BlendFeed::remove(const CacheEventBatch& batch, const CacheEventEntry& entry) {
-  const uint32_t world_size = world_size_of(entry.key.kv_rank);
-  if (world_size == 0) return;
-  const std::string key = object_key(scope(entry.key.model_name, entry.key.cache_salt, world_size),
-                                     entry.key.chunk_hash);
-  auto it = live_.find(key);
+  const std::optional<ObjectKeyView> chunk = chunk_of(entry.key);
+  if (!chunk) return;
+  auto it = live_.find(*chunk);
   if (it == live_.end()) return;
-  const Placement gone{
-      entry.key.kv_rank, entry.key.object_group_id,  batch.tier,
-      batch.shared,      std::string(batch.backend), std::string(batch.instance_id)};
-  std::erase_if(it->second, [&](const Placement& p) { return p.same_as(gone); });
+  std::erase_if(it->second, [&](const Placement& p) { return is_placement_of(p, batch, entry); });
   if (!it->second.empty()) return;
-  index_.remove(std::span(&it->first, 1));
+  const std::string gone = index_key(it->first);
+  index_.remove(std::span(&gone, 1));
   live_.erase(it);
   removed_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -140,15 +149,16 @@ void BlendFeed::remove(const CacheEventBatch& batch, const CacheEventEntry& entr
 void BlendFeed::fence(std::string_view instance_id) {
   MutexLock lock(mu_);
   std::vector<std::string> emptied;
-  for (auto& [key, placements] : live_) {
-    std::erase_if(placements, [&](const Placement& p) {
+  boost::unordered::erase_if(live_, [&](auto& chunk) {
+    std::erase_if(chunk.second, [&](const Placement& p) {
       return p.tier == CacheTier::kL1 && p.instance_id == instance_id;
     });
-    if (placements.empty()) emptied.push_back(key);
-  }
+    if (!chunk.second.empty()) return false;
+    emptied.push_back(index_key(chunk.first));
+    return true;
+  });
   if (emptied.empty()) return;
   index_.remove(emptied);
-  for (const std::string& key : emptied) live_.erase(key);
   removed_.fetch_add(emptied.size(), std::memory_order_relaxed);
 }
 

@@ -6,6 +6,7 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "core/blend_index.h"
 #include "core/cache_event.h"
 #include "core/mutex.h"
+#include "core/object_key.h"
 #include "core/thread_annotations.h"
 
 namespace lmcache::core {
@@ -72,17 +74,27 @@ class BlendFeed {
     bool shared = false;
     std::string backend;
     std::string instance_id;  // the (last) reporter; part of the identity unless shared
-
-    bool same_as(const Placement& other) const;
   };
+
+  // True when `p` is the placement of `entry` in `batch`.
+  static bool is_placement_of(const Placement& p, const CacheEventBatch& batch,
+                              const CacheEventEntry& entry);
+  // The live_ key of an entry: its key with the rank of worker 0 and group 0 (one per chunk and
+  // namespace); nullopt when its kv_rank is not an upstream packing.
+  static std::optional<ObjectKeyView> chunk_of(const ObjectKeyView& key);
+  // The index's object key of a live_ key.
+  static std::string index_key(const ObjectKey& chunk);
 
   void store(const CacheEventBatch& batch, const CacheEventEntry& entry) REQUIRES(mu_);
   void remove(const CacheEventBatch& batch, const CacheEventEntry& entry) REQUIRES(mu_);
 
   BlendIndex& index_;
   mutable Mutex mu_;
-  // object_key() -> the placements holding that chunk (non-empty).
-  boost::unordered_flat_map<std::string, std::vector<Placement>> live_ GUARDED_BY(mu_);
+  // chunk_of() -> the placements holding that chunk (non-empty). Looked up by view, so an entry
+  // of a chunk already indexed costs no allocation.
+  boost::unordered_flat_map<ObjectKey, std::vector<Placement>, ObjectKeyViewHash,
+                            ObjectKeyViewEqual>
+      live_ GUARDED_BY(mu_);
   std::atomic<uint64_t> indexed_{0};
   std::atomic<uint64_t> removed_{0};
   std::atomic<uint64_t> ignored_{0};
