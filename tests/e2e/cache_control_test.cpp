@@ -401,6 +401,32 @@ TEST_F(CacheControlTest, BlendLookupFindsStoredChunksAnywhereInTheRequest) {
       1.0);
 }
 
+TEST_F(CacheControlTest, ARestartFencesChunksHeldOnlyInTheInstancesL1) {
+  const std::string in_l1(64, 'c'), in_l2(64, 'd');
+  json::array batches{store_batch(1, "store", {in_l1}, {1, 2, 3, 4}, "t", "l1"),
+                      store_batch(2, "store", {in_l2}, {5, 6, 7, 8}, "t", "l2")};
+  ASSERT_EQ(client_.post("/events", json::serialize(json::object{{"batches", batches}}))
+                .json()
+                .at("applied"),
+            2);
+  EXPECT_EQ(client_.post("/directory/blend-lookup", lookup_body({1, 2, 3, 4, 5, 6, 7, 8}))
+                .json()
+                .at("matches")
+                .as_array()
+                .size(),
+            2U);
+  // The instance restarts: a batch of a higher incarnation fences its L1 placements.
+  json::object restart = store_batch(1, "store", {}, {});
+  restart["incarnation"] = 2;
+  ASSERT_EQ(
+      client_.post("/events", json::serialize(json::object{{"batches", json::array{restart}}}))
+          .status,
+      200);
+  EXPECT_EQ(client_.post("/directory/blend-lookup", lookup_body({1, 2, 3, 4, 5, 6, 7, 8})).json(),
+            json::parse(fmt::format(
+                R"({{"matches":[{{"chunk_hash":"{}","old_st":0,"cur_st":4}}]}})", in_l2)));
+}
+
 TEST_F(CacheControlTest, BlendLookupErrors) {
   auto empty = client_.post("/directory/blend-lookup", lookup_body({}));
   EXPECT_EQ(empty.status, 422);
