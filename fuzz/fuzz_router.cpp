@@ -36,6 +36,7 @@
 #include "app/health_sweep.h"
 #include "client/mp_client.h"
 #include "core/admin_tokens.h"
+#include "core/blend_feed.h"
 #include "core/blend_index.h"
 #include "core/event_ingest.h"
 #include "core/instance_registry.h"
@@ -45,7 +46,9 @@
 #include "core/token_chain_hasher.h"
 #include "fuzz_support.h"
 #include "http/access_policy.h"
+#include "http/blend_lookup_route.h"
 #include "http/blend_routes.h"
+#include "http/cache_delete_route.h"
 #include "http/event_routes.h"
 #include "http/l2_routes.h"
 #include "http/membership_routes.h"
@@ -137,6 +140,7 @@ struct Coordinator {
   core::InstanceRegistry registry;
   core::L2Accounting l2{core::EvictionConfig{}, &pins.keys()};
   core::BlendIndex blend{4, 1, 42};
+  core::BlendFeed blend_feed{blend};  // fed by POST /events
   core::TokenChainHasher chunk_hasher{4};
   client::MpClient mp_client{io.get_executor()};
   app::HealthSweep health_sweep{registry, std::chrono::seconds(30), std::chrono::seconds(10),
@@ -165,6 +169,10 @@ struct Coordinator {
     http::add_blend_routes(router, blend);
     http::add_prefetch_routes(router, registry, forwarder());
     http::add_pin_routes(router, pins, chunk_hasher);
+    events.set_blend_feed(&blend_feed);
+    http::add_blend_lookup_route(router, blend);
+    http::add_cache_prefetch_routes(router, registry, forwarder());
+    http::add_cache_delete_route(router, registry, pins, chunk_hasher, deleter());
     http::add_metrics_route(router, {&metrics, &core_state_metrics, &request_metrics});
     request_metrics.observe(router);
     access_policy.guard(router);
@@ -186,6 +194,16 @@ struct Coordinator {
     forward.poll = [answer](const core::InstanceRecord&, const std::string&,
                             http::PrefetchForwarder::Done done) { answer(done); };
     return forward;
+  }
+
+  // DELETE /cache/objects answered from the same reply: a 2xx deletes every key sent.
+  http::ObjectDeleter deleter() {
+    return
+        [this](const core::InstanceRecord&, const std::vector<core::ObjectKey>& keys,
+               const std::string&, bool, const std::function<void(http::ObjectDeleteReply)>& done) {
+          const bool ok = reply.reached && reply.status >= 200 && reply.status < 300;
+          done(http::ObjectDeleteReply{ok, ok ? "" : "injected", ok ? keys.size() : 0, 0});
+        };
   }
 };
 
@@ -255,8 +273,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto peer = boost::asio::ip::make_address(outsider ? "10.9.9.9" : "127.0.0.1");
     const auto response = fuzz::dispatch_sync(coordinator.router, std::move(request), peer);
     check_access(method, target, authorization, outsider, response);
-    // 502: prefetch could not reach the MP server or it answered a non-2xx submit.
-    const bool prefetch = target.find("l2/prefetch") != std::string_view::npos;
+    // 502: a forwarded call (prefetch, cache delete) could not reach the MP server or it
+    // answered a non-2xx.
+    const bool prefetch = target.find("l2/prefetch") != std::string_view::npos ||
+                          target.find("cache/prefetches") != std::string_view::npos ||
+                          target.find("cache/delete") != std::string_view::npos;
     fuzz::check_response(response, prefetch ? std::optional<unsigned>(502) : std::nullopt,
                          coordinator.relayed);
   }

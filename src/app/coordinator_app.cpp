@@ -18,6 +18,7 @@
 
 #include "app/checkpoint_file.h"
 #include "app/checkpointer.h"
+#include "app/blend_feed_metrics.h"
 #include "app/core_state_metrics.h"
 #include "app/event_ingest_metrics.h"
 #include "app/eviction_loop.h"
@@ -25,9 +26,11 @@
 #include "app/health_sweep.h"
 #include "app/periodic_task.h"
 #include "app/startup_resync.h"
+#include "client/batched_object_delete.h"
 #include "client/mp_client.h"
 #include "core/admin_token_file.h"
 #include "core/admin_tokens.h"
+#include "core/blend_feed.h"
 #include "core/blend_index.h"
 #include "core/event_ingest.h"
 #include "core/instance_registry.h"
@@ -37,7 +40,9 @@
 #include "core/token_chain_hasher.h"
 #include "http/access_policy.h"
 #include "http/api_description_routes.h"
+#include "http/blend_lookup_route.h"
 #include "http/blend_routes.h"
+#include "http/cache_delete_route.h"
 #include "http/event_routes.h"
 #include "http/fleet_routes.h"
 #include "http/http_server.h"
@@ -106,12 +111,13 @@ struct CoordinatorApp::Impl {
       blend_matches.Increment(static_cast<double>(matches));
       fleet_summary.record_blend_match(matches);
     });
-    http::add_prefetch_routes(router, registry, prefetch_forwarder());
+    http::add_prefetch_routes(router, registry, prefetch_forwarder(false));
     http::add_pin_routes(router, pins, chunk_hasher);
     http::add_api_description_routes(router);
+    add_cache_control_routes();
     if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
-      http::add_metrics_route(router,
-                              {&metrics, &core_state_metrics, &event_metrics, &request_metrics});
+      http::add_metrics_route(router, {&metrics, &core_state_metrics, &event_metrics,
+                                       &request_metrics, &blend_feed_metrics});
     }
     // TODO(ha): fleet_summary.set_ha_status(...) with the role and leader of the election.
     http::add_fleet_routes(router, http::fleet_page_html(),
@@ -214,8 +220,9 @@ struct CoordinatorApp::Impl {
     });
   }
 
-  // Adapts the outbound MP client to the prefetch routes.
-  http::PrefetchForwarder prefetch_forwarder() {
+  // Adapts the outbound MP client to the prefetch routes of one dialect: POST /l2/prefetch and
+  // GET /l2/prefetch/{id}, or (v2) POST /cache/prefetches and GET /cache/prefetches/{id}.
+  http::PrefetchForwarder prefetch_forwarder(bool v2) {
     auto relay = [](http::PrefetchForwarder::Done done) {
       return [done = std::move(done)](client::MpResponse response) {
         done(http::ForwardedReply{response.ok(), response.error_text, response.status,
@@ -223,18 +230,78 @@ struct CoordinatorApp::Impl {
       };
     };
     http::PrefetchForwarder forwarder;
-    forwarder.submit = [this, relay](const core::InstanceRecord& instance, std::string body,
-                                     http::PrefetchForwarder::Done done) {
-      mp_client.submit_prefetch({instance.ip, instance.http_port}, std::move(body),
-                                relay(std::move(done)));
+    forwarder.submit = [this, relay, v2](const core::InstanceRecord& instance, std::string body,
+                                         http::PrefetchForwarder::Done done) {
+      const client::MpEndpoint to{instance.ip, instance.http_port};
+      if (v2) {
+        mp_client.submit_cache_prefetch(to, std::move(body), relay(std::move(done)));
+      } else {
+        mp_client.submit_prefetch(to, std::move(body), relay(std::move(done)));
+      }
     };
-    forwarder.poll = [this, relay](const core::InstanceRecord& instance,
-                                   const std::string& request_id,
-                                   http::PrefetchForwarder::Done done) {
-      mp_client.poll_prefetch({instance.ip, instance.http_port}, request_id,
-                              relay(std::move(done)));
+    forwarder.poll = [this, relay, v2](const core::InstanceRecord& instance,
+                                       const std::string& request_id,
+                                       http::PrefetchForwarder::Done done) {
+      const client::MpEndpoint to{instance.ip, instance.http_port};
+      if (v2) {
+        mp_client.poll_cache_prefetch(to, request_id, relay(std::move(done)));
+      } else {
+        mp_client.poll_prefetch(to, request_id, relay(std::move(done)));
+      }
     };
     return forwarder;
+  }
+
+  // The v2 cache control routes (/cache/prefetches, /cache/delete) and the blend lookup fed by
+  // POST /events, with their metrics.
+  void add_cache_control_routes() {
+    events.set_blend_feed(&blend_feed);
+    http::add_blend_lookup_route(router, blend, [this](size_t matches) {
+      blend_lookup_requests.Increment();
+      blend_lookup_matches.Increment(static_cast<double>(matches));
+    });
+    auto& prefetches = prometheus::BuildCounter()
+                           .Name("lmcache_coordinator_cache_prefetch_requests_total")
+                           .Help(
+                               "POST /cache/prefetches forwarded, by outcome: submitted, noop "
+                               "(nothing to load), failed (answered 502).")
+                           .Register(metrics);
+    http::add_cache_prefetch_routes(
+        router, registry, prefetch_forwarder(true), [&prefetches](std::string_view outcome) {
+          prefetches.Add({{"outcome", std::string(outcome)}}).Increment();
+        });
+    auto& deletes = prometheus::BuildCounter()
+                        .Name("lmcache_coordinator_cache_delete_requests_total")
+                        .Help(
+                            "POST /cache/delete requests, by outcome: deleted, noop (nothing "
+                            "to send), failed (answered 502).")
+                        .Register(metrics);
+    auto& delete_keys = prometheus::BuildCounter()
+                            .Name("lmcache_coordinator_cache_delete_keys_total")
+                            .Help(
+                                "Keys of POST /cache/delete: deleted and skipped by the node, "
+                                "skipped_pinned (pinned, not forced).")
+                            .Register(metrics);
+    http::ObjectDeleter deleter =
+        [this](const core::InstanceRecord& instance, std::vector<core::ObjectKey> keys,
+               std::string tier, bool force, std::function<void(http::ObjectDeleteReply)> done) {
+          client::delete_objects_in_batches(
+              mp_client, {instance.ip, instance.http_port}, std::move(keys), std::move(tier), force,
+              [done = std::move(done)](client::BatchedDeleteResult result) {
+                done(http::ObjectDeleteReply{result.ok(), std::move(result.error), result.deleted,
+                                             result.skipped});
+              });
+        };
+    http::add_cache_delete_route(
+        router, registry, pins, chunk_hasher, std::move(deleter),
+        [&deletes, &delete_keys](const http::CacheDeleteStats& stats) {
+          deletes.Add({{"outcome", std::string(stats.outcome)}}).Increment();
+          delete_keys.Add({{"result", "deleted"}}).Increment(static_cast<double>(stats.deleted));
+          delete_keys.Add({{"result", "skipped"}})
+              .Increment(static_cast<double>(stats.node_skipped));
+          delete_keys.Add({{"result", "skipped_pinned"}})
+              .Increment(static_cast<double>(stats.pinned_skipped));
+        });
   }
 
   void start_loops() {
@@ -311,6 +378,7 @@ struct CoordinatorApp::Impl {
   core::L2Accounting l2;
   core::EventIngest events{l2};  // POST /events, feeding l2
   core::BlendIndex blend;
+  core::BlendFeed blend_feed{blend};  // POST /events -> blend (events.set_blend_feed)
   core::TokenChainHasher chunk_hasher{config.blend_chunk_size};  // token_ids -> keys (pins)
   client::MpClient mp_client;
   HealthSweep health_sweep;
@@ -319,6 +387,13 @@ struct CoordinatorApp::Impl {
               "CacheBlend match requests answered.");
   prometheus::Counter& blend_matches =
       counter(metrics, "lmcache_coordinator_blend_matches_total", "CacheBlend matches reported.");
+  prometheus::Counter& blend_lookup_requests =
+      counter(metrics, "lmcache_coordinator_blend_lookup_requests_total",
+              "POST /directory/blend-lookup requests answered.");
+  prometheus::Counter& blend_lookup_matches =
+      counter(metrics, "lmcache_coordinator_blend_lookup_matches_total",
+              "POST /directory/blend-lookup matches reported.");
+  BlendFeedMetrics blend_feed_metrics{blend_feed};
   CoreStateMetrics core_state_metrics{registry, l2, quotas, blend, pins.keys()};
   EventIngestMetrics event_metrics{events};
   http::RequestMetrics request_metrics;

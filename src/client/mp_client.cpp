@@ -232,7 +232,17 @@ void MpClient::delete_keys(const MpEndpoint& to, std::span<const core::ObjectKey
 
 void MpClient::delete_objects(const MpEndpoint& to, std::span<const core::ObjectKeyView> keys,
                               DeleteObjectsCallback done) {
-  request(http::verb::delete_, to, "/cache/objects", wire::encode_delete_keys_body(keys),
+  send_delete_objects(to, wire::encode_delete_keys_body(keys), std::move(done));
+}
+
+void MpClient::delete_objects(const MpEndpoint& to, std::span<const core::ObjectKeyView> keys,
+                              std::string_view tier, bool force, DeleteObjectsCallback done) {
+  send_delete_objects(to, wire::encode_delete_objects_body(keys, tier, force), std::move(done));
+}
+
+void MpClient::send_delete_objects(const MpEndpoint& to, std::string body,
+                                   DeleteObjectsCallback done) {
+  request(http::verb::delete_, to, "/cache/objects", std::move(body),
           [done = std::move(done)](MpResponse response) {
             MpDeleteObjectsResult result;
             if (!response.ok()) {
@@ -280,6 +290,16 @@ void MpClient::submit_prefetch(const MpEndpoint& to, std::string json_body, Call
 
 void MpClient::poll_prefetch(const MpEndpoint& to, std::string_view request_id, Callback done) {
   request(http::verb::get, to, "/l2/prefetch/" + percent_encode(request_id), {}, std::move(done));
+}
+
+void MpClient::submit_cache_prefetch(const MpEndpoint& to, std::string json_body, Callback done) {
+  request(http::verb::post, to, "/cache/prefetches", std::move(json_body), std::move(done));
+}
+
+void MpClient::poll_cache_prefetch(const MpEndpoint& to, std::string_view request_id,
+                                   Callback done) {
+  request(http::verb::get, to, "/cache/prefetches/" + percent_encode(request_id), {},
+          std::move(done));
 }
 
 }  // namespace lmcache::client

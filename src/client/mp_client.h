@@ -122,6 +122,9 @@ class MpClient {
   // (wire::decode_delete_objects_answer).
   void delete_objects(const MpEndpoint& to, std::span<const core::ObjectKeyView> keys,
                       DeleteObjectsCallback done);
+  // The same with {"keys":[...],"tier":tier,"force":force} (POST /cache/delete).
+  void delete_objects(const MpEndpoint& to, std::span<const core::ObjectKeyView> keys,
+                      std::string_view tier, bool force, DeleteObjectsCallback done);
   // GET /l2/keys?page_size=N[&page_token=T] (startup resync); the token is
   // percent-encoded. `done` gets the page decoded (wire::decode_keys_page).
   void get_keys_page(const MpEndpoint& to, std::size_t page_size,
@@ -130,8 +133,15 @@ class MpClient {
   void submit_prefetch(const MpEndpoint& to, std::string json_body, Callback done);
   // GET /l2/prefetch/{request_id}; the id is percent-encoded as one path segment.
   void poll_prefetch(const MpEndpoint& to, std::string_view request_id, Callback done);
+  // POST /cache/prefetches (v2 warm prefetch submit).
+  void submit_cache_prefetch(const MpEndpoint& to, std::string json_body, Callback done);
+  // GET /cache/prefetches/{request_id}; the id is percent-encoded as one path segment.
+  void poll_cache_prefetch(const MpEndpoint& to, std::string_view request_id, Callback done);
 
  private:
+  // Sends DELETE /cache/objects with `body` and decodes the answer for `done`.
+  void send_delete_objects(const MpEndpoint& to, std::string body, DeleteObjectsCallback done);
+
   // Where sessions run; each gets its own strand of it.
   boost::asio::any_io_executor executor_;
   Timeouts timeouts_;

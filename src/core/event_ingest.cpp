@@ -11,6 +11,7 @@ EventGate::Decision EventIngest::ingest(const CacheEventBatch& batch) {
 }
 
 void EventIngest::consume(const CacheEventBatch& batch) {
+  if (blend_feed_ != nullptr) blend_feed_->apply(batch);
   if (batch.type == CacheEventType::kConfig) {
     capacity_.declare(batch.instance_id, batch.incarnation, batch.capacity_revision, batch.tier,
                       batch.backend, batch.capacity_bytes);
@@ -27,7 +28,9 @@ void EventIngest::consume(const CacheEventBatch& batch) {
   }
 }
 
-void EventIngest::fence(std::string_view /*instance_id*/) {}
+void EventIngest::fence(std::string_view instance_id) {
+  if (blend_feed_ != nullptr) blend_feed_->fence(instance_id);
+}
 
 void EventIngest::on_instance_deregistered(std::string_view instance_id) {
   gate_.forget(instance_id);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string_view>
 
+#include "core/blend_feed.h"
 #include "core/cache_event.h"
 #include "core/capacity_declarations.h"
 #include "core/event_gate.h"
@@ -56,6 +57,10 @@ class EventIngest {
     return gate_.cursor(instance_id).has_value();
   }
 
+  // Also hands every admitted batch, and every fence, to `feed` (the blend index's), which must
+  // outlive this object. Call before the first ingest().
+  void set_blend_feed(BlendFeed* feed) { blend_feed_ = feed; }
+
   Counters counters() const;
 
   // Runs `during` with every lock of the derived state held (the gate's, the L2 accounting's,
@@ -86,6 +91,7 @@ class EventIngest {
   CapacityDeclarations capacity_;
   EventGate gate_;  // after the consumers: its fence hook calls into them
   std::atomic<uint64_t> rejected_{0};
+  BlendFeed* blend_feed_ = nullptr;  // set_blend_feed(); null: no blend feed
 };
 
 }  // namespace lmcache::core

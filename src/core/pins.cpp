@@ -15,6 +15,21 @@ PinOutcome Pins::pin(std::span<const ObjectKey> keys) { return change(keys, +1);
 
 PinOutcome Pins::unpin(std::span<const ObjectKey> keys) { return change(keys, -1); }
 
+PinOutcome Pins::drop(std::span<const ObjectKey> keys) {
+  MutexLock lock(writer_mu_);
+  boost::unordered_flat_map<ObjectKeyView, bool, ObjectKeyViewHash, ObjectKeyViewEqual> seen;
+  std::vector<PinCount> changed;
+  for (const ObjectKey& key : keys) {
+    if (keys_.count(key) == 0 || !seen.try_emplace(ObjectKeyView(key), true).second) continue;
+    changed.push_back({key, 0});
+  }
+  if (!changed.empty()) {
+    store_.write_pins(changed);
+    keys_.apply(changed);
+  }
+  return {changed.size()};
+}
+
 PinOutcome Pins::change(std::span<const ObjectKey> keys, int delta) {
   MutexLock lock(writer_mu_);
   // Occurrences per distinct key, in first-seen order (keys_ changes only under writer_mu_, so

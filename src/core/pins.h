@@ -35,6 +35,9 @@ class Pins {
   // Throws QuotaStoreError when the write fails; nothing is changed then.
   PinOutcome pin(std::span<const ObjectKey> keys);
   PinOutcome unpin(std::span<const ObjectKey> keys);
+  // Unpins the keys whatever their counts (a forced delete of their objects); affected counts the
+  // distinct keys that were pinned.
+  PinOutcome drop(std::span<const ObjectKey> keys);
 
   // The current counts, for lookups and listing.
   const PinnedKeys& keys() const { return keys_; }

@@ -4,6 +4,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "core/object_key.h"
 
@@ -11,5 +12,10 @@ namespace lmcache::wire {
 
 // {"keys": [KEY...]}: every key as encode_object_key (object_key_codec.h) writes it, in order.
 std::string encode_delete_keys_body(std::span<const core::ObjectKeyView> keys);
+
+// {"keys": [KEY...], "tier": tier, "force": force}: the body of a v2 server's DELETE
+// /cache/objects sent by POST /cache/delete (the tier and force flag are the caller's).
+std::string encode_delete_objects_body(std::span<const core::ObjectKeyView> keys,
+                                       std::string_view tier, bool force);
 
 }  // namespace lmcache::wire

@@ -294,6 +294,10 @@ Answer FakeMpServer::State::submit_prefetch(const Request& r) {
   if (const auto* ids = body.as_object().if_contains("token_ids"); ids && ids->is_array()) {
     tokens = ids->as_array().size();
   }
+  if (dialect == Dialect::kV2 && tokens < kTokensPerChunk) {
+    // Not one full chunk: nothing to load, no job.
+    return json_answer(200, json::object{{"chunks", 0}, {"status", "noop"}});
+  }
   const std::string request_id = "r-" + std::to_string(submissions);
   if (dialect == Dialect::kV2) v2_prefetches[request_id] = {tokens / kTokensPerChunk, 0};
   return json_answer(202, json::object{{"request_id", request_id},

@@ -64,7 +64,7 @@ class FakeMpServer {
   // Every request received so far, in arrival order (answered or not).
   std::vector<Request> requests() const;
   // Bodies of the deletes of this server's dialect (DELETE /l2 or DELETE
-  // /cache/objects), raw, in arrival order.
+  // /cache/objects), raw (with "tier" and "force" when sent), in arrival order.
   std::vector<std::string> delete_bodies() const;
   // The "keys" entries of every delete body that parsed, concatenated.
   std::vector<boost::json::value> deleted_keys() const;
@@ -103,7 +103,8 @@ class FakeMpServer {
   // --- POST /l2/prefetch, POST /cache/prefetches -------------------------------
 
   // Default: 202 {"request_id":"r-<n>","chunks":<token_ids/256>,"status":"submitted"},
-  // n counting submissions from 1.
+  // n counting submissions from 1; a v2 server answers fewer than 256 token_ids with 200
+  // {"chunks":0,"status":"noop"} and starts no job.
   void set_prefetch_submit_response(unsigned status, std::string body);
   void reset_prefetch_submit_response();
 

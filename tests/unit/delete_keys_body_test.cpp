@@ -27,5 +27,17 @@ TEST(DeleteKeysBodyTest, NoKeysIsAnEmptyList) {
   EXPECT_EQ(encode_delete_keys_body({}), R"({"keys":[]})");
 }
 
+TEST(DeleteKeysBodyTest, ObjectsBodyCarriesTierAndForce) {
+  const std::vector<core::ObjectKey> keys = {{"\xab", "m", 0, 0, ""}};
+  const std::vector<core::ObjectKeyView> views(keys.begin(), keys.end());
+  const json::value body = json::parse(encode_delete_objects_body(views, "l1", true));
+  EXPECT_EQ(body.at("tier"), "l1");
+  EXPECT_EQ(body.at("force"), true);
+  ASSERT_EQ(body.at("keys").as_array().size(), 1u);
+  EXPECT_EQ(*decode_object_key(body.at("keys").as_array()[0]).key, keys[0]);
+  EXPECT_EQ(json::parse(encode_delete_objects_body({}, "all", false)),
+            json::parse(R"({"keys":[],"tier":"all","force":false})"));
+}
+
 }  // namespace
 }  // namespace lmcache::wire

@@ -252,5 +252,30 @@ TEST(FakeV2MpServerTest, PrefetchIsSubmittedThenPendingThenCompleted) {
   EXPECT_EQ(connection.send(http::verb::get, "/cache/prefetches/nope").result_int(), 404u);
 }
 
+TEST(FakeV2MpServerTest, PrefetchOfLessThanAChunkIsANoop) {
+  FakeMpServer server(FakeMpServer::Dialect::kV2);
+  Connection connection(server);
+  const Answer res = connection.send(http::verb::post, "/cache/prefetches",
+                                     R"({"model_name":"m","world_size":1,"token_ids":[1,2]})");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(json::parse(res.body()), json::parse(R"({"chunks":0,"status":"noop"})"));
+  EXPECT_EQ(connection.send(http::verb::get, "/cache/prefetches/r-1").result_int(), 404u);
+}
+
+// DELETE /cache/objects from POST /cache/delete carries tier and force: recorded as sent.
+TEST(FakeV2MpServerTest, DeleteBodiesAreRecordedWithTierAndForce) {
+  FakeMpServer server(FakeMpServer::Dialect::kV2);
+  Connection connection(server);
+  const std::string body =
+      R"({"keys":[{"chunk_hash_hex":"ab","model_name":"m","kv_rank":0,"object_group_id":0,)"
+      R"("cache_salt":""}],"tier":"l1","force":true})";
+  const Answer res = connection.send(http::verb::delete_, "/cache/objects", body);
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(json::parse(res.body()), json::parse(R"({"deleted":1,"skipped":0,"ok":true})"));
+  ASSERT_EQ(server.delete_bodies().size(), 1u);
+  EXPECT_EQ(server.delete_bodies()[0], body);
+  EXPECT_EQ(server.deleted_keys().size(), 1u);
+}
+
 }  // namespace
 }  // namespace lmcache::testing

@@ -83,6 +83,25 @@ TEST_F(PinsTest, CountsSurviveReopeningTheStateFile) {
   EXPECT_EQ(pins.keys().sorted(), expected);
 }
 
+TEST_F(PinsTest, DropUnpinsWhateverTheCountAndIsDurable) {
+  {
+    QuotaStore store(path());
+    Pins pins(store);
+    const std::vector<ObjectKey> pinned = {key('a'), key('a'), key('a'), key('b')};
+    pins.pin(pinned);
+    // a listed twice (pinned 3 times) and c (never pinned): one key unpinned.
+    const std::vector<ObjectKey> drop = {key('a'), key('a'), key('c')};
+    EXPECT_EQ(pins.drop(drop).affected, 1u);
+    EXPECT_FALSE(pins.keys().contains(key('a')));
+    EXPECT_EQ(pins.keys().count(key('b')), 1u);
+    EXPECT_EQ(pins.drop(drop).affected, 0u);
+  }
+  QuotaStore store(path());
+  Pins pins(store);
+  const std::vector<PinCount> expected = {{key('b'), 1}};
+  EXPECT_EQ(pins.keys().sorted(), expected);
+}
+
 TEST_F(PinsTest, AStateFileWithoutThePinsTableOpens) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
