@@ -1,5 +1,6 @@
 #include "http/cache_delete_route.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/json/array.hpp>
@@ -11,6 +12,7 @@
 #include <variant>
 
 #include "core/cache_delete_plan.h"
+#include "http/audit_log.h"
 #include "http/json_response.h"
 #include "http/request_validation.h"
 #include "http/token_keys_request.h"
@@ -116,9 +118,21 @@ void add_cache_delete_route(Router& router, core::InstanceRegistry& registry, co
           return respond(answer(body.instance_id, chunks, 0, plan->pinned_skipped, "noop"));
         }
         std::vector<core::ObjectKey> send = std::move(plan->send);
+        // The audit line is written once the node has answered; it names the caller and the
+        // peer of this request, whose body is not kept.
+        RouteRequest audited;
+        audited.message.method(request.message.method());
+        audited.message.target(request.message.target());
+        audited.peer = request.peer;
+        audited.caller = request.caller;
+        std::string target = fmt::format(
+            "{} keys ({} chunks) of model '{}' cache_salt '{}' on instance '{}', tier {}{}",
+            send.size(), chunks, body.tokens.model_name, body.tokens.cache_salt, body.instance_id,
+            core::delete_tier_name(body.tier), body.force ? ", forced" : "");
         deleter(*instance, std::move(send), std::string(core::delete_tier_name(body.tier)),
                 body.force,
                 [&pins, observe, plan, chunks, instance_id = body.instance_id,
+                 audited = std::move(audited), target = std::move(target),
                  respond = std::move(respond)](const ObjectDeleteReply& reply) {
                   if (!reply.ok) {
                     if (observe) observe({"failed", 0, 0, plan->pinned_skipped});
@@ -137,6 +151,10 @@ void add_cache_delete_route(Router& router, core::InstanceRegistry& registry, co
                   if (observe) {
                     observe({"deleted", reply.deleted, reply.skipped, plan->pinned_skipped});
                   }
+                  log_audit(audited, target,
+                            fmt::format("{} pinned keys skipped", plan->pinned_skipped),
+                            fmt::format("{} deleted, {} skipped by the node, {} unpinned",
+                                        reply.deleted, reply.skipped, plan->unpin.size()));
                   respond(answer(instance_id, chunks, reply.deleted,
                                  reply.skipped + plan->pinned_skipped, "deleted"));
                 });

@@ -57,10 +57,13 @@ HttpResponse change_pins(core::Pins& pins, const core::TokenChainHasher& hasher,
     return detail_response(status::service_unavailable,
                            std::string("state file unavailable: ") + error.what());
   }
-  const TokenKeysRequest& body = std::get<TokenKeysRequest>(decoded);
-  const ResolvedKeys resolved = resolve_object_keys(hasher, body);
-  const std::vector<core::ObjectKey>& keys = resolved.keys;
-  const size_t pinned_before = pins.keys().size();
+  log_audit(request,
+            fmt::format("{} of {} keys of model '{}' cache_salt '{}' ({} changed)",
+                        pin ? "pins" : "unpins", keys.size(), body.model_name, body.cache_salt,
+                        outcome.affected),
+            fmt::format("{} pinned keys", pinned_before),
+            fmt::format("{} pinned keys", pins.keys().size()));
+  return json_response(status::ok, json::object{{"requested", resolved.chunks},
                                                 {"affected", outcome.affected},
                                                 {"status", pin ? "pinned" : "unpinned"}});
 }

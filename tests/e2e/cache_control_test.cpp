@@ -205,6 +205,12 @@ TEST_F(CacheControlTest, DeleteSendsTheResolvedKeysWithTierAndForce) {
   std::sort(keys.begin(), keys.end(), by_text);
   std::sort(expected.begin(), expected.end(), by_text);
   EXPECT_EQ(keys, expected);
+  // One audit line for the change, written once the node answered.
+  EXPECT_TRUE(coordinator_.wait_for_log(
+      R"(request="POST /cache/delete" target="4 keys (2 chunks) of model 'llama' cache_salt )"
+      R"('t' on instance 'mp-a', tier l1" before="0 pinned keys skipped" after="4 deleted, 0 )"
+      R"(skipped by the node, 0 unpinned")"))
+      << coordinator_.log();
 }
 
 TEST_F(CacheControlTest, PinnedKeysAreSkippedUnlessForcedAndForceDropsThePins) {
