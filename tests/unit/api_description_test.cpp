@@ -23,6 +23,7 @@
 
 #include "app/coordinator_app.h"
 #include "http/embedded_documents.h"
+#include "http/route_access.h"
 
 namespace lmcache::app {
 namespace {
@@ -177,6 +178,36 @@ TEST(ApiDescription, EveryOperationHasATagTheDocumentDeclares) {
       ASSERT_EQ(operation_tags.size(), 1U) << method << " " << std::string(path);
       EXPECT_TRUE(tags.contains(std::string(operation_tags[0].as_string())))
           << method << " " << std::string(path) << ": /docs groups by the declared tags";
+    }
+  }
+}
+
+// Who may call each operation is written once, in http/route_access.cpp; the document's
+// `x-lmcache-access` marks, security lists and 401/403 answers must say the same.
+TEST(ApiDescription, AccessMarksFollowTheRouteAccessTable) {
+  const json::object document = parse_document();
+  for (const auto& [path, item] : document.at("paths").as_object()) {
+    // A concrete path of the template: each {name} becomes one segment.
+    const std::string concrete =
+        std::regex_replace(std::string(path), std::regex("\\{[^}]+\\}"), "x");
+    for (const std::string& method : kOperationKeys) {
+      const json::value* value = item.as_object().if_contains(method);
+      if (value == nullptr) continue;
+      const json::object& operation = value->as_object();
+      const std::string where = method + " " + std::string(path);
+      std::string upper = method;
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      const auto verb = boost::beast::http::string_to_verb(upper);
+      const http::RouteAccess access = http::classify_route(verb, concrete);
+      const json::value* mark = operation.if_contains("x-lmcache-access");
+      ASSERT_NE(mark, nullptr) << where;
+      EXPECT_EQ(mark->as_string(), http::to_string(access)) << where;
+      const json::object& responses = operation.at("responses").as_object();
+      const bool token =
+          access == http::RouteAccess::kOperator || access == http::RouteAccess::kTenantRead;
+      EXPECT_EQ(operation.contains("security"), token) << where;
+      EXPECT_EQ(responses.contains("401"), token) << where;
+      EXPECT_EQ(responses.contains("403"), access != http::RouteAccess::kOpen) << where;
     }
   }
 }
