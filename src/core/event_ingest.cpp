@@ -16,18 +16,10 @@ void EventIngest::consume(const CacheEventBatch& batch) {
                       batch.backend, batch.capacity_bytes);
     return;
   }
-  switch (batch.tier) {
-    case CacheTier::kL2:
-      l2_.apply_cache_events(batch.type, batch.instance_id, batch.entries);
-      break;
-    case CacheTier::kL1:
-      // TODO(directory): L1 placements (tier, backend, instance_id, incarnation, size, shared)
-      // go to the key directory; until it exists an L1 batch only advances the cursor.
-      break;
-  }
+  l2_.apply_cache_batch(batch);
 }
 
-void EventIngest::fence(std::string_view /*instance_id*/) {}
+void EventIngest::fence(std::string_view instance_id) { l2_.fence_l1(instance_id); }
 
 void EventIngest::on_instance_deregistered(std::string_view instance_id) {
   gate_.forget(instance_id);
