@@ -30,8 +30,10 @@
 #include "core/quota_store.h"
 #include "core/token_chain_hasher.h"
 #include "http/blend_routes.h"
+#include "http/directory_routes.h"
 #include "http/event_routes.h"
 #include "http/http_server.h"
+#include "http/instance_usage_routes.h"
 #include "http/l2_routes.h"
 #include "http/membership_routes.h"
 #include "http/metrics_routes.h"
@@ -89,6 +91,8 @@ struct CoordinatorApp::Impl {
     });
     http::add_prefetch_routes(router, registry, prefetch_forwarder());
     http::add_pin_routes(router, pins, chunk_hasher);
+    http::add_directory_routes(router, l2, blend, chunk_hasher);
+    http::add_instance_usage_routes(router, registry, l2, events);
     if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
       http::add_metrics_route(router,
                               {&metrics, &core_state_metrics, &event_metrics, &request_metrics});
@@ -197,7 +201,7 @@ struct CoordinatorApp::Impl {
   core::L2Accounting l2;
   core::EventIngest events{l2};  // POST /events, feeding l2
   core::BlendIndex blend;
-  core::TokenChainHasher chunk_hasher{config.blend_chunk_size};  // token_ids -> keys (pins)
+  core::TokenChainHasher chunk_hasher{config.blend_chunk_size};  // token_ids -> keys (pins, lookup)
   client::MpClient mp_client;
   HealthSweep health_sweep;
   prometheus::Counter& blend_match_requests =

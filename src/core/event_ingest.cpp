@@ -13,7 +13,7 @@ EventGate::Decision EventIngest::ingest(const CacheEventBatch& batch) {
 void EventIngest::consume(const CacheEventBatch& batch) {
   if (batch.type == CacheEventType::kConfig) {
     capacity_.declare(batch.instance_id, batch.incarnation, batch.capacity_revision, batch.tier,
-                      batch.backend, batch.capacity_bytes);
+                      batch.backend, batch.capacity_bytes, batch.shared);
     return;
   }
   l2_.apply_cache_batch(batch);

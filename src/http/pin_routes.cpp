@@ -14,6 +14,7 @@
 
 #include "http/json_response.h"
 #include "http/request_validation.h"
+#include "http/token_key_request.h"
 #include "wire/object_key_codec.h"
 
 namespace lmcache::http {
@@ -23,59 +24,16 @@ using status = beast_http::status;
 
 namespace {
 
-// More token_ids than this is a 400, as upstream's cap.
-constexpr size_t kMaxTokens = 1'000'000;
-
-// A decoded pin or unpin body.
-struct PinRequest {
-  std::string model_name;
-  int64_t world_size = 1;
-  std::vector<uint32_t> token_ids;
-  std::string cache_salt;
-};
-
-// Adds a `value_error` at `loc` when `problem` is set.
-void check_field(std::optional<std::string> problem, json::array loc, const std::string& value,
-                 ValidationErrors& errors) {
-  if (problem) {
-    errors.add("value_error", std::move(loc), "Value error, " + *problem, json::string(value));
-  }
-}
-
 // The request, or the error answer.
-std::variant<PinRequest, HttpResponse> decode_pin_request(const RouteRequest& request) {
+std::variant<TokenKeyRequest, HttpResponse> decode_pin_request(const RouteRequest& request) {
   ValidationErrors errors;
   auto body = parse_json_body(request.message.body(), errors);
   const json::object* object = body ? body_object(*body, errors) : nullptr;
   if (object == nullptr) return errors.to_response();
-
   FieldReader fields(*object, json::array{"body"}, errors);
-  auto model = fields.string("model_name");
-  auto world_size = fields.integer("world_size", std::nullopt, 1, core::kMaxWorldSize);
-  auto salt = fields.string("cache_salt", "");
-  if (model) check_field(core::check_model_name(*model), fields.loc("model_name"), *model, errors);
-  if (salt) check_field(core::check_cache_salt(*salt), fields.loc("cache_salt"), *salt, errors);
-
-  PinRequest out;
-  if (const json::array* tokens = fields.array("token_ids", true)) {
-    if (tokens->size() > kMaxTokens) {
-      return detail_response(status::bad_request,
-                             "token_ids has " + std::to_string(tokens->size()) +
-                                 " tokens; at most " + std::to_string(kMaxTokens) + " are allowed");
-    }
-    out.token_ids.reserve(tokens->size());
-    for (size_t i = 0; i < tokens->size(); ++i) {
-      json::array loc = fields.loc("token_ids");
-      loc.emplace_back(i);
-      const auto token =
-          read_integer((*tokens)[i], loc, errors, 0, int64_t{std::numeric_limits<uint32_t>::max()});
-      if (token) out.token_ids.push_back(static_cast<uint32_t>(*token));
-    }
-  }
+  TokenKeyRequest out;
+  if (auto refused = read_token_key_request(fields, std::nullopt, out)) return std::move(*refused);
   if (!errors.empty()) return errors.to_response();
-  out.model_name = std::move(*model);
-  out.world_size = *world_size;
-  out.cache_salt = std::move(*salt);
   return out;
 }
 
@@ -83,12 +41,8 @@ HttpResponse change_pins(core::Pins& pins, const core::TokenChainHasher& hasher,
                          const RouteRequest& request, bool pin) {
   auto decoded = decode_pin_request(request);
   if (auto* answer = std::get_if<HttpResponse>(&decoded)) return std::move(*answer);
-  const PinRequest& body = std::get<PinRequest>(decoded);
-
-  const std::vector<core::ChunkHash> hashes = hasher.chunk_hashes(body.token_ids);
-  // The world size was checked above, so the expansion exists.
-  const std::vector<core::ObjectKey> keys =
-      *core::expand_object_keys(hashes, body.model_name, body.world_size, body.cache_salt);
+  const ResolvedKeys resolved = resolve_token_keys(hasher, std::get<TokenKeyRequest>(decoded));
+  const std::vector<core::ObjectKey>& keys = resolved.keys;
   core::PinOutcome outcome;
   try {
     outcome = pin ? pins.pin(keys) : pins.unpin(keys);
@@ -97,7 +51,7 @@ HttpResponse change_pins(core::Pins& pins, const core::TokenChainHasher& hasher,
     return detail_response(status::service_unavailable,
                            std::string("state file unavailable: ") + error.what());
   }
-  return json_response(status::ok, json::object{{"requested", hashes.size()},
+  return json_response(status::ok, json::object{{"requested", resolved.hashes.size()},
                                                 {"affected", outcome.affected},
                                                 {"status", pin ? "pinned" : "unpinned"}});
 }
