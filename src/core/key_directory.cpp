@@ -267,15 +267,18 @@ void KeyDirectory::apply_batch(const CacheEventBatch& batch) {
   switch (batch.type) {
     case CacheEventType::kStore: {
       const uint16_t backend = acquire_backend(batch.backend);
+      // One holder lookup per batch: each stored placement takes a reference, and the batch's
+      // own reference is dropped at the end.
+      const uint32_t holder = acquire_holder(batch.instance_id, batch.incarnation);
       for (const CacheEventEntry& entry : batch.entries) {
         const uint32_t id = ledger_.acquire_record(entry.key);
-        const Packed placement{
-            entry.size_bytes, acquire_holder(batch.instance_id, batch.incarnation), backend, flags};
-        store(id, placement, batch.instance_id, batch.ts);
+        ++holders_[holder].refs;
+        store(id, Packed{entry.size_bytes, holder, backend, flags}, batch.instance_id, batch.ts);
         if (!entry.token_ids.empty()) {
           bind_tokens(entry.key.chunk_hash, entry.token_ids, entry.token_offset);
         }
       }
+      release_holder(holder);
       break;
     }
     case CacheEventType::kDelete: {
