@@ -250,9 +250,9 @@ void KeyDirectory::bind_tokens(std::string_view chunk_hash, std::span<const int6
   if (std::any_of(tokens.begin(), tokens.end(), [](int64_t t) { return t < 0 || t > kMaxToken; })) {
     return;  // tokens outside uint32 leave the binding unchanged
   }
-  TokenBinding binding;
-  binding.token_ids.assign(tokens.begin(), tokens.end());
-  binding.token_offset = offset;
+  auto binding = std::make_shared<TokenBinding>();
+  binding->token_ids.assign(tokens.begin(), tokens.end());
+  binding->token_offset = offset;
   auto it = bindings_.find(chunk_hash);
   if (it != bindings_.end()) {
     it->second = std::move(binding);
@@ -411,9 +411,9 @@ std::optional<double> KeyDirectory::last_access(ObjectKeyView key) const {
   return slot(id).last_access;
 }
 
-const TokenBinding* KeyDirectory::binding(std::string_view chunk_hash) const {
+std::shared_ptr<const TokenBinding> KeyDirectory::binding(std::string_view chunk_hash) const {
   auto it = bindings_.find(chunk_hash);
-  return it == bindings_.end() ? nullptr : &it->second;
+  return it == bindings_.end() ? nullptr : it->second;
 }
 
 std::pair<uint64_t, std::vector<DirectoryEntry>> KeyDirectory::list(const PlacementFilter& filter,
@@ -508,9 +508,12 @@ size_t KeyDirectory::memory_bytes() const {
     total += flat_table_bytes(records, sizeof(uint32_t));
   }
   total += flat_table_bytes(module_bytes_, sizeof(std::pair<uint64_t, uint64_t>));
-  total += flat_table_bytes(bindings_, sizeof(std::pair<std::string, TokenBinding>));
+  total += flat_table_bytes(bindings_,
+                            sizeof(std::pair<std::string, std::shared_ptr<const TokenBinding>>));
   for (const auto& [hash, binding] : bindings_) {
-    total += string_heap_bytes(hash) + binding.token_ids.capacity() * sizeof(uint32_t);
+    // make_shared: one block holding the control block and the binding.
+    total += string_heap_bytes(hash) + sizeof(TokenBinding) + 16 +
+             binding->token_ids.capacity() * sizeof(uint32_t);
   }
   return total;
 }

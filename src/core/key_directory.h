@@ -122,8 +122,9 @@ class KeyDirectory {
   // The placements of a key sorted by (instance_id, tier, backend); empty when unknown.
   std::vector<Placement> placements(ObjectKeyView key) const;
   std::optional<double> last_access(ObjectKeyView key) const;
-  // The binding of a chunk hash (raw bytes), or nullptr.
-  const TokenBinding* binding(std::string_view chunk_hash) const;
+  // The binding of a chunk hash (raw bytes), or null. Shared, so a caller may keep it past the
+  // lock: a later store replaces the map's pointer, never the binding it points to.
+  std::shared_ptr<const TokenBinding> binding(std::string_view chunk_hash) const;
   // Keys with at least one placement matching `filter`, in record order (insertion order until
   // keys are forgotten, whose slots are reused), each with its matching placements only: the
   // total and the page [offset, offset + limit). Costs a walk over every record.
@@ -210,7 +211,9 @@ class KeyDirectory {
   boost::unordered_flat_map<uint32_t, boost::unordered_flat_set<uint32_t>> l1_records_;
   // (instance or kNone for shared) << 32 | backend << 1 | tier -> bytes.
   boost::unordered_flat_map<uint64_t, uint64_t> module_bytes_;
-  boost::unordered_flat_map<std::string, TokenBinding, StringHash, StringEqual> bindings_;
+  boost::unordered_flat_map<std::string, std::shared_ptr<const TokenBinding>, StringHash,
+                            StringEqual>
+      bindings_;
   uint64_t keys_ = 0;
   uint64_t placements_ = 0;
   uint64_t keys_by_tier_[2] = {};

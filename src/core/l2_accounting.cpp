@@ -65,7 +65,7 @@ std::vector<L2Accounting::KeyLookup> L2Accounting::lookup(std::span<const Object
   for (const ObjectKey& key : keys) {
     KeyLookup found;
     found.placements = directory_.placements(key);
-    if (const TokenBinding* binding = directory_.binding(key.chunk_hash)) found.binding = *binding;
+    found.binding = directory_.binding(key.chunk_hash);
     out.push_back(std::move(found));
   }
   return out;
@@ -82,7 +82,7 @@ std::vector<size_t> L2Accounting::token_counts(std::span<const DirectoryEntry> e
   out.reserve(entries.size());
   MutexLock lock(mutex_);
   for (const DirectoryEntry& entry : entries) {
-    const TokenBinding* binding = directory_.binding(entry.key.chunk_hash);
+    const auto binding = directory_.binding(entry.key.chunk_hash);
     out.push_back(binding == nullptr ? 0 : binding->token_ids.size());
   }
   return out;

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -85,7 +86,7 @@ class L2Accounting {
   // chunk hash, if any.
   struct KeyLookup {
     std::vector<Placement> placements;
-    std::optional<TokenBinding> binding;
+    std::shared_ptr<const TokenBinding> binding;  // null when none
   };
   // Looks keys up, in order, under one lock; counted as one directory lookup.
   std::vector<KeyLookup> lookup(std::span<const ObjectKey> keys) const;

@@ -83,6 +83,16 @@ TEST_F(KeyDirectoryTest, SharedPlacementIsOverwrittenByItsLastReporter) {
   apply(kDelete, kL2, "s3", "mp-c", 1, "a", 0, true);
   EXPECT_TRUE(placements('a').empty());
   EXPECT_EQ(dir_.ledger().key_count(), 0u);
+
+  // A shared L1 placement belongs to its last reporter for fences.
+  apply(kStore, kL1, "pool", "mp-a", 1, "b", 10, true);
+  apply(kStore, kL1, "pool", "mp-b", 1, "b", 10, true);
+  EXPECT_EQ(dir_.counts().l1_keys_by_instance,
+            (std::vector<std::pair<std::string, uint64_t>>{{"mp-b", 1}}));
+  dir_.fence_l1("mp-a");
+  EXPECT_EQ(placements('b'), (std::vector<Placement>{{kL1, "pool", "mp-b", 1, 10, true}}));
+  dir_.fence_l1("mp-b");
+  EXPECT_TRUE(placements('b').empty());
 }
 
 TEST_F(KeyDirectoryTest, FenceRemovesOnlyTheInstancesL1PlacementsAndBytes) {
