@@ -227,9 +227,9 @@ void KeyDirectory::store(uint32_t id, const Packed& placement, std::string_view 
   auto it = std::find_if(placements.begin(), placements.end(), same);
   if (it != placements.end()) {
     const Packed old = *it;
-    account(id, old, false);
     *it = placement;
-    save(id, placements);
+    save(id, placements);  // before account(): it reads the record as it now is
+    account(id, old, false);
     account(id, placement, true);
     release_holder(old.holder);
   } else {
