@@ -21,6 +21,7 @@ class KeyDirectoryTest : public ::testing::Test {
     std::vector<std::string> keys;
     for (char c : hashes) keys.push_back(hash(c));
     std::vector<CacheEventEntry> entries;
+    entries.reserve(keys.size());
     for (const auto& key : keys) {
       entries.push_back({ObjectKeyView(key, "m", 0, 0, "salt"), size, tokens, 7});
     }
@@ -208,7 +209,7 @@ TEST_F(KeyDirectoryTest, ListingFiltersPlacementsAndPages) {
 
 TEST_F(KeyDirectoryTest, MemoryPerKeyWithOneL2PlacementStaysWithinBudget) {
   // Exactly 4 slab blocks of 65,536 records, so block granularity does not blur the figure.
-  constexpr size_t kKeys = 4 * 65'536;
+  constexpr size_t kKeys = size_t{4} * 65'536;
   const size_t empty = dir_.memory_bytes();
   std::string key(32, '\0');
   for (size_t i = 0; i < kKeys; ++i) {
