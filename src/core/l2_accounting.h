@@ -54,8 +54,8 @@ struct L2Counters {
   size_t memory_bytes = 0;
 };
 
-// The fleet's L2 accounting, safe to call from any thread: the usage ledger,
-// per-instance batch sequencing and eviction planning behind one mutex.
+// The fleet's L2 accounting, safe to call from any thread: the key directory with the usage
+// ledger it extends, per-instance batch sequencing and eviction planning behind one mutex.
 //
 // Decoding and validation happen before the call, outside the lock, so the
 // lock is held only for the O(events) ledger updates.
