@@ -5,14 +5,17 @@
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/eviction_planner.h"
+#include "core/key_directory.h"
 #include "core/usage_ledger.h"
 
 namespace lmcache::core {
@@ -109,6 +112,60 @@ void BM_BytesPerKey10M(benchmark::State& state) {
   state.counters["build_inserts_per_s"] = keys / s.build_seconds;
 }
 BENCHMARK(BM_BytesPerKey10M)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// The key directory (ledger included) holding 10M keys with one L2 placement each, fed as
+// `POST /events` store batches of 256 entries from 4 instances. Built on first use only, so
+// `--benchmark_filter=Directory` measures it alone.
+struct DirectoryShared {
+  KeyDirectory directory;
+  double build_seconds = 0;
+  long rss_delta = 0;
+};
+
+DirectoryShared& directory_shared() {
+  static DirectoryShared* s = [] {
+    const long rss_before = resident_bytes();
+    auto* s = new DirectoryShared;
+    constexpr size_t kBatch = 256;
+    std::vector<ObjectKey> keys(kBatch);
+    std::vector<CacheEventEntry> entries(kBatch);
+    const auto start = std::chrono::steady_clock::now();
+    for (uint64_t n = 0; n < kBigKeys; n += kBatch) {
+      const size_t count = static_cast<size_t>(std::min<uint64_t>(kBatch, kBigKeys - n));
+      for (size_t i = 0; i < count; ++i) {
+        make_key(n + i, keys[i]);
+        entries[i] = CacheEventEntry{keys[i], 4096 + (n + i) % 1024, {}, -1};
+      }
+      CacheEventBatch batch;
+      batch.instance_id = owners()[(n / kBatch) % owners().size()];
+      batch.incarnation = 1;
+      batch.seq = n / kBatch + 1;
+      batch.type = CacheEventType::kStore;
+      batch.tier = CacheTier::kL2;
+      batch.backend = "fs";
+      batch.ts = 1788000000.0;
+      batch.entries = std::span<const CacheEventEntry>(entries.data(), count);
+      s->directory.apply_batch(batch);
+    }
+    s->build_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    s->rss_delta = resident_bytes() - rss_before;
+    return s;
+  }();
+  return *s;
+}
+
+// Memory per key with one L2 placement (ledger + directory), by memory_bytes() and by RSS.
+void BM_DirectoryBytesPerKey10M(benchmark::State& state) {
+  DirectoryShared& s = directory_shared();
+  for (auto _ : state) benchmark::DoNotOptimize(s.directory.counts().keys);
+  const double keys = static_cast<double>(s.directory.ledger().key_count());
+  state.counters["keys"] = keys;
+  state.counters["bytes_per_key"] = static_cast<double>(s.directory.memory_bytes()) / keys;
+  state.counters["rss_bytes_per_key"] = static_cast<double>(s.rss_delta) / keys;
+  state.counters["build_entries_per_s"] = keys / s.build_seconds;
+}
+BENCHMARK(BM_DirectoryBytesPerKey10M)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // Re-store of random existing keys (the update path: size replace, owner, LRU move).
 void BM_StoreExisting(benchmark::State& state) {

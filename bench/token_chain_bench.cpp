@@ -3,6 +3,9 @@
 //   BM_HashChain          BLAKE3 chain of 32,768 tokens at C = 256 (128 chunks of 1 KiB)
 //   BM_HashAndExpandKeys  the same plus expansion to 1,024 owning ObjectKeys at world size 8
 //   BM_HashAndVisitKeys   the same, visiting ObjectKeyViews instead (no key allocation)
+//   BM_DirectoryLookupByTokens  hash, expand and look the 1,024 keys up in an L2Accounting that
+//                         holds each with one L2 placement and its chunk's token binding (the
+//                         core of `/directory/lookup` by tokens, without JSON)
 // Run: ./build-rel/bench/token_chain_bench --benchmark_repetitions=3
 //        --benchmark_report_aggregates_only=true
 
@@ -10,8 +13,10 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 #include <vector>
 
+#include "core/l2_accounting.h"
 #include "core/token_chain_hasher.h"
 
 namespace {
@@ -66,6 +71,40 @@ void BM_HashAndVisitKeys(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_HashAndVisitKeys)->Unit(benchmark::kMicrosecond);
+
+void BM_DirectoryLookupByTokens(benchmark::State& state) {
+  const auto tokens = request_tokens();
+  const TokenChainHasher hasher(kChunkSize);
+  lmcache::core::L2Accounting l2{lmcache::core::EvictionConfig{}};
+  {
+    const std::vector<ChunkHash> hashes = hasher.chunk_hashes(tokens);
+    const auto keys = *lmcache::core::expand_object_keys(hashes, kModel, kWorldSize, "");
+    std::vector<int64_t> wide(tokens.begin(), tokens.end());
+    std::vector<lmcache::core::CacheEventEntry> entries;
+    entries.reserve(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const size_t chunk = i / kWorldSize;
+      entries.push_back({keys[i], 1 << 20,
+                         std::span<const int64_t>(wide).subspan(chunk * kChunkSize, kChunkSize),
+                         static_cast<int64_t>(chunk * kChunkSize)});
+    }
+    lmcache::core::CacheEventBatch batch;
+    batch.instance_id = "mp-0";
+    batch.incarnation = 1;
+    batch.seq = 1;
+    batch.type = lmcache::core::CacheEventType::kStore;
+    batch.tier = lmcache::core::CacheTier::kL2;
+    batch.backend = "fs";
+    batch.entries = entries;
+    l2.apply_cache_batch(batch);
+  }
+  for (auto _ : state) {
+    const std::vector<ChunkHash> hashes = hasher.chunk_hashes(tokens);
+    const auto keys = *lmcache::core::expand_object_keys(hashes, kModel, kWorldSize, "");
+    benchmark::DoNotOptimize(l2.lookup(keys));
+  }
+}
+BENCHMARK(BM_DirectoryLookupByTokens)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

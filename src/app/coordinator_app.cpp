@@ -43,9 +43,11 @@
 #include "http/blend_lookup_route.h"
 #include "http/blend_routes.h"
 #include "http/cache_delete_route.h"
+#include "http/directory_routes.h"
 #include "http/event_routes.h"
 #include "http/fleet_routes.h"
 #include "http/http_server.h"
+#include "http/instance_usage_routes.h"
 #include "http/l2_routes.h"
 #include "http/membership_routes.h"
 #include "http/metrics_routes.h"
@@ -115,6 +117,8 @@ struct CoordinatorApp::Impl {
     http::add_pin_routes(router, pins, chunk_hasher);
     http::add_api_description_routes(router);
     add_cache_control_routes();
+    http::add_directory_routes(router, l2, blend, chunk_hasher);
+    http::add_instance_usage_routes(router, registry, l2, events);
     if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
       http::add_metrics_route(router, {&metrics, &core_state_metrics, &event_metrics,
                                        &request_metrics, &blend_feed_metrics});
@@ -379,7 +383,7 @@ struct CoordinatorApp::Impl {
   core::EventIngest events{l2};  // POST /events, feeding l2
   core::BlendIndex blend;
   core::BlendFeed blend_feed{blend};  // POST /events -> blend (events.set_blend_feed)
-  core::TokenChainHasher chunk_hasher{config.blend_chunk_size};  // token_ids -> keys (pins)
+  core::TokenChainHasher chunk_hasher{config.blend_chunk_size};  // token_ids -> keys (pins, lookup)
   client::MpClient mp_client;
   HealthSweep health_sweep;
   prometheus::Counter& blend_match_requests =

@@ -47,8 +47,25 @@ std::vector<MetricFamily> CoreStateMetrics::Collect() const {
                               static_cast<double>(l2.tracked_keys)));
   out.push_back(single_metric("l2_stored_bytes", "Bytes recorded in L2 over all salts.", kGauge,
                               static_cast<double>(l2.total_bytes)));
-  out.push_back(single_metric("l2_ledger_memory_bytes", "Memory held by the L2 ledger.", kGauge,
+  out.push_back(single_metric("l2_ledger_memory_bytes",
+                              "Memory held by the L2 ledger and the key directory.", kGauge,
                               static_cast<double>(l2.memory_bytes)));
+  const core::DirectoryCounts directory = l2_.directory_counts();
+  MetricFamily directory_keys = metric_family(
+      "directory_keys", "Keys in the key directory with a placement in the tier.", kGauge);
+  MetricFamily directory_placements =
+      metric_family("directory_placements", "Placements in the key directory, by tier.", kGauge);
+  static constexpr const char* kTiers[2] = {"l1", "l2"};
+  for (size_t tier = 0; tier < 2; ++tier) {
+    add_sample(directory_keys, static_cast<double>(directory.keys_by_tier[tier]),
+               {{"tier", kTiers[tier]}});
+    add_sample(directory_placements, static_cast<double>(directory.placements_by_tier[tier]),
+               {{"tier", kTiers[tier]}});
+  }
+  out.push_back(std::move(directory_keys));
+  out.push_back(std::move(directory_placements));
+  out.push_back(single_metric("directory_lookups_total", "POST /directory/lookup requests served.",
+                              kCounter, static_cast<double>(l2_.directory_lookups())));
   out.push_back(single_metric("resync_keys_total", "L2 keys recorded by the startup resync.",
                               kCounter, static_cast<double>(l2.resync_keys)));
 

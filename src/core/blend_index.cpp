@@ -395,6 +395,9 @@ class BlendIndex::Shard {
   }
 
   size_t entry_count() const REQUIRES_SHARED(mu) { return entries_.live(); }
+  size_t content_count() const REQUIRES_SHARED(mu) { return by_content_.size(); }
+  size_t key_count() const REQUIRES_SHARED(mu) { return by_key_.size(); }
+  size_t table_slots() const REQUIRES_SHARED(mu) { return by_content_.capacity(); }
   size_t key_bytes() const REQUIRES_SHARED(mu) { return arena_.live_bytes(); }
   size_t memory_bytes() const REQUIRES_SHARED(mu) {
     return sizeof(*this) + entries_.memory_bytes() + arena_.memory_bytes() +
@@ -616,6 +619,20 @@ size_t BlendIndex::entry_count() const {
     n += shard->entry_count();
   }
   return n;
+}
+
+BlendIndexStats BlendIndex::stats() const {
+  ReaderMutexLock lock(scopes_mu_);
+  BlendIndexStats stats;
+  for (const auto& [scope, shard] : scopes_->shards) {
+    ReaderMutexLock shard_lock(shard->mu);
+    ++stats.scopes;
+    stats.contents += shard->content_count();
+    stats.keys += shard->key_count();
+    stats.entries += shard->entry_count();
+    stats.table_slots += shard->table_slots();
+  }
+  return stats;
 }
 
 size_t BlendIndex::object_key_bytes() const {

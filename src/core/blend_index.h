@@ -55,6 +55,15 @@ struct BlendPublishResult {
   size_t skipped_ranges = 0;  // ranges ignored: chunk count != key count, or a key too long
 };
 
+// Counts over all scopes (for /directory/stats).
+struct BlendIndexStats {
+  size_t scopes = 0;       // model scopes (namespaces)
+  size_t contents = 0;     // distinct chunk contents
+  size_t keys = 0;         // distinct object keys
+  size_t entries = 0;      // live (content, object key) pairs
+  size_t table_slots = 0;  // slots of the content hash tables
+};
+
 class BlendIndex {
  public:
   // Object keys longer than this are refused (their range is skipped).
@@ -97,6 +106,7 @@ class BlendIndex {
 
   // Live (content, object key) pairs over all scopes.
   size_t entry_count() const;
+  BlendIndexStats stats() const;
   // Bytes held by the index: entries, hash tables, interned keys, bookkeeping.
   size_t memory_bytes() const;
   // Bytes of the live object keys themselves (part of memory_bytes()).

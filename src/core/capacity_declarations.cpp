@@ -9,7 +9,7 @@ CapacityDeclarations::Outcome CapacityDeclarations::declare(std::string_view ins
                                                             uint64_t incarnation, uint64_t revision,
                                                             CacheTier tier,
                                                             std::string_view backend,
-                                                            uint64_t capacity_bytes) {
+                                                            uint64_t capacity_bytes, bool shared) {
   MutexLock lock(mutex_);
   auto it = by_instance_.find(instance_id);
   Outcome outcome = Outcome::kReplaced;
@@ -29,9 +29,10 @@ CapacityDeclarations::Outcome CapacityDeclarations::declare(std::string_view ins
       declaration.compartments.begin(), declaration.compartments.end(),
       [&](const CapacityCompartment& c) { return c.tier == tier && c.backend == backend; });
   if (compartment == declaration.compartments.end()) {
-    declaration.compartments.push_back({tier, std::string(backend), capacity_bytes});
+    declaration.compartments.push_back({tier, std::string(backend), capacity_bytes, shared});
   } else {
     compartment->capacity_bytes = capacity_bytes;
+    compartment->shared = shared;
   }
   return outcome;
 }

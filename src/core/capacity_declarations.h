@@ -23,6 +23,7 @@ struct CapacityCompartment {
   CacheTier tier = CacheTier::kL2;
   std::string backend;
   uint64_t capacity_bytes = 0;  // 0: undeclared or unlimited
+  bool shared = false;          // a fleet-shared pool (counted once in GET /instances/usage)
 
   bool operator==(const CapacityCompartment&) const = default;
 };
@@ -54,8 +55,8 @@ class CapacityDeclarations {
 
   // Applies one compartment declared under the stamp (incarnation, revision).
   Outcome declare(std::string_view instance_id, uint64_t incarnation, uint64_t revision,
-                  CacheTier tier, std::string_view backend, uint64_t capacity_bytes)
-      EXCLUDES(mutex_);
+                  CacheTier tier, std::string_view backend, uint64_t capacity_bytes,
+                  bool shared = false) EXCLUDES(mutex_);
 
   // Forgets an instance's declaration. False when it had none.
   bool forget(std::string_view instance_id) EXCLUDES(mutex_);

@@ -14,21 +14,14 @@ void EventIngest::consume(const CacheEventBatch& batch) {
   if (blend_feed_ != nullptr) blend_feed_->apply(batch);
   if (batch.type == CacheEventType::kConfig) {
     capacity_.declare(batch.instance_id, batch.incarnation, batch.capacity_revision, batch.tier,
-                      batch.backend, batch.capacity_bytes);
+                      batch.backend, batch.capacity_bytes, batch.shared);
     return;
   }
-  switch (batch.tier) {
-    case CacheTier::kL2:
-      l2_.apply_cache_events(batch.type, batch.instance_id, batch.entries);
-      break;
-    case CacheTier::kL1:
-      // TODO(directory): L1 placements (tier, backend, instance_id, incarnation, size, shared)
-      // go to the key directory; until it exists an L1 batch only advances the cursor.
-      break;
-  }
+  l2_.apply_cache_batch(batch);
 }
 
 void EventIngest::fence(std::string_view instance_id) {
+  l2_.fence_l1(instance_id);
   if (blend_feed_ != nullptr) blend_feed_->fence(instance_id);
 }
 

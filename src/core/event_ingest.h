@@ -17,12 +17,12 @@
 namespace lmcache::core {
 
 // Admits each batch through an EventGate and hands the admitted ones to their consumers:
-//   - tier l2 store/delete/access: the L2 ledger and LRU shared with the seed-era `/l2/events`
-//     (a key stored through one dialect and deleted through the other is the same key);
-//   - config: the capacity declarations;
-//   - tier l1: admitted (the cursor advances) but not applied yet.
-// A restart fences the instance: only L1 state is void then, and L2 survives fences, so the
-// fence currently removes nothing (see fence()).
+//   - store/delete/access of both tiers: the key directory, and through it (tier l2) the L2
+//     ledger and LRU shared with the seed-era `/l2/events` (a key stored through one dialect and
+//     deleted through the other is the same key);
+//   - config: the capacity declarations.
+// A restart, deregistration or timeout fences the instance: its L1 placements and L1 bytes are
+// removed from the directory; L2 survives fences.
 //
 // Thread-safe. Lock order: the gate's lock, then the L2 accounting's or the declarations'.
 class EventIngest {
@@ -81,10 +81,9 @@ class EventIngest {
   // The consumers of an admitted batch, called under the gate's lock.
   void consume(const CacheEventBatch& batch);
   // The instance's state from an earlier incarnation is void. Called under the gate's lock on a
-  // restart and when the instance is forgotten. Nothing to do in L2 (it survives fences), and the
-  // capacity registry ignores fences.
-  // TODO(directory): the key directory (key -> placements) will drop the instance's L1
-  // placements here, including shared L1 placements it reported last.
+  // restart and when the instance is forgotten: the directory drops the instance's L1
+  // placements, including shared L1 placements it reported last. L2 survives fences, and the
+  // capacity registry ignores them.
   void fence(std::string_view instance_id);
 
   L2Accounting& l2_;

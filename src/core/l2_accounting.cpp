@@ -18,13 +18,13 @@ L2BatchOutcome L2Accounting::apply_batch(std::string_view instance_id, uint64_t 
   for (const L2Event& event : events) {
     switch (event.type) {
       case L2EventType::kStore:
-        ledger_.apply_store(event.key, event.bytes, instance_id);
+        directory_.apply_seed_store(event.key, event.bytes, instance_id);
         break;
       case L2EventType::kLookup:
-        ledger_.apply_lookup(event.key);
+        directory_.apply_seed_lookup(event.key);
         break;
       case L2EventType::kDelete:
-        ledger_.apply_delete(event.key);
+        directory_.apply_seed_delete(event.key);
         break;
     }
     ++applied_[static_cast<size_t>(event.type)];
@@ -33,27 +33,74 @@ L2BatchOutcome L2Accounting::apply_batch(std::string_view instance_id, uint64_t 
   return outcome;
 }
 
-void L2Accounting::apply_cache_events(CacheEventType type, std::string_view owner,
-                                      std::span<const CacheEventEntry> entries) {
+void L2Accounting::apply_cache_batch(const CacheEventBatch& batch) {
   MutexLock lock(mutex_);
-  switch (type) {
+  directory_.apply_batch(batch);
+  if (batch.tier != CacheTier::kL2) return;
+  switch (batch.type) {
     case CacheEventType::kStore:
-      for (const CacheEventEntry& entry : entries) {
-        ledger_.apply_store(entry.key, entry.size_bytes, owner);
-      }
-      applied_[static_cast<size_t>(L2EventType::kStore)] += entries.size();
+      applied_[static_cast<size_t>(L2EventType::kStore)] += batch.entries.size();
       break;
     case CacheEventType::kDelete:
-      for (const CacheEventEntry& entry : entries) ledger_.apply_delete(entry.key);
-      applied_[static_cast<size_t>(L2EventType::kDelete)] += entries.size();
+      applied_[static_cast<size_t>(L2EventType::kDelete)] += batch.entries.size();
       break;
     case CacheEventType::kAccess:
-      for (const CacheEventEntry& entry : entries) ledger_.apply_lookup(entry.key);
-      applied_[static_cast<size_t>(L2EventType::kLookup)] += entries.size();
+      applied_[static_cast<size_t>(L2EventType::kLookup)] += batch.entries.size();
       break;
     case CacheEventType::kConfig:
       break;
   }
+}
+
+void L2Accounting::fence_l1(std::string_view instance_id) {
+  MutexLock lock(mutex_);
+  directory_.fence_l1(instance_id);
+}
+
+std::vector<L2Accounting::KeyLookup> L2Accounting::lookup(std::span<const ObjectKey> keys) const {
+  std::vector<KeyLookup> out;
+  out.reserve(keys.size());
+  MutexLock lock(mutex_);
+  ++lookups_;
+  for (const ObjectKey& key : keys) {
+    KeyLookup found;
+    found.placements = directory_.placements(key);
+    found.binding = directory_.binding(key.chunk_hash);
+    out.push_back(std::move(found));
+  }
+  return out;
+}
+
+std::pair<uint64_t, std::vector<DirectoryEntry>> L2Accounting::list_keys(
+    const PlacementFilter& filter, uint64_t offset, uint64_t limit) const {
+  MutexLock lock(mutex_);
+  return directory_.list(filter, offset, limit);
+}
+
+std::vector<size_t> L2Accounting::token_counts(std::span<const DirectoryEntry> entries) const {
+  std::vector<size_t> out;
+  out.reserve(entries.size());
+  MutexLock lock(mutex_);
+  for (const DirectoryEntry& entry : entries) {
+    const auto binding = directory_.binding(entry.key.chunk_hash);
+    out.push_back(binding == nullptr ? 0 : binding->token_ids.size());
+  }
+  return out;
+}
+
+DirectoryCounts L2Accounting::directory_counts() const {
+  MutexLock lock(mutex_);
+  return directory_.counts();
+}
+
+std::vector<ModuleUsage> L2Accounting::module_usage() const {
+  MutexLock lock(mutex_);
+  return directory_.used_bytes();
+}
+
+uint64_t L2Accounting::directory_lookups() const {
+  MutexLock lock(mutex_);
+  return lookups_;
 }
 
 void L2Accounting::record_rejected(size_t count) {
@@ -64,7 +111,7 @@ void L2Accounting::record_rejected(size_t count) {
 void L2Accounting::apply_resync(std::span<const std::pair<ObjectKey, uint64_t>> entries,
                                 std::string_view owner) {
   MutexLock lock(mutex_);
-  for (const auto& [key, bytes] : entries) ledger_.apply_store(key, bytes, owner);
+  for (const auto& [key, bytes] : entries) directory_.apply_seed_store(key, bytes, owner);
   resync_keys_ += entries.size();
 }
 
@@ -75,27 +122,27 @@ void L2Accounting::on_instance_registered(std::string_view instance_id) {
 
 EvictionPlan L2Accounting::plan_eviction(const QuotaLimits& limits, SteadyTime now) {
   MutexLock lock(mutex_);
-  return planner_.plan(ledger_, limits, now, pinned_);
+  return planner_.plan(directory_.ledger(), limits, now, pinned_);
 }
 
 size_t L2Accounting::release(std::span<const TrackedKey> victims) {
   MutexLock lock(mutex_);
-  return ledger_.release_in_flight(victims);
+  return directory_.ledger().release_in_flight(victims);
 }
 
 uint64_t L2Accounting::usage_bytes(std::string_view cache_salt) const {
   MutexLock lock(mutex_);
-  return ledger_.usage_bytes(cache_salt);
+  return directory_.ledger().usage_bytes(cache_salt);
 }
 
 std::vector<SaltUsage> L2Accounting::salts() const {
   MutexLock lock(mutex_);
-  return ledger_.salts_with_usage();
+  return directory_.ledger().salts_with_usage();
 }
 
 uint64_t L2Accounting::total_bytes() const {
   MutexLock lock(mutex_);
-  return ledger_.total_bytes();
+  return directory_.ledger().total_bytes();
 }
 
 L2Counters L2Accounting::counters() const {
@@ -107,9 +154,9 @@ L2Counters L2Accounting::counters() const {
   counters.missed_batches = sequences_.missed_batches();
   counters.rejected_events = rejected_;
   counters.resync_keys = resync_keys_;
-  counters.tracked_keys = ledger_.key_count();
-  counters.total_bytes = ledger_.total_bytes();
-  counters.memory_bytes = ledger_.memory_bytes();
+  counters.tracked_keys = directory_.ledger().key_count();
+  counters.total_bytes = directory_.ledger().total_bytes();
+  counters.memory_bytes = directory_.memory_bytes();
   return counters;
 }
 

@@ -2,13 +2,17 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/cache_event.h"
 #include "core/eviction_planner.h"
+#include "core/key_directory.h"
 #include "core/mutex.h"
 #include "core/object_key.h"
 #include "core/pinned_keys.h"
@@ -51,8 +55,8 @@ struct L2Counters {
   size_t memory_bytes = 0;
 };
 
-// The fleet's L2 accounting, safe to call from any thread: the usage ledger,
-// per-instance batch sequencing and eviction planning behind one mutex.
+// The fleet's L2 accounting, safe to call from any thread: the key directory with the usage
+// ledger it extends, per-instance batch sequencing and eviction planning behind one mutex.
 //
 // Decoding and validation happen before the call, outside the lock, so the
 // lock is held only for the O(events) ledger updates.
@@ -68,13 +72,33 @@ class L2Accounting {
   L2BatchOutcome apply_batch(std::string_view instance_id, uint64_t seq,
                              std::span<const L2Event> events);
 
-  // Applies the entries of one `POST /events` batch of tier l2, already admitted by the
-  // EventGate (no sequencing here): a store records the size and makes `owner` the owner (the
-  // last reporter, also for a shared placement: to the ledger a key is one key whoever reports
-  // it), a delete forgets the key, an access touches a tracked key. Config batches do nothing.
-  // Counted with the seed-era events of the same effect (access as lookup).
-  void apply_cache_events(CacheEventType type, std::string_view owner,
-                          std::span<const CacheEventEntry> entries);
+  // Applies one `POST /events` batch (either tier), already admitted by the EventGate (no
+  // sequencing here), to the key directory and through it to the ledger (see KeyDirectory).
+  // Config batches do nothing. Tier l2 entries are counted with the seed-era events of the same
+  // effect (access as lookup).
+  void apply_cache_batch(const CacheEventBatch& batch);
+
+  // The instance's L1 placements are void (a restart, deregistration or timeout fence).
+  void fence_l1(std::string_view instance_id);
+
+  // --- The key directory (protocol-v2.md Part B 2.4, 2.6) ---
+
+  // One looked-up key: its placements (sorted, empty when unknown) and the token binding of its
+  // chunk hash, if any.
+  struct KeyLookup {
+    std::vector<Placement> placements;
+    std::shared_ptr<const TokenBinding> binding;  // null when none
+  };
+  // Looks keys up, in order, under one lock; counted as one directory lookup.
+  std::vector<KeyLookup> lookup(std::span<const ObjectKey> keys) const;
+  // A page of the directory and the number of matching keys (KeyDirectory::list).
+  std::pair<uint64_t, std::vector<DirectoryEntry>> list_keys(const PlacementFilter& filter,
+                                                             uint64_t offset, uint64_t limit) const;
+  // Token count of a chunk hash's binding (0 when none), for a listed page.
+  std::vector<size_t> token_counts(std::span<const DirectoryEntry> entries) const;
+  DirectoryCounts directory_counts() const;
+  std::vector<ModuleUsage> module_usage() const;
+  uint64_t directory_lookups() const;
 
   // Counts events of a batch that were rejected before apply_batch (invalid keys).
   void record_rejected(size_t count);
@@ -110,13 +134,14 @@ class L2Accounting {
 
  private:
   mutable Mutex mutex_;
-  UsageLedger ledger_ GUARDED_BY(mutex_);
+  KeyDirectory directory_ GUARDED_BY(mutex_);  // holds the ledger
   SequenceTracker sequences_ GUARDED_BY(mutex_);
   const PinnedKeys* const pinned_;  // keys never chosen as victims; may be null
   const EvictionPlanner planner_;   // configuration only; the in-flight state is in ledger_
   std::array<uint64_t, kL2EventTypes> applied_ GUARDED_BY(mutex_){};  // applied events by type
-  uint64_t resync_keys_ GUARDED_BY(mutex_) = 0;  // keys recorded by apply_resync
-  uint64_t rejected_ GUARDED_BY(mutex_) = 0;     // events counted by record_rejected
+  uint64_t resync_keys_ GUARDED_BY(mutex_) = 0;      // keys recorded by apply_resync
+  uint64_t rejected_ GUARDED_BY(mutex_) = 0;         // events counted by record_rejected
+  mutable uint64_t lookups_ GUARDED_BY(mutex_) = 0;  // calls of lookup()
 };
 
 }  // namespace lmcache::core

@@ -15,71 +15,7 @@ inline uint64_t mix(uint64_t h, uint64_t v) {
   return h ^ (h >> 29);
 }
 
-// Bytes of an unordered_flat_{set,map} bucket array holding `slot` sized values.
-template <typename Table>
-size_t flat_table_bytes(const Table& table, size_t slot) {
-  const size_t buckets = table.bucket_count();
-  if (buckets == 0) return 0;
-  // capacity() is groups * 15 - 1; each group adds 16 bytes of metadata.
-  return (buckets + 1) * slot + (buckets + 1) / 15 * 16;
-}
-
-size_t string_heap_bytes(const std::string& s) {
-  // libstdc++ keeps up to 15 chars inline.
-  return s.capacity() > 15 ? s.capacity() + 1 : 0;
-}
-
 }  // namespace
-
-// ---------------------------------------------------------------------------------- Interner
-
-std::optional<uint32_t> UsageLedger::Interner::find(std::string_view s) const {
-  // Consecutive events nearly always carry the same model and salt: compare before hashing.
-  if (last_ != kNone && names_[last_] == s) return last_;
-  auto it = map_.find(s);
-  if (it == map_.end()) return std::nullopt;
-  last_ = it->second;
-  return it->second;
-}
-
-uint32_t UsageLedger::Interner::acquire(std::string_view s) {
-  auto it = map_.find(s);
-  if (it != map_.end()) {
-    ++refs_[it->second];
-    return it->second;
-  }
-  uint32_t id;
-  if (!free_ids_.empty()) {
-    id = free_ids_.back();
-    free_ids_.pop_back();
-    names_[id] = std::string(s);
-    refs_[id] = 1;
-  } else {
-    id = static_cast<uint32_t>(names_.size());
-    names_.emplace_back(s);
-    refs_.push_back(1);
-  }
-  map_.emplace(names_[id], id);
-  last_ = id;
-  return id;
-}
-
-void UsageLedger::Interner::release(uint32_t id) {
-  assert(refs_[id] > 0);
-  if (--refs_[id] != 0) return;
-  map_.erase(std::string_view(names_[id]));
-  names_[id] = std::string();
-  free_ids_.push_back(id);
-  if (last_ == id) last_ = kNone;
-}
-
-size_t UsageLedger::Interner::memory_bytes() const {
-  size_t total = flat_table_bytes(map_, sizeof(std::pair<std::string, uint32_t>));
-  for (const auto& [name, id] : map_) total += 2 * string_heap_bytes(name);  // map key + names_
-  total += names_.capacity() * sizeof(std::string) + refs_.capacity() * sizeof(uint64_t) +
-           free_ids_.capacity() * sizeof(uint32_t);
-  return total;
-}
 
 // ---------------------------------------------------------------------------------- Index
 
@@ -136,13 +72,18 @@ UsageLedger::UsageLedger() : index_(0, IndexHash{this}, IndexEq{this}) {}
 
 UsageLedger::~UsageLedger() = default;
 
-uint32_t UsageLedger::find(ObjectKeyView key) const {
+uint32_t UsageLedger::find_record(ObjectKeyView key) const {
   const auto model = models_.find(key.model_name);
   if (!model) return kNone;
   const auto salt = salt_names_.find(key.cache_salt);
   if (!salt) return kNone;
   auto it = index_.find(Probe{key.chunk_hash, *model, *salt, key.kv_rank, key.object_group_id});
   return it == index_.end() ? kNone : *it;
+}
+
+uint32_t UsageLedger::find(ObjectKeyView key) const {
+  const uint32_t id = find_record(key);
+  return id != kNone && rec(id).state != State::kDetached ? id : kNone;
 }
 
 uint32_t UsageLedger::allocate() {
@@ -230,32 +171,21 @@ void UsageLedger::touch(uint32_t id) {
 }
 
 void UsageLedger::apply_store(ObjectKeyView key, uint64_t bytes, std::string_view owner) {
+  store_record(acquire_record(key), bytes, owner);
+}
+
+uint32_t UsageLedger::acquire_record(ObjectKeyView key) {
   const auto model_id = models_.find(key.model_name);
   const auto salt_id = salt_names_.find(key.cache_salt);
-  uint32_t found = kNone;
   if (model_id && salt_id) {
     auto it =
         index_.find(Probe{key.chunk_hash, *model_id, *salt_id, key.kv_rank, key.object_group_id});
-    if (it != index_.end()) found = *it;
-  }
-  if (found != kNone) {
-    Record& r = rec(found);
-    SaltState& salt = salts_[r.salt];
-    salt.bytes = salt.bytes - r.bytes + bytes;
-    total_bytes_ = total_bytes_ - r.bytes + bytes;
-    r.bytes = bytes;
-    if (!owner.empty() && (r.owner == kNone || owners_.name(r.owner) != owner)) {
-      const uint32_t new_owner = owners_.acquire(owner);
-      if (r.owner != kNone) owners_.release(r.owner);
-      r.owner = new_owner;
-    }
-    touch(found);
-    return;
+    if (it != index_.end()) return *it;
   }
 
   const uint32_t id = allocate();
   Record& r = rec(id);
-  r.bytes = bytes;
+  r.bytes = 0;
   r.in_flight_until = 0;
   r.prev = r.next = kNone;
   // Reuse the ids found above: one string lookup per field per store.
@@ -273,8 +203,8 @@ void UsageLedger::apply_store(ObjectKeyView key, uint64_t bytes, std::string_vie
   }
   r.kv_rank = key.kv_rank;
   r.group = key.object_group_id;
-  r.owner = owner.empty() ? kNone : owners_.acquire(owner);
-  r.state = State::kLru;
+  r.owner = kNone;
+  r.state = State::kDetached;
   std::memset(r.hash, 0, kInlineHash);
   std::memcpy(r.hash, key.chunk_hash.data(), std::min(key.chunk_hash.size(), kInlineHash));
   if (key.chunk_hash.size() > kInlineHash) {
@@ -284,12 +214,73 @@ void UsageLedger::apply_store(ObjectKeyView key, uint64_t bytes, std::string_vie
     r.hash_len = static_cast<uint8_t>(key.chunk_hash.size());
   }
   index_.insert(id);
-
   if (r.salt >= salts_.size()) salts_.resize(r.salt + 1);
+  return id;
+}
+
+void UsageLedger::store_record(uint32_t id, uint64_t bytes, std::string_view owner) {
+  Record& r = rec(id);
   SaltState& salt = salts_[r.salt];
-  push_back(salt.lru, id);
-  salt.bytes += bytes;
-  total_bytes_ += bytes;
+  if (r.state == State::kDetached) {
+    r.bytes = 0;
+    r.state = State::kLru;
+    push_back(salt.lru, id);
+    ++l2_keys_;
+  } else {
+    touch(id);
+  }
+  salt.bytes = salt.bytes - r.bytes + bytes;
+  total_bytes_ = total_bytes_ - r.bytes + bytes;
+  r.bytes = bytes;
+  if (!owner.empty() && (r.owner == kNone || owners_.name(r.owner) != owner)) {
+    const uint32_t new_owner = owners_.acquire(owner);
+    if (r.owner != kNone) owners_.release(r.owner);
+    r.owner = new_owner;
+  }
+}
+
+void UsageLedger::resize_record(uint32_t id, uint64_t bytes) {
+  Record& r = rec(id);
+  if (r.state == State::kDetached) return;
+  SaltState& salt = salts_[r.salt];
+  salt.bytes = salt.bytes - r.bytes + bytes;
+  total_bytes_ = total_bytes_ - r.bytes + bytes;
+  r.bytes = bytes;
+}
+
+bool UsageLedger::touch_record(uint32_t id) {
+  if (rec(id).state == State::kDetached) return false;
+  touch(id);
+  return true;
+}
+
+bool UsageLedger::record_in_l2(uint32_t id) const {
+  const State state = rec(id).state;
+  return state == State::kLru || state == State::kInFlight;
+}
+
+void UsageLedger::detach_record(uint32_t id) {
+  Record& r = rec(id);
+  if (r.state == State::kDetached) return;
+  SaltState& salt = salts_[r.salt];
+  unlink(list_of(r), id);
+  salt.bytes -= r.bytes;
+  total_bytes_ -= r.bytes;
+  r.bytes = 0;
+  if (r.owner != kNone) owners_.release(r.owner);
+  r.owner = kNone;
+  r.state = State::kDetached;
+  --l2_keys_;
+}
+
+void UsageLedger::release_record(uint32_t id) {
+  detach_record(id);
+  Record& r = rec(id);
+  index_.erase(id);  // hashes the record: do it before the record is released
+  if (r.hash_len == kSpilledHash) long_hashes_.erase(id);
+  models_.release(r.model);
+  salt_names_.release(r.salt);
+  free_record(id);
 }
 
 bool UsageLedger::apply_lookup(ObjectKeyView key) {
@@ -302,17 +293,7 @@ bool UsageLedger::apply_lookup(ObjectKeyView key) {
 bool UsageLedger::apply_delete(ObjectKeyView key) {
   const uint32_t id = find(key);
   if (id == kNone) return false;
-  Record& r = rec(id);
-  SaltState& salt = salts_[r.salt];
-  unlink(list_of(r), id);
-  salt.bytes -= r.bytes;
-  total_bytes_ -= r.bytes;
-  index_.erase(id);  // hashes the record: do it before the record is released
-  if (r.hash_len == kSpilledHash) long_hashes_.erase(id);
-  models_.release(r.model);
-  salt_names_.release(r.salt);
-  if (r.owner != kNone) owners_.release(r.owner);
-  free_record(id);
+  release_record(id);
   return true;
 }
 

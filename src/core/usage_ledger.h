@@ -15,7 +15,7 @@
 
 #include "core/object_key.h"
 #include "core/pinned_keys.h"
-#include "core/string_hash.h"
+#include "core/string_interner.h"
 
 namespace lmcache::core {
 
@@ -47,6 +47,9 @@ struct TrackedKey {
 // is in use, so the stale victim choice is dropped (if the delete still lands, its delete event
 // forgets the key as usual).
 //
+// Records may also exist detached from L2 for KeyDirectory (see "Records" below); those count
+// nowhere in L2.
+//
 // Memory: about 80 bytes of record plus 5-12 bytes of index per key (see memory_bytes()); model
 // names, salts and owners are interned, hashes up to 32 bytes are stored inline.
 //
@@ -74,7 +77,7 @@ class UsageLedger {
   // Keys tracked for a salt, including keys in flight.
   uint64_t key_count(std::string_view cache_salt) const;
   // Keys tracked over all salts.
-  uint64_t key_count() const { return index_.size(); }
+  uint64_t key_count() const { return l2_keys_; }
   // Bytes recorded over all salts.
   uint64_t total_bytes() const { return total_bytes_; }
   // Every salt with at least one tracked key (including zero-size ones), in no particular order.
@@ -132,6 +135,36 @@ class UsageLedger {
   // Heap bytes held by the ledger: record slab, index, interned strings, side tables.
   size_t memory_bytes() const;
 
+  // --- Records (used by KeyDirectory) ---
+  //
+  // Every key has at most one record, found through the one index. A record is either in L2
+  // (what everything above sees: totals, LRU, salt counts, contains()) or detached: known to the
+  // caller (e.g. a key held only in L1) but absent from every L2 figure. Record ids are stable
+  // while the record lives and lie in [0, record_id_end()); a released id is reused.
+  static constexpr uint32_t kNoRecord = 0xFFFFFFFFu;
+
+  // The record of a key, in L2 or detached; kNoRecord when none.
+  uint32_t find_record(ObjectKeyView key) const;
+  // The record of a key, created detached when missing.
+  uint32_t acquire_record(ObjectKeyView key);
+  // Puts a record in L2 (if detached) with `bytes`, makes it most recent and `owner` its owner.
+  void store_record(uint32_t id, uint64_t bytes, std::string_view owner);
+  // Sets the size of a record in L2 without touching its recency.
+  void resize_record(uint32_t id, uint64_t bytes);
+  // Makes a record in L2 most recent; false (nothing done) when detached.
+  bool touch_record(uint32_t id);
+  // Takes a record out of L2 (totals, lists, owner) and keeps it detached.
+  void detach_record(uint32_t id);
+  // Forgets a record (in L2 or detached) and frees its id.
+  void release_record(uint32_t id);
+  bool record_in_l2(uint32_t id) const;
+  ObjectKey record_key(uint32_t id) const { return key_of(id); }
+  std::string_view record_hash(uint32_t id) const { return hash_of(id); }
+  // One past the highest record id ever used.
+  uint32_t record_id_end() const { return next_unused_; }
+  // True for a live record (in L2 or detached).
+  bool record_live(uint32_t id) const { return id < next_unused_ && rec(id).state != State::kFree; }
+
  private:
   static constexpr uint32_t kNone = 0xFFFFFFFFu;
   static constexpr uint32_t kBlockBits = 16;  // records per slab block: 65536
@@ -139,7 +172,7 @@ class UsageLedger {
   static constexpr size_t kInlineHash = 32;
   static constexpr uint8_t kSpilledHash = 0xFF;  // hash_len marker: bytes live in long_hashes_
 
-  enum class State : uint8_t { kFree, kLru, kInFlight };
+  enum class State : uint8_t { kFree, kLru, kInFlight, kDetached };
 
   // One tracked key. 80 bytes.
   struct Record {
@@ -172,26 +205,6 @@ class UsageLedger {
     List in_flight;
   };
 
-  // Strings mapped to small reference-counted ids; an id is reused once its count drops to 0.
-  class Interner {
-   public:
-    std::optional<uint32_t> find(std::string_view s) const;
-    uint32_t acquire(std::string_view s);  // finds or adds, and counts one more reference
-    void add_ref(uint32_t id) { ++refs_[id]; }
-    void release(uint32_t id);  // one reference less; forgets the string at 0
-    const std::string& name(uint32_t id) const { return names_[id]; }
-    size_t live() const { return map_.size(); }
-    size_t capacity() const { return names_.size(); }
-    size_t memory_bytes() const;
-
-   private:
-    boost::unordered_flat_map<std::string, uint32_t, StringHash, StringEqual> map_;
-    std::vector<std::string> names_;  // by id; "" when free
-    std::vector<uint64_t> refs_;      // by id
-    std::vector<uint32_t> free_ids_;
-    mutable uint32_t last_ = kNone;  // id of the string found last; a cache, kNone when unset
-  };
-
   // A key as the index sees it before it has a record.
   struct Probe {
     std::string_view hash;
@@ -221,7 +234,7 @@ class UsageLedger {
   std::string_view hash_of(uint32_t id) const;
   static size_t hash_probe(const Probe& p) noexcept;
 
-  // Record id of a key, or kNone.
+  // Record id of a key in L2, or kNone (also for a detached record).
   uint32_t find(ObjectKeyView key) const;
   uint32_t allocate();
   void free_record(uint32_t id);
@@ -244,11 +257,12 @@ class UsageLedger {
   uint32_t free_head_ = kNone;                     // freed records, linked through next
   boost::unordered_flat_set<uint32_t, IndexHash, IndexEq> index_;
   boost::unordered_flat_map<uint32_t, std::string> long_hashes_;  // hashes over 32 bytes
-  Interner models_;
-  Interner salt_names_;  // salt ids index salts_
-  Interner owners_;
+  StringInterner models_;
+  StringInterner salt_names_;  // salt ids index salts_
+  StringInterner owners_;
   std::vector<SaltState> salts_;
   uint64_t total_bytes_ = 0;
+  uint64_t l2_keys_ = 0;  // records in L2
 };
 
 }  // namespace lmcache::core

@@ -32,7 +32,6 @@ std::variant<TokenKeysRequest, HttpResponse> decode_pin_request(const RouteReque
   auto body = parse_json_body(request.message.body(), errors);
   const json::object* object = body ? body_object(*body, errors) : nullptr;
   if (object == nullptr) return errors.to_response();
-
   FieldReader fields(*object, json::array{"body"}, errors);
   std::optional<HttpResponse> too_many;
   auto out = read_token_keys_request(fields, TokenKeysRules{}, too_many);

@@ -106,9 +106,10 @@ TEST_F(EventIngestTest, SeedEraStoreIsDeletedThroughTheV2Stream) {
   EXPECT_EQ(l2_.counters().tracked_keys, 0u);
 }
 
-TEST_F(EventIngestTest, L1BatchAdvancesTheCursorButLeavesL2Alone) {
+TEST_F(EventIngestTest, L1BatchAdvancesTheCursorAndFillsTheDirectoryButLeavesL2Alone) {
   EXPECT_EQ(offer("mp-a", 1, 1, CacheEventType::kStore, "a", CacheTier::kL1), Verdict::kAdmitted);
   EXPECT_EQ(l2_.counters().tracked_keys, 0u);
+  EXPECT_EQ(l2_.directory_counts().keys_by_tier[0], 1u);
   EXPECT_EQ(ingest_.gate().cursor("mp-a")->last_seq, 1u);
   EXPECT_EQ(offer("mp-a", 1, 1, CacheEventType::kStore, "b"), Verdict::kDuplicate);
 }
@@ -129,6 +130,30 @@ TEST_F(EventIngestTest, RestartKeepsL2) {
   EXPECT_EQ(offer("mp-a", 2, 1, CacheEventType::kStore, "b"), Verdict::kAdmitted);
   EXPECT_EQ(l2_.usage_bytes("salt"), 200u);
   EXPECT_EQ(ingest_.counters().batches.fences, 1u);
+}
+
+TEST_F(EventIngestTest, RestartAndForgettingFenceTheInstancesL1PlacementsOnly) {
+  offer("mp-a", 1, 1, CacheEventType::kStore, "ab", CacheTier::kL1);
+  offer("mp-a", 1, 2, CacheEventType::kStore, "a");
+  offer("mp-b", 1, 1, CacheEventType::kStore, "b", CacheTier::kL1);
+  EXPECT_EQ(l2_.directory_counts().placements, 4u);
+
+  offer("mp-a", 2, 1, CacheEventType::kStore, "c", CacheTier::kL1);  // restart: fence
+  const std::string a = hash('a');
+  const std::string b = hash('b');
+  EXPECT_EQ(l2_.lookup(std::vector<ObjectKey>{{a, "m", 0, 0, "salt"}})[0].placements,
+            (std::vector<Placement>{{CacheTier::kL2, "fs", "mp-a", 1, 100, false}}));
+  EXPECT_EQ(l2_.lookup(std::vector<ObjectKey>{{b, "m", 0, 0, "salt"}})[0].placements,
+            (std::vector<Placement>{{CacheTier::kL1, "fs", "mp-b", 1, 100, false}}));
+  EXPECT_EQ(l2_.usage_bytes("salt"), 100u);
+
+  ingest_.on_instance_timed_out("mp-b");
+  EXPECT_TRUE(l2_.lookup(std::vector<ObjectKey>{{b, "m", 0, 0, "salt"}})[0].placements.empty());
+  ingest_.on_instance_deregistered("mp-a");
+  const DirectoryCounts counts = l2_.directory_counts();
+  EXPECT_EQ(counts.keys, 1u);  // only a's L2 placement is left
+  EXPECT_EQ(counts.placements, 1u);
+  EXPECT_TRUE(counts.l1_keys_by_instance.empty());
 }
 
 TEST_F(EventIngestTest, ConfigBatchDeclaresCapacityUnderTheGate) {
