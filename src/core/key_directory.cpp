@@ -1,6 +1,7 @@
 #include "core/key_directory.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <tuple>
@@ -516,6 +517,95 @@ size_t KeyDirectory::memory_bytes() const {
              binding->token_ids.capacity() * sizeof(uint32_t);
   }
   return total;
+}
+
+// ---------------------------------------------------------------------------------- Checkpoint
+
+void KeyDirectory::save(SnapshotWriter& out) const {
+  InternedStringWriter strings;
+  Placements placements;
+  auto save_record = [&](uint32_t id) {
+    const ObjectKeyView key = ledger_.record_view(id);
+    out.str(key.chunk_hash);
+    strings.put(out, key.model_name);
+    out.u32(static_cast<uint32_t>(key.kv_rank));
+    out.u32(key.object_group_id);
+    strings.put(out, key.cache_salt);
+    strings.put(out, ledger_.record_owner(id));
+    out.f64(slot(id).last_access);
+    load(id, placements);
+    out.u32(static_cast<uint32_t>(placements.size()));
+    for (const Packed& p : placements) {
+      out.u8(p.flags);
+      strings.put(out, backends_.name(p.backend));
+      strings.put(out, instances_.name(holders_[p.holder].instance));
+      out.u64(holders_[p.holder].incarnation);
+      out.u64(p.size);
+    }
+  };
+  // The record count first: keys in L2, then the records held only in L1.
+  uint64_t records = ledger_.key_count();
+  for (uint32_t id = 0; id < ledger_.record_id_end(); ++id) {
+    if (ledger_.record_live(id) && !ledger_.record_in_l2(id)) ++records;
+  }
+  out.u64(records);
+  ledger_.for_each_record_by_recency(save_record);
+  for (uint32_t id = 0; id < ledger_.record_id_end(); ++id) {
+    if (ledger_.record_live(id) && !ledger_.record_in_l2(id)) save_record(id);
+  }
+  out.u64(bindings_.size());
+  for (const auto& [hash, binding] : bindings_) {
+    out.str(hash);
+    out.i64(binding->token_offset);
+    out.u64(binding->token_ids.size());
+    out.raw(binding->token_ids.data(), binding->token_ids.size() * sizeof(uint32_t));
+  }
+}
+
+bool KeyDirectory::load(SnapshotReader& in) {
+  InternedStringReader strings;
+  // A record takes at least 40 bytes: hash length, model, rank, group, salt, owner, last_access
+  // and the placement count.
+  const uint64_t records = in.count(40);
+  for (uint64_t i = 0; i < records && in.ok(); ++i) {
+    ObjectKeyView key;
+    key.chunk_hash = in.str();
+    key.model_name = strings.get(in);
+    key.kv_rank = static_cast<int32_t>(in.u32());
+    key.object_group_id = in.u32();
+    key.cache_salt = strings.get(in);
+    const std::string_view owner = strings.get(in);
+    const double last_access = in.f64();
+    const uint32_t count = in.u32();
+    if (!in.ok() || count == 0 || count > in.remaining() / 25) return false;
+    const uint32_t id = ledger_.acquire_record(key);
+    for (uint32_t p = 0; p < count && in.ok(); ++p) {
+      const uint8_t flags = in.u8();
+      const std::string_view backend = strings.get(in);
+      const std::string_view instance = strings.get(in);
+      const uint64_t incarnation = in.u64();
+      const uint64_t size = in.u64();
+      if (!in.ok() || (flags & ~(kL2 | kShared)) != 0) return false;
+      // store() makes an L2 key most recent with `owner` as its owner, so the records, saved in
+      // LRU order, come back in that order.
+      store(id,
+            Packed{size, acquire_holder(instance, incarnation), acquire_backend(backend), flags},
+            owner, last_access);
+    }
+  }
+  const uint64_t bindings = in.count(20);
+  for (uint64_t i = 0; i < bindings && in.ok(); ++i) {
+    const std::string_view hash = in.str();
+    auto binding = std::make_shared<TokenBinding>();
+    binding->token_offset = in.i64();
+    const uint64_t tokens = in.count(sizeof(uint32_t));
+    const std::string_view raw = in.raw(tokens * sizeof(uint32_t));
+    if (!in.ok()) return false;
+    binding->token_ids.resize(tokens);
+    std::memcpy(binding->token_ids.data(), raw.data(), raw.size());
+    bindings_.insert_or_assign(std::string(hash), std::move(binding));
+  }
+  return in.ok();
 }
 
 }  // namespace lmcache::core

@@ -16,6 +16,7 @@
 
 #include "core/cache_event.h"
 #include "core/object_key.h"
+#include "core/snapshot_stream.h"
 #include "core/string_hash.h"
 #include "core/string_interner.h"
 #include "core/usage_ledger.h"
@@ -137,6 +138,15 @@ class KeyDirectory {
 
   UsageLedger& ledger() { return ledger_; }
   const UsageLedger& ledger() const { return ledger_; }
+
+  // For a checkpoint: every key with its placements, last_access and L2 owner (keys in L2 in
+  // each salt's LRU order, then those held only in L1), and the token bindings. In-flight marks
+  // and counters are not saved.
+  void save(SnapshotWriter& out) const;
+  // Stores what save() wrote into this (empty) directory, so every placement, size, owner,
+  // last_access, binding and each salt's LRU order come back (keys in flight are eligible
+  // again). False on malformed input (part of it may have been applied).
+  bool load(SnapshotReader& in);
 
   // Heap bytes of the ledger plus the directory's slots, side tables, interned names and bindings.
   size_t memory_bytes() const;

@@ -162,38 +162,12 @@ L2Counters L2Accounting::counters() const {
 
 void L2Accounting::save(SnapshotWriter& out) const {
   sequences_.save(out);
-  out.u64(ledger_.key_count());
-  InternedStringWriter strings;
-  ledger_.for_each_by_recency([&](ObjectKeyView key, uint64_t bytes, std::string_view owner) {
-    out.str(key.chunk_hash);
-    strings.put(out, key.model_name);
-    out.u32(static_cast<uint32_t>(key.kv_rank));
-    out.u32(key.object_group_id);
-    strings.put(out, key.cache_salt);
-    out.u64(bytes);
-    strings.put(out, owner);
-  });
+  directory_.save(out);
 }
 
 bool L2Accounting::load(SnapshotReader& in) {
   MutexLock lock(mutex_);
-  if (!sequences_.load(in)) return false;
-  // A key takes at least 32 bytes: 5 u32 (hash length, model, rank, group, salt), a u64 size
-  // and a u32 owner.
-  const uint64_t keys = in.count(32);
-  InternedStringReader strings;
-  for (uint64_t i = 0; i < keys && in.ok(); ++i) {
-    ObjectKeyView key;
-    key.chunk_hash = in.str();
-    key.model_name = strings.get(in);
-    key.kv_rank = static_cast<int32_t>(in.u32());
-    key.object_group_id = in.u32();
-    key.cache_salt = strings.get(in);
-    const uint64_t bytes = in.u64();
-    const std::string_view owner = strings.get(in);
-    if (in.ok()) ledger_.apply_store(key, bytes, owner);
-  }
-  return in.ok();
+  return sequences_.load(in) && directory_.load(in);
 }
 
 }  // namespace lmcache::core

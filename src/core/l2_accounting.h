@@ -124,8 +124,8 @@ class L2Accounting {
 
   // The lock that freezes the accounting (for a checkpoint; see EventIngest::freeze).
   Mutex& mutex() const RETURN_CAPABILITY(mutex_) { return mutex_; }
-  // Every tracked key with its size and owner, salt by salt in LRU order (keys in flight as the
-  // least recent), and the seed-era sequence cursors. Counters are not saved.
+  // The seed-era sequence cursors and the key directory (every key with its placements, owner
+  // and last_access, each salt's LRU order, the token bindings). Counters are not saved.
   void save(SnapshotWriter& out) const REQUIRES(mutex_);
   // Stores what a save() wrote into this accounting, in order, so each salt's LRU order comes
   // back (keys that were in flight are eligible again). Meant for an empty accounting at start.

@@ -108,6 +108,12 @@ void UsageLedger::free_record(uint32_t id) {
 
 ObjectKey UsageLedger::key_of(uint32_t id) const { return view_of(id).to_key(); }
 
+std::string_view UsageLedger::record_owner(uint32_t id) const {
+  const Record& r = rec(id);
+  if (r.state == State::kDetached || r.owner == kNone) return {};
+  return owners_.name(r.owner);
+}
+
 ObjectKeyView UsageLedger::view_of(uint32_t id) const {
   const Record& r = rec(id);
   return ObjectKeyView(hash_of(id), models_.name(r.model), r.kv_rank, r.group,

@@ -114,20 +114,15 @@ class UsageLedger {
   size_t release_in_flight(std::span<const ObjectKey> keys);
   size_t release_in_flight(std::span<const TrackedKey> victims);
 
-  // Calls f(ObjectKeyView key, uint64_t bytes, std::string_view owner) for every tracked key,
-  // salt by salt, each salt's keys from the least to the most recent, its keys in flight first
-  // (they were its least recent when chosen). Storing the keys of an empty ledger in this order
-  // rebuilds every salt's LRU order, with the in-flight keys back at the LRU end. The views are
-  // valid during the call only.
+  // Calls f(record id) for every key in L2, salt by salt, each salt's keys from the least to the
+  // most recent, its keys in flight first (they were its least recent when chosen). Storing the
+  // keys of an empty ledger in this order rebuilds every salt's LRU order, with the in-flight
+  // keys back at the LRU end.
   template <typename F>
-  void for_each_by_recency(F&& f) const {
+  void for_each_record_by_recency(F&& f) const {
     for (uint32_t salt = 0; salt < salts_.size(); ++salt) {
       for (const List* list : {&salts_[salt].in_flight, &salts_[salt].lru}) {
-        for (uint32_t id = list->head; id != kNone; id = rec(id).next) {
-          const Record& r = rec(id);
-          f(view_of(id), r.bytes,
-            r.owner == kNone ? std::string_view() : std::string_view(owners_.name(r.owner)));
-        }
+        for (uint32_t id = list->head; id != kNone; id = rec(id).next) f(id);
       }
     }
   }
@@ -159,6 +154,9 @@ class UsageLedger {
   void release_record(uint32_t id);
   bool record_in_l2(uint32_t id) const;
   ObjectKey record_key(uint32_t id) const { return key_of(id); }
+  ObjectKeyView record_view(uint32_t id) const { return view_of(id); }
+  // The owner of a record in L2 ("" when unknown or detached).
+  std::string_view record_owner(uint32_t id) const;
   std::string_view record_hash(uint32_t id) const { return hash_of(id); }
   // One past the highest record id ever used.
   uint32_t record_id_end() const { return next_unused_; }

@@ -3,8 +3,11 @@
 // salt's LRU order, the seed-era sequence cursors).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/event_ingest.h"
@@ -24,17 +27,24 @@ struct State {
   EventIngest events{l2};
 
   void post(std::string_view instance, uint64_t incarnation, uint64_t seq, CacheEventType type,
-            const std::string& hashes, std::string_view salt = "t", uint64_t size = 100) {
+            const std::string& hashes, std::string_view salt = "t", uint64_t size = 100,
+            CacheTier tier = CacheTier::kL2, bool shared = false, double ts = 0,
+            std::span<const int64_t> tokens = {}) {
     std::vector<std::string> keys;
     for (char c : hashes) keys.push_back(hash(c));
     std::vector<CacheEventEntry> entries;
-    for (const auto& k : keys) entries.push_back({ObjectKeyView(k, "m", 3, 1, salt), size, {}, -1});
+    for (const auto& k : keys) {
+      entries.push_back({ObjectKeyView(k, "m", 3, 1, salt), size, tokens, tokens.empty() ? -1 : 0});
+    }
     CacheEventBatch batch;
     batch.instance_id = instance;
     batch.incarnation = incarnation;
     batch.seq = seq;
     batch.type = type;
-    batch.backend = "fs";
+    batch.tier = tier;
+    batch.backend = tier == CacheTier::kL2 ? "fs" : "cpu";
+    batch.shared = shared;
+    batch.ts = ts;
     batch.entries = entries;
     events.ingest(batch);
   }
@@ -146,6 +156,47 @@ TEST(DerivedStateSnapshotTest, EveryTruncationFailsTheLoad) {
     SnapshotReader in(std::string_view(bytes).substr(0, cut));
     EXPECT_FALSE(after.events.load(in) && in.at_end()) << "cut at " << cut;
   }
+}
+
+TEST(DerivedStateSnapshotTest, DirectoryPlacementsBindingsAndLastAccessComeBack) {
+  State before;
+  const int64_t tokens[] = {5, 6, 7};
+  before.post("a", 1, 1, CacheEventType::kStore, "p", "t", 100, CacheTier::kL2, false, 10.5,
+              tokens);
+  before.post("b", 2, 1, CacheEventType::kStore, "p", "t", 300, CacheTier::kL2, false, 12);
+  before.post("a", 1, 2, CacheEventType::kStore, "pq", "t", 7, CacheTier::kL1, false, 11);
+  before.post("a", 1, 3, CacheEventType::kStore, "r", "t", 9, CacheTier::kL2, true, 3);
+  before.post("b", 2, 2, CacheEventType::kStore, "r", "t", 11, CacheTier::kL2, true, 4);
+  const std::string bytes = before.saved();
+
+  State after;
+  SnapshotReader in(bytes);
+  ASSERT_TRUE(after.events.load(in));
+  EXPECT_TRUE(in.at_end());
+  // Every key with its placements and last_access, in key order.
+  auto listing = [](const State& state) {
+    auto [total, entries] = state.l2.list_keys(PlacementFilter{}, 0, 100);
+    std::vector<std::tuple<std::string, std::vector<Placement>, double>> out;
+    for (const DirectoryEntry& entry : entries) {
+      out.emplace_back(entry.key.chunk_hash, entry.placements, entry.last_access);
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+    return out;
+  };
+  EXPECT_EQ(listing(after), listing(before));
+  EXPECT_EQ(listing(after).size(), 3u);
+  EXPECT_EQ(after.l2.usage_bytes("t"), 100u + 300 + 11);  // q is held in L1 only
+  EXPECT_EQ(after.l2.directory_counts().placements, before.l2.directory_counts().placements);
+  const std::string p = hash('p');
+  const ObjectKey key_p = ObjectKeyView(p, "m", 3, 1, "t").to_key();
+  const auto found = after.l2.lookup(std::span<const ObjectKey>(&key_p, 1));
+  ASSERT_NE(found[0].binding, nullptr);
+  EXPECT_EQ(found[0].binding->token_ids, (std::vector<uint32_t>{5, 6, 7}));
+  EXPECT_EQ(found[0].binding->token_offset, 0);
+  // The L1 placements are fenced as before the restart.
+  after.events.on_instance_deregistered("a");
+  EXPECT_EQ(listing(after).size(), 2u);
 }
 
 }  // namespace
