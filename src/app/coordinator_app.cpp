@@ -18,6 +18,7 @@
 #include "app/core_state_metrics.h"
 #include "app/event_ingest_metrics.h"
 #include "app/eviction_loop.h"
+#include "app/ha_mode.h"
 #include "app/health_sweep.h"
 #include "app/periodic_task.h"
 #include "app/startup_resync.h"
@@ -26,10 +27,12 @@
 #include "core/event_ingest.h"
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
+#include "core/mutex.h"
 #include "core/pins.h"
 #include "core/quota_store.h"
 #include "core/token_chain_hasher.h"
 #include "http/blend_routes.h"
+#include "http/cluster_routes.h"
 #include "http/event_routes.h"
 #include "http/http_server.h"
 #include "http/l2_routes.h"
@@ -68,7 +71,9 @@ struct CoordinatorApp::Impl {
   explicit Impl(CoordinatorConfig cfg)
       : config(std::move(cfg)),
         io(static_cast<int>(io_thread_count())),
-        quotas(config.state_path, config.default_quota_bytes),
+        // HA mode keeps quotas in etcd; the local store is a copy of them.
+        quotas(config.ha() ? std::string(core::QuotaStore::kInMemory) : config.state_path,
+               config.default_quota_bytes),
         pins(quotas),
         l2(eviction_config(config), &pins.keys()),
         blend(config.blend_chunk_size, config.blend_probe_stride),
@@ -89,6 +94,7 @@ struct CoordinatorApp::Impl {
     });
     http::add_prefetch_routes(router, registry, prefetch_forwarder());
     http::add_pin_routes(router, pins, chunk_hasher);
+    http::add_cluster_routes(router, [this] { return cluster_status(); });
     if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
       http::add_metrics_route(router,
                               {&metrics, &core_state_metrics, &event_metrics, &request_metrics});
@@ -105,6 +111,15 @@ struct CoordinatorApp::Impl {
     options.body_timeout = 3 * options.keep_alive_timeout;
     server.emplace(io, options, router);
     server->start();
+    if (config.ha()) {  // before run(): no request is dispatched yet
+      ha.emplace(
+          io.get_executor(), config, server->port(), quotas,
+          HaMode::Duties{[this] { start_leader_duties(); }, [this] { stop_leader_duties(); }});
+      router.set_front([this](http::HttpRequest& request, http::Respond& respond) {
+        return ha->front(request, respond);
+      });
+      mp_client.set_dispatch_gate([this] { return ha->dispatch_epoch(); });
+    }
     log_config_notices(config);
     if (const core::DefaultLimit limit = quotas.default_limit()) {
       spdlog::info("salts without a quota may keep {} bytes in L2", *limit);
@@ -136,7 +151,19 @@ struct CoordinatorApp::Impl {
     return forwarder;
   }
 
-  void start_loops() {
+  // Single mode: the one node always leads.
+  http::ClusterStatus cluster_status() const {
+    if (ha) return ha->status();
+    http::ClusterStatus status;
+    status.role = "leader";
+    status.node_id = "single";
+    status.node_url = "http://" + url_host(config.host) + ":" + std::to_string(server->port());
+    return status;
+  }
+
+  // The health sweep, eviction loop and startup resync: run by the leader only.
+  void start_leader_duties() EXCLUDES(duties_mutex) {
+    core::MutexLock lock(duties_mutex);
     if (config.eviction_check_interval_s > 0) {
       eviction_task.emplace(io.get_executor(), seconds(config.eviction_check_interval_s),
                             [this](Clock::duration) { eviction.sweep(Clock::now()); });
@@ -158,20 +185,28 @@ struct CoordinatorApp::Impl {
     }
   }
 
+  void stop_leader_duties() EXCLUDES(duties_mutex) {
+    core::MutexLock lock(duties_mutex);
+    health_task.reset();  // stops it
+    eviction_task.reset();
+    if (resync) resync->stop();
+    resync.reset();
+  }
+
   // Stops accepting, lets in-flight requests finish briefly, then stops the loop.
   void begin_shutdown() {
     spdlog::info("shutting down");
     server->stop_accepting();
-    if (health_task) health_task->stop();
-    if (eviction_task) eviction_task->stop();
-    if (resync) resync->stop();
+    stop_leader_duties();
+    if (ha) ha->stop();
     const auto deadline = Clock::now() + std::chrono::seconds(2);
     auto timer = std::make_shared<net::steady_timer>(io);
     wait_for_drain(timer, deadline);
   }
 
   void wait_for_drain(const std::shared_ptr<net::steady_timer>& timer, Clock::time_point deadline) {
-    if (server->requests_in_flight() == 0 || Clock::now() >= deadline) {
+    const bool resigned = !ha || ha->stopped();
+    if ((server->requests_in_flight() == 0 && resigned) || Clock::now() >= deadline) {
       io.stop();
       return;
     }
@@ -210,10 +245,12 @@ struct CoordinatorApp::Impl {
   http::RequestMetrics request_metrics;
   http::Router router;
   std::optional<http::HttpServer> server;
-  std::optional<PeriodicTask> health_task;
+  core::Mutex duties_mutex;  // start and stop of the leader-only work
+  std::optional<PeriodicTask> health_task GUARDED_BY(duties_mutex);
   EvictionLoop eviction{l2, quotas, registry, events, mp_client, metrics};
-  std::optional<PeriodicTask> eviction_task;
-  std::shared_ptr<StartupResync> resync;
+  std::optional<PeriodicTask> eviction_task GUARDED_BY(duties_mutex);
+  std::shared_ptr<StartupResync> resync GUARDED_BY(duties_mutex);
+  std::optional<HaMode> ha;  // set in HA mode (--etcd-endpoints)
 };
 
 CoordinatorApp::CoordinatorApp(CoordinatorConfig config)
@@ -233,7 +270,11 @@ int CoordinatorApp::run() {
   signals.async_wait([&impl](boost::system::error_code ec, int) {
     if (!ec) impl.begin_shutdown();
   });
-  impl.start_loops();
+  if (impl.ha) {
+    impl.ha->start();  // the leader-only work starts when this node is elected
+  } else {
+    impl.start_leader_duties();
+  }
   spdlog::info("MP coordinator listening on http://{}:{}", url_host(impl.config.host),
                impl.server->port());
 

@@ -38,6 +38,12 @@ struct CoordinatorConfig {
   double resync_poll_interval_s = 1.0;
   double resync_max_wait_s = 60.0;
   uint64_t resync_page_size = 1000;
+  // HA mode: on when etcd_endpoints is set (validated "http://host:port[,...]").
+  std::string etcd_endpoints;
+  std::string etcd_prefix = "/lmcache-coordinator/";
+  std::string advertise_url;    // empty: http://HOST:PORT with the bound port
+  uint64_t leader_lease_s = 5;  // 1..3600
+  bool ha() const { return !etcd_endpoints.empty(); }
 };
 
 // What the command line asked for: run with a config, or exit now with a code

@@ -84,7 +84,10 @@ bool Router::match(const Route& route, const Segments& segments, PathParams* par
   return true;
 }
 
+void Router::set_front(Front front) { front_ = std::move(front); }
+
 void Router::dispatch(HttpRequest request, Respond respond) const {
+  if (front_ && front_(request, respond)) return;
   const auto started = std::chrono::steady_clock::now();
   std::string_view target = request.target();
   const size_t query = target.find('?');
