@@ -69,7 +69,7 @@ bool hop_by_hop(std::string_view name) {
 }  // namespace
 
 HaMode::HaMode(const boost::asio::any_io_executor& executor, const CoordinatorConfig& config,
-               uint16_t port, core::QuotaStore& quotas, Duties duties)
+               uint16_t port, core::QuotaStore& quotas, const Duties& duties)
     : quotas_(quotas),
       prefix_(config.etcd_prefix),
       etcd_(executor, *client::EtcdClient::parse_endpoints(config.etcd_endpoints, nullptr)),
@@ -89,6 +89,7 @@ HaMode::HaMode(const boost::asio::any_io_executor& executor, const CoordinatorCo
   hooks.on_deposed = duties.stop;
   spdlog::info("HA mode: etcd {}, prefix {}, node {} at {}, lease {} s", config.etcd_endpoints,
                options.prefix, options.node_id, options.advertise_url, options.lease.count());
+  spdlog::info("HA mode: quotas live in etcd; the state file {} is not used", config.state_path);
   election_ =
       std::make_shared<LeaderElection>(executor, etcd_, std::move(options), std::move(hooks));
 }
@@ -121,8 +122,7 @@ bool HaMode::front(http::HttpRequest& request, http::Respond& respond) {
   if (path == "/healthz" || path == "/readyz" || path == "/cluster" || path == "/metrics") {
     return false;
   }
-  const LeadershipView view = election_->view();
-  if (view.role == Role::kLeader) {
+  if (election_->serving()) {  // the fast path of every request the leader serves
     std::optional<QuotaWrite> write = quota_write(request);
     if (!write) return false;
     respond = [this, write = std::move(*write),
@@ -132,6 +132,7 @@ bool HaMode::front(http::HttpRequest& request, http::Respond& respond) {
     };
     return false;
   }
+  const LeadershipView view = election_->view();
   if (request.find(kForwardedHeader) != request.end()) {
     respond(unavailable("this coordinator does not lead; the leader changed, retry"));
   } else if (!view.leader_url) {
@@ -206,7 +207,7 @@ void HaMode::persist(const QuotaWrite& write, http::HttpResponse response, http:
   // store's value at its own answer, so the later one usually carries the newer value, but
   // there is no sequencing. Serialise per salt if operators write concurrently.
   auto done = [this, write, response = std::move(response),
-               respond = std::move(respond)](client::EtcdTxnResult result) mutable {
+               respond = std::move(respond)](const client::EtcdTxnResult& result) mutable {
     if (!result.error.empty() || !result.succeeded) {
       undo(write);
       const std::string why = result.error.empty() ? "the write was fenced: a newer leader exists"
@@ -247,37 +248,42 @@ void HaMode::undo(const QuotaWrite& write) {
 }
 
 void HaMode::load(std::function<void(bool)> ready) {
-  etcd_.get_prefix(
-      prefix_ + "quota", [this, ready = std::move(ready)](client::EtcdRangeResult result) {
-        if (!result.error.empty()) {
-          spdlog::warn("HA: could not load quotas from etcd: {}", result.error);
-          return ready(false);
-        }
-        const std::string salt_prefix = prefix_ + "quota/";
-        const std::string default_key = prefix_ + "quota-default";
-        core::QuotaMap stored;
-        std::optional<core::DefaultLimit> stored_default;
-        for (const client::EtcdKeyValue& kv : result.kvs) {
-          if (kv.key == default_key) {
-            stored_default = kv.value == "none" ? core::DefaultLimit{} : parse_bytes(kv.value);
-          } else if (kv.key.starts_with(salt_prefix)) {
-            if (auto bytes = parse_bytes(kv.value))
-              stored[kv.key.substr(salt_prefix.size())] = *bytes;
-          }
-        }
-        try {
-          for (const auto& [salt, limit] : quotas_.all()) {
-            if (!stored.contains(salt)) quotas_.remove(salt);
-          }
-          for (const auto& [salt, limit] : stored) quotas_.set(salt, limit);
-          if (stored_default) quotas_.set_default_limit(*stored_default);
-        } catch (const core::QuotaStoreError& error) {
-          spdlog::error("HA: could not apply quotas from etcd: {}", error.what());
-          return ready(false);
-        }
-        spdlog::info("HA: loaded {} quotas from etcd", stored.size());
-        ready(true);
-      });
+  etcd_.get_prefix(prefix_ + "quota",
+                   [this, ready = std::move(ready)](client::EtcdRangeResult result) {
+                     if (!result.error.empty()) {
+                       spdlog::warn("HA: could not load quotas from etcd: {}", result.error);
+                       return ready(false);
+                     }
+                     const std::string salt_prefix = prefix_ + "quota/";
+                     const std::string default_key = prefix_ + "quota-default";
+                     core::QuotaMap stored;
+                     std::optional<core::DefaultLimit> stored_default;
+                     for (const client::EtcdKeyValue& kv : result.kvs) {
+                       if (kv.key == default_key) {
+                         if (kv.value == "none") {
+                           stored_default = core::DefaultLimit{};
+                         } else if (auto bytes = parse_bytes(kv.value)) {
+                           stored_default = bytes;
+                         }
+                       } else if (kv.key.starts_with(salt_prefix)) {
+                         if (auto bytes = parse_bytes(kv.value)) {
+                           stored[kv.key.substr(salt_prefix.size())] = *bytes;
+                         }
+                       }
+                     }
+                     try {
+                       for (const auto& [salt, limit] : quotas_.all()) {
+                         if (!stored.contains(salt)) quotas_.remove(salt);
+                       }
+                       for (const auto& [salt, limit] : stored) quotas_.set(salt, limit);
+                       if (stored_default) quotas_.set_default_limit(*stored_default);
+                     } catch (const core::QuotaStoreError& error) {
+                       spdlog::error("HA: could not apply quotas from etcd: {}", error.what());
+                       return ready(false);
+                     }
+                     spdlog::info("HA: loaded {} quotas from etcd", stored.size());
+                     ready(true);
+                   });
 }
 
 }  // namespace lmcache::app

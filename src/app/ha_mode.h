@@ -41,7 +41,7 @@ class HaMode {
 
   // `config.ha()` must be true; `port` is the bound port (for the default advertise URL).
   HaMode(const boost::asio::any_io_executor& executor, const CoordinatorConfig& config,
-         uint16_t port, core::QuotaStore& quotas, Duties duties);
+         uint16_t port, core::QuotaStore& quotas, const Duties& duties);
   HaMode(const HaMode&) = delete;
   HaMode& operator=(const HaMode&) = delete;
 

@@ -136,7 +136,7 @@ void LeaderElection::retry_later(const std::string& what, const std::string& err
 
 void LeaderElection::follow_or_campaign() {
   const uint64_t term = term_;
-  etcd_.get(leader_key_, on_strand([this, term](client::EtcdRangeResult result) {
+  etcd_.get(leader_key_, on_strand([this, term](const client::EtcdRangeResult& result) {
               if (stopped_ || term != term_ || leading_) return;
               if (!result.error.empty()) {
                 // Without etcd nobody can be confirmed as leader: forward nowhere.
@@ -165,27 +165,28 @@ void LeaderElection::follow_or_campaign() {
 void LeaderElection::campaign() {
   const uint64_t term = term_;
   const Clock::time_point sent = Clock::now();
-  etcd_.grant_lease(
-      options_.lease.count(), on_strand([this, term, sent](client::EtcdLeaseResult lease) {
-        if (stopped_ || term != term_) return;
-        if (!lease.error.empty()) {
-          set_view(Role::kCandidate, std::nullopt, 0);
-          return retry_later("granting a lease", lease.error);
-        }
-        const int64_t lease_id = lease.id;
-        etcd_.create_if_absent(leader_key_, leader_value_, lease_id,
-                               on_strand([this, term, sent, lease_id](client::EtcdTxnResult txn) {
-                                 if (stopped_ || term != term_) return;
-                                 if (!txn.error.empty()) {
-                                   etcd_.revoke_lease(lease_id, {});
-                                   set_view(Role::kCandidate, std::nullopt, 0);
-                                   return retry_later("creating the leader key", txn.error);
-                                 }
-                                 if (txn.succeeded) return won(lease_id, txn.revision, sent);
-                                 etcd_.revoke_lease(lease_id, {});  // unused: another node won
-                                 schedule(std::chrono::milliseconds(0));  // follow it
-                               }));
-      }));
+  etcd_.grant_lease(options_.lease.count(),
+                    on_strand([this, term, sent](const client::EtcdLeaseResult& lease) {
+                      if (stopped_ || term != term_) return;
+                      if (!lease.error.empty()) {
+                        set_view(Role::kCandidate, std::nullopt, 0);
+                        return retry_later("granting a lease", lease.error);
+                      }
+                      const int64_t lease_id = lease.id;
+                      etcd_.create_if_absent(
+                          leader_key_, leader_value_, lease_id,
+                          on_strand([this, term, sent, lease_id](const client::EtcdTxnResult& txn) {
+                            if (stopped_ || term != term_) return;
+                            if (!txn.error.empty()) {
+                              etcd_.revoke_lease(lease_id, {});
+                              set_view(Role::kCandidate, std::nullopt, 0);
+                              return retry_later("creating the leader key", txn.error);
+                            }
+                            if (txn.succeeded) return won(lease_id, txn.revision, sent);
+                            etcd_.revoke_lease(lease_id, {});        // unused: another node won
+                            schedule(std::chrono::milliseconds(0));  // follow it
+                          }));
+                    }));
 }
 
 void LeaderElection::won(int64_t lease_id, int64_t epoch, Clock::time_point sent) {
@@ -223,7 +224,7 @@ void LeaderElection::won(int64_t lease_id, int64_t epoch, Clock::time_point sent
 void LeaderElection::renew() {
   const uint64_t term = term_;
   const Clock::time_point sent = Clock::now();
-  etcd_.keep_alive(lease_id_, on_strand([this, term, sent](client::EtcdLeaseResult result) {
+  etcd_.keep_alive(lease_id_, on_strand([this, term, sent](const client::EtcdLeaseResult& result) {
                      if (stopped_ || term != term_ || !leading_) return;
                      if (!result.error.empty()) {
                        // The lease timer decides; try again soon.

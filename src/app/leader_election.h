@@ -84,6 +84,10 @@ class LeaderElection : public std::enable_shared_from_this<LeaderElection> {
   // confirmed up to now. The fencing check made before every MP-server call.
   std::optional<uint64_t> dispatch_epoch() const;
 
+  // Whether this node won and serves as leader (not checking the lease's time, unlike
+  // dispatch_epoch()); one atomic load, for the request path.
+  bool serving() const { return serving_.load(std::memory_order_acquire); }
+
   const std::string& leader_key() const { return leader_key_; }
   const LeaderElectionOptions& options() const { return options_; }
 

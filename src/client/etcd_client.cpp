@@ -180,8 +180,9 @@ void EtcdClient::post(std::string path, std::string body, JsonCallback done) {
           std::make_shared<JsonCallback>(std::move(done)));
 }
 
-void EtcdClient::post_to(std::shared_ptr<std::string> path, std::shared_ptr<std::string> body,
-                         size_t first, size_t attempt, std::shared_ptr<JsonCallback> done) {
+void EtcdClient::post_to(const std::shared_ptr<std::string>& path,
+                         const std::shared_ptr<std::string>& body, size_t first, size_t attempt,
+                         const std::shared_ptr<JsonCallback>& done) {
   const size_t index = (first + attempt) % endpoints_.size();
   http_.request(boost::beast::http::verb::post, endpoints_[index], *path, *body,
                 [this, path, body, first, attempt, index, done](MpResponse response) {
@@ -202,7 +203,7 @@ void EtcdClient::post_to(std::shared_ptr<std::string> path, std::shared_ptr<std:
 
 void EtcdClient::grant_lease(int64_t ttl_seconds, LeaseCallback done) {
   post("/v3/lease/grant", json::serialize(json::object{{"TTL", std::to_string(ttl_seconds)}}),
-       [done = std::move(done)](std::string error, std::string body) {
+       [done = std::move(done)](std::string error, const std::string& body) {
          EtcdLeaseResult result;
          std::optional<json::object> object;
          if (error.empty()) object = parse_object(body, error);
@@ -248,7 +249,7 @@ void EtcdClient::revoke_lease(int64_t lease_id, std::function<void(std::string e
 
 void EtcdClient::get(std::string_view key, RangeCallback done) {
   post("/v3/kv/range", json::serialize(json::object{{"key", etcd_base64_encode(key)}}),
-       [done = std::move(done)](std::string error, std::string body) {
+       [done = std::move(done)](std::string error, const std::string& body) {
          EtcdRangeResult result;
          std::optional<json::object> object;
          if (error.empty()) object = parse_object(body, error);
@@ -262,7 +263,7 @@ void EtcdClient::get_prefix(std::string_view prefix, RangeCallback done) {
   post("/v3/kv/range",
        json::serialize(json::object{{"key", etcd_base64_encode(prefix)},
                                     {"range_end", etcd_base64_encode(prefix_end(prefix))}}),
-       [done = std::move(done)](std::string error, std::string body) {
+       [done = std::move(done)](std::string error, const std::string& body) {
          EtcdRangeResult result;
          std::optional<json::object> object;
          if (error.empty()) object = parse_object(body, error);
@@ -285,7 +286,7 @@ void EtcdClient::create_if_absent(std::string_view key, std::string_view value, 
       {"failure", json::array{json::object{
                       {"request_range", json::object{{"key", etcd_base64_encode(key)}}}}}}};
   post("/v3/kv/txn", json::serialize(txn),
-       [done = std::move(done)](std::string error, std::string body) {
+       [done = std::move(done)](std::string error, const std::string& body) {
          EtcdTxnResult result;
          std::optional<json::object> object;
          if (error.empty()) object = parse_object(body, error);
@@ -312,11 +313,11 @@ void EtcdClient::create_if_absent(std::string_view key, std::string_view value, 
 }
 
 void EtcdClient::fenced_txn(std::string_view guard_key, int64_t guard_revision,
-                            std::string request_op, TxnCallback done) {
+                            const std::string& request_op, TxnCallback done) {
   std::string body = R"({"compare":[)" + leader_compare(guard_key, guard_revision) +
                      R"(],"success":[)" + request_op + "]}";
   post("/v3/kv/txn", std::move(body),
-       [done = std::move(done)](std::string error, std::string response_body) {
+       [done = std::move(done)](std::string error, const std::string& response_body) {
          EtcdTxnResult result;
          std::optional<json::object> object;
          if (error.empty()) object = parse_object(response_body, error);
@@ -349,7 +350,7 @@ void EtcdClient::delete_if_guard(std::string_view guard_key, int64_t guard_revis
 
 void EtcdClient::remove(std::string_view key, TxnCallback done) {
   post("/v3/kv/deleterange", json::serialize(json::object{{"key", etcd_base64_encode(key)}}),
-       [done = std::move(done)](std::string error, std::string body) {
+       [done = std::move(done)](std::string error, const std::string& body) {
          EtcdTxnResult result;
          std::optional<json::object> object;
          if (error.empty()) object = parse_object(body, error);

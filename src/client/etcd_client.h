@@ -102,9 +102,9 @@ class EtcdClient {
 
   // POSTs `body` to `path`, starting at the preferred endpoint, failing over as described above.
   void post(std::string path, std::string body, JsonCallback done);
-  void post_to(std::shared_ptr<std::string> path, std::shared_ptr<std::string> body, size_t first,
-               size_t attempt, std::shared_ptr<JsonCallback> done);
-  void fenced_txn(std::string_view guard_key, int64_t guard_revision, std::string request_op,
+  void post_to(const std::shared_ptr<std::string>& path, const std::shared_ptr<std::string>& body,
+               size_t first, size_t attempt, const std::shared_ptr<JsonCallback>& done);
+  void fenced_txn(std::string_view guard_key, int64_t guard_revision, const std::string& request_op,
                   TxnCallback done);
 
   MpClient http_;  // ungated: etcd traffic is not MP-server dispatch

@@ -15,7 +15,7 @@ json::value optional_text(const std::optional<std::string>& text) {
 
 }  // namespace
 
-void add_cluster_routes(Router& router, std::function<ClusterStatus()> status) {
+void add_cluster_routes(Router& router, const std::function<ClusterStatus()>& status) {
   router.add(beast_http::verb::get, "/readyz", [status](const RouteRequest&) {
     const ClusterStatus now = status();
     const bool ready = now.role == "leader";

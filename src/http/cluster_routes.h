@@ -22,6 +22,6 @@ struct ClusterStatus {
 
 // GET /readyz: 200 on the serving leader, 503 otherwise, body {"role", "leader", "epoch"}.
 // GET /cluster: the whole ClusterStatus. `status` is called once per request, from any thread.
-void add_cluster_routes(Router& router, std::function<ClusterStatus()> status);
+void add_cluster_routes(Router& router, const std::function<ClusterStatus()>& status);
 
 }  // namespace lmcache::http

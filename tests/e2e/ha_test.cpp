@@ -146,6 +146,8 @@ TEST_F(HaTest, AfterKillNineTheFollowerLeadsWithinLeasePlusOneSecondWithTheQuota
   // Written through the follower: answered after the leader committed it to etcd.
   const TestResponse put = to_b.put("/l2/quota/tenant", R"({"limit_gb": 2})");
   ASSERT_EQ(put.status, 200) << put.body;
+  const TestResponse put_default = to_b.put("/quota/config", R"({"default_limit_gb": 3})");
+  ASSERT_EQ(put_default.status, 200) << put_default.body;
 
   a->stop(SIGKILL);
   const auto killed = Clock::now();
@@ -162,6 +164,7 @@ TEST_F(HaTest, AfterKillNineTheFollowerLeadsWithinLeasePlusOneSecondWithTheQuota
     EXPECT_EQ(entry.at("quota_limit_gb").to_number<double>(), 2.0);
   }
   EXPECT_TRUE(found) << json::serialize(status);
+  EXPECT_EQ(to_b.get("/quota/config").json().at("default_limit_gb").to_number<double>(), 3.0);
 }
 
 TEST_F(HaTest, PausedLeaderComesBackAsFollowerAndSendsNothingWithItsOldEpoch) {
