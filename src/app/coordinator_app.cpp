@@ -113,7 +113,7 @@ struct CoordinatorApp::Impl {
     server->start();
     if (config.ha()) {  // before run(): no request is dispatched yet
       ha.emplace(
-          io.get_executor(), config, server->port(), quotas,
+          io.get_executor(), config, server->port(), quotas, pins,
           HaMode::Duties{[this] { start_leader_duties(); }, [this] { stop_leader_duties(); }});
       router.set_front([this](http::HttpRequest& request, http::Respond& respond) {
         return ha->front(request, respond);

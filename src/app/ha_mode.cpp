@@ -5,10 +5,13 @@
 
 #include <array>
 #include <boost/beast/http/field.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <charconv>
 #include <random>
 
 #include "http/json_response.h"
+#include "wire/object_key_codec.h"
 
 namespace lmcache::app {
 namespace {
@@ -66,11 +69,43 @@ bool hop_by_hop(std::string_view name) {
   return false;
 }
 
+std::string encode_pins(const std::vector<core::PinCount>& pins) {
+  boost::json::array out;
+  out.reserve(pins.size());
+  for (const core::PinCount& pin : pins) {
+    out.emplace_back(boost::json::object{
+        {"key", wire::encode_object_key(core::ObjectKeyView(pin.key))}, {"count", pin.count}});
+  }
+  return boost::json::serialize(out);
+}
+
+std::optional<std::vector<core::PinCount>> decode_pins(const std::string& text) {
+  boost::system::error_code ec;
+  const boost::json::value value = boost::json::parse(text, ec);
+  if (ec || !value.is_array()) return std::nullopt;
+  std::vector<core::PinCount> out;
+  for (const boost::json::value& entry : value.get_array()) {
+    const boost::json::object* object = entry.if_object();
+    if (object == nullptr || !object->contains("key") || !object->contains("count")) {
+      return std::nullopt;
+    }
+    core::ObjectKeyResult key = wire::decode_object_key(object->at("key"));
+    const boost::json::value& count = object->at("count");
+    if (!key.ok() || !count.is_number()) return std::nullopt;
+    boost::system::error_code count_ec;
+    const auto n = count.to_number<uint64_t>(count_ec);
+    if (count_ec || n == 0) return std::nullopt;
+    out.push_back({std::move(*key.key), n});
+  }
+  return out;
+}
+
 }  // namespace
 
 HaMode::HaMode(const boost::asio::any_io_executor& executor, const CoordinatorConfig& config,
-               uint16_t port, core::QuotaStore& quotas, const Duties& duties)
+               uint16_t port, core::QuotaStore& quotas, core::Pins& pins, const Duties& duties)
     : quotas_(quotas),
+      pins_(pins),
       prefix_(config.etcd_prefix),
       etcd_(executor, *client::EtcdClient::parse_endpoints(config.etcd_endpoints, nullptr)),
       forward_client_(executor) {
@@ -173,12 +208,18 @@ void HaMode::forward(http::HttpRequest& request, http::Respond& respond,
 
 std::optional<HaMode::QuotaWrite> HaMode::quota_write(const http::HttpRequest& request) const {
   const verb method = request.method();
-  if (method != verb::put && method != verb::delete_) return std::nullopt;
   const auto segments = path_segments(request.target());
   QuotaWrite write;
+  if (segments.size() == 2 && segments[0] == "cache" && segments[1] == "pins") {
+    if (method != verb::post && method != verb::delete_) return std::nullopt;
+    write.kind = QuotaWrite::Kind::kPins;
+    write.pins_before = pins_.keys().sorted();
+    return write;
+  }
+  if (method != verb::put && method != verb::delete_) return std::nullopt;
   if (segments.size() == 2 && segments[0] == "quota" && segments[1] == "config") {
     if (method != verb::put) return std::nullopt;
-    write.is_default = true;
+    write.kind = QuotaWrite::Kind::kDefault;
     write.default_before = quotas_.default_limit();
     return write;
   }
@@ -219,7 +260,12 @@ void HaMode::persist(const QuotaWrite& write, http::HttpResponse response, http:
   };
   const std::string& leader_key = election_->leader_key();
   const auto guard = static_cast<int64_t>(*epoch);
-  if (write.is_default) {
+  if (write.kind == QuotaWrite::Kind::kPins) {
+    etcd_.put_if_guard(leader_key, guard, prefix_ + "pins", encode_pins(pins_.keys().sorted()),
+                       std::move(done));
+    return;
+  }
+  if (write.kind == QuotaWrite::Kind::kDefault) {
     const core::DefaultLimit now = quotas_.default_limit();
     etcd_.put_if_guard(leader_key, guard, prefix_ + "quota-default",
                        now ? std::to_string(*now) : "none", std::move(done));
@@ -235,7 +281,9 @@ void HaMode::persist(const QuotaWrite& write, http::HttpResponse response, http:
 
 void HaMode::undo(const QuotaWrite& write) {
   try {
-    if (write.is_default) {
+    if (write.kind == QuotaWrite::Kind::kPins) {
+      pins_.replace_all(write.pins_before);
+    } else if (write.kind == QuotaWrite::Kind::kDefault) {
       quotas_.set_default_limit(write.default_before);
     } else if (write.salt_before) {
       quotas_.set(write.salt, *write.salt_before);
@@ -248,42 +296,53 @@ void HaMode::undo(const QuotaWrite& write) {
 }
 
 void HaMode::load(std::function<void(bool)> ready) {
-  etcd_.get_prefix(prefix_ + "quota",
-                   [this, ready = std::move(ready)](client::EtcdRangeResult result) {
-                     if (!result.error.empty()) {
-                       spdlog::warn("HA: could not load quotas from etcd: {}", result.error);
-                       return ready(false);
-                     }
-                     const std::string salt_prefix = prefix_ + "quota/";
-                     const std::string default_key = prefix_ + "quota-default";
-                     core::QuotaMap stored;
-                     std::optional<core::DefaultLimit> stored_default;
-                     for (const client::EtcdKeyValue& kv : result.kvs) {
-                       if (kv.key == default_key) {
-                         if (kv.value == "none") {
-                           stored_default = core::DefaultLimit{};
-                         } else if (auto bytes = parse_bytes(kv.value)) {
-                           stored_default = bytes;
-                         }
-                       } else if (kv.key.starts_with(salt_prefix)) {
-                         if (auto bytes = parse_bytes(kv.value)) {
-                           stored[kv.key.substr(salt_prefix.size())] = *bytes;
-                         }
-                       }
-                     }
-                     try {
-                       for (const auto& [salt, limit] : quotas_.all()) {
-                         if (!stored.contains(salt)) quotas_.remove(salt);
-                       }
-                       for (const auto& [salt, limit] : stored) quotas_.set(salt, limit);
-                       if (stored_default) quotas_.set_default_limit(*stored_default);
-                     } catch (const core::QuotaStoreError& error) {
-                       spdlog::error("HA: could not apply quotas from etcd: {}", error.what());
-                       return ready(false);
-                     }
-                     spdlog::info("HA: loaded {} quotas from etcd", stored.size());
-                     ready(true);
-                   });
+  etcd_.get_prefix(prefix_, [this, ready = std::move(ready)](client::EtcdRangeResult result) {
+    if (!result.error.empty()) {
+      spdlog::warn("HA: could not load quotas from etcd: {}", result.error);
+      return ready(false);
+    }
+    const std::string salt_prefix = prefix_ + "quota/";
+    const std::string default_key = prefix_ + "quota-default";
+    core::QuotaMap stored;
+    std::optional<core::DefaultLimit> stored_default;
+    std::vector<core::PinCount> stored_pins;
+    for (const client::EtcdKeyValue& kv : result.kvs) {
+      if (kv.key == prefix_ + "pins") {
+        auto pins = decode_pins(kv.value);
+        if (!pins) {
+          spdlog::error("HA: the pins in etcd do not parse; not leading");
+          return ready(false);
+        }
+        stored_pins = std::move(*pins);
+        continue;
+      }
+      if (kv.key == default_key) {
+        if (kv.value == "none") {
+          stored_default = core::DefaultLimit{};
+        } else if (auto bytes = parse_bytes(kv.value)) {
+          stored_default = bytes;
+        }
+      } else if (kv.key.starts_with(salt_prefix)) {
+        if (auto bytes = parse_bytes(kv.value)) {
+          stored[kv.key.substr(salt_prefix.size())] = *bytes;
+        }
+      }
+    }
+    try {
+      for (const auto& [salt, limit] : quotas_.all()) {
+        if (!stored.contains(salt)) quotas_.remove(salt);
+      }
+      for (const auto& [salt, limit] : stored) quotas_.set(salt, limit);
+      if (stored_default) quotas_.set_default_limit(*stored_default);
+      pins_.replace_all(stored_pins);
+    } catch (const core::QuotaStoreError& error) {
+      spdlog::error("HA: could not apply quotas from etcd: {}", error.what());
+      return ready(false);
+    }
+    spdlog::info("HA: loaded {} quotas and {} pinned keys from etcd", stored.size(),
+                 stored_pins.size());
+    ready(true);
+  });
 }
 
 }  // namespace lmcache::app

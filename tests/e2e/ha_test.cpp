@@ -138,7 +138,7 @@ TEST(HaStartTest, UnreachableEtcdServesHealthzAndAnswersEverythingElse503) {
   EXPECT_TRUE(node.wait_for_log("retrying"));
 }
 
-TEST_F(HaTest, AfterKillNineTheFollowerLeadsWithinLeasePlusOneSecondWithTheQuotas) {
+TEST_F(HaTest, AfterKillNineTheFollowerLeadsWithinLeasePlusOneSecondWithQuotasAndPins) {
   auto a = start_node("leader");
   auto b = start_node("follower");
   const int64_t old_epoch = epoch_of(a->port());
@@ -148,6 +148,14 @@ TEST_F(HaTest, AfterKillNineTheFollowerLeadsWithinLeasePlusOneSecondWithTheQuota
   ASSERT_EQ(put.status, 200) << put.body;
   const TestResponse put_default = to_b.put("/quota/config", R"({"default_limit_gb": 3})");
   ASSERT_EQ(put_default.status, 200) << put_default.body;
+  // 256 tokens: one chunk of the default chunk size, one rank.
+  json::array tokens;
+  for (int i = 0; i < 256; ++i) tokens.emplace_back(i);
+  const TestResponse pinned = to_b.post(
+      "/cache/pins",
+      json::serialize(json::object{{"model_name", "m"}, {"world_size", 1}, {"token_ids", tokens}}));
+  ASSERT_EQ(pinned.status, 200) << pinned.body;
+  ASSERT_EQ(pinned.json().at("affected"), 1) << pinned.body;
 
   a->stop(SIGKILL);
   const auto killed = Clock::now();
@@ -165,6 +173,7 @@ TEST_F(HaTest, AfterKillNineTheFollowerLeadsWithinLeasePlusOneSecondWithTheQuota
   }
   EXPECT_TRUE(found) << json::serialize(status);
   EXPECT_EQ(to_b.get("/quota/config").json().at("default_limit_gb").to_number<double>(), 3.0);
+  EXPECT_EQ(to_b.get("/cache/pins").json().at("total"), 1);
 }
 
 TEST_F(HaTest, PausedLeaderComesBackAsFollowerAndSendsNothingWithItsOldEpoch) {
