@@ -55,8 +55,9 @@ void Pins::replace_all(std::span<const PinCount> counts) {
   for (const PinCount& entry : counts) wanted[ObjectKeyView(entry.key)] = entry.count;
   std::vector<PinCount> changed;
   for (PinCount& current : keys_.sorted()) {
-    if (!wanted.contains(ObjectKeyView(current.key)))
+    if (!wanted.contains(ObjectKeyView(current.key))) {
       changed.push_back({std::move(current.key), 0});
+    }
   }
   for (const PinCount& entry : counts) {
     if (keys_.count(entry.key) != entry.count) changed.push_back(entry);
