@@ -138,6 +138,18 @@ TEST(HaStartTest, UnreachableEtcdServesHealthzAndAnswersEverythingElse503) {
   EXPECT_TRUE(node.wait_for_log("retrying"));
 }
 
+TEST(HaStartTest, WithoutEtcdTheOneNodeIsTheReadyLeader) {
+  CoordinatorProcess node;
+  HttpTestClient client(node.port());
+  const TestResponse ready = client.get("/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.json(), json::parse(R"({"role":"leader","leader":null,"epoch":0})"));
+  const json::value cluster = client.get("/cluster").json();
+  EXPECT_EQ(cluster.at("mode"), "single");
+  EXPECT_EQ(cluster.at("role"), "leader");
+  EXPECT_EQ(cluster.at("node_url").as_string(), url_of(node));
+}
+
 TEST_F(HaTest, AfterKillNineTheFollowerLeadsWithinLeasePlusOneSecondWithQuotasAndPins) {
   auto a = start_node("leader");
   auto b = start_node("follower");
