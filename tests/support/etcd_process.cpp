@@ -46,6 +46,7 @@ EtcdProcess::EtcdProcess() {
                                    "--initial-cluster=test=" + peer,
                                    "--log-level=warn"};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   const std::string log_path = dir_ + "/etcd.log";
