@@ -254,6 +254,17 @@ TEST_F(HaTest, PausedLeaderComesBackAsFollowerAndSendsNothingWithItsOldEpoch) {
   }
 }
 
+TEST_F(HaTest, ACleanStopHandsOverWithoutWaitingForTheLease) {
+  auto a = start_node("leader");
+  auto b = start_node("follower");
+  const auto stopping = Clock::now();
+  EXPECT_EQ(a->stop(SIGTERM), 0);  // revokes the lease on the way out
+  ASSERT_TRUE(eventually([&] { return readyz(b->port()).status == 200; }, 10s)) << b->log();
+  // Without the revoke it takes at least the rest of the lease: 2/3 of it since the last renewal.
+  EXPECT_LT(Clock::now() - stopping, 1300ms)
+      << std::chrono::duration<double>(Clock::now() - stopping).count() << " s";
+}
+
 TEST_F(HaTest, LeaderStepsDownWithinTheLeaseWhenEtcdIsGone) {
   auto a = start_node("leader");
   etcd_->kill_now();
