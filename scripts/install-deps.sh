@@ -21,6 +21,7 @@ packages=(
   prometheus-cpp-dev  # metrics registry and text exposition
   librust-blake3-dev b3sum  # the BLAKE3 C sources (built by cmake/Blake3.cmake) and the reference CLI
   wrk curl ccache
+  etcd-server etcd-client  # HA mode: the e2e tests start a real etcd (tests/support/etcd_process)
   clang-format clang-tidy-14  # layout and lint checks in scripts/test.sh
   clang-14 libclang-rt-14-dev  # fuzzing and the thread-safety analysis (scripts/fuzz.sh)
   dpkg-dev systemd file man-db prometheus  # the .deb (dpkg-shlibdeps), its unit check, promtool

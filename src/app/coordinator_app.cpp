@@ -23,6 +23,7 @@
 #include "app/event_ingest_metrics.h"
 #include "app/eviction_loop.h"
 #include "app/fleet_summary_source.h"
+#include "app/ha_mode.h"
 #include "app/health_sweep.h"
 #include "app/periodic_task.h"
 #include "app/startup_resync.h"
@@ -35,6 +36,7 @@
 #include "core/event_ingest.h"
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
+#include "core/mutex.h"
 #include "core/pins.h"
 #include "core/quota_store.h"
 #include "core/token_chain_hasher.h"
@@ -44,6 +46,7 @@
 #include "http/blend_routes.h"
 #include "http/cache_delete_route.h"
 #include "http/directory_routes.h"
+#include "http/cluster_routes.h"
 #include "http/event_routes.h"
 #include "http/fleet_routes.h"
 #include "http/http_server.h"
@@ -89,7 +92,9 @@ struct CoordinatorApp::Impl {
   Impl(CoordinatorConfig cfg, bool load_checkpoint)
       : config(std::move(cfg)),
         io(static_cast<int>(io_thread_count())),
-        quotas(config.state_path, config.default_quota_bytes),
+        // HA mode keeps quotas in etcd; the local store is a copy of them.
+        quotas(config.ha() ? std::string(core::QuotaStore::kInMemory) : config.state_path,
+               config.default_quota_bytes),
         pins(quotas),
         l2(eviction_config(config), &pins.keys()),
         blend(config.blend_chunk_size, config.blend_probe_stride),
@@ -119,6 +124,7 @@ struct CoordinatorApp::Impl {
     add_cache_control_routes();
     http::add_directory_routes(router, l2, blend, chunk_hasher);
     http::add_instance_usage_routes(router, registry, l2, events);
+    http::add_cluster_routes(router, [this] { return cluster_status(); });
     if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
       http::add_metrics_route(router, {&metrics, &core_state_metrics, &event_metrics,
                                        &request_metrics, &blend_feed_metrics});
@@ -143,6 +149,15 @@ struct CoordinatorApp::Impl {
     options.body_timeout = 3 * options.keep_alive_timeout;
     server.emplace(io, options, router);
     server->start();
+    if (config.ha()) {  // before run(): no request is dispatched yet
+      ha.emplace(
+          io.get_executor(), config, server->port(), quotas, pins,
+          HaMode::Duties{[this] { start_leader_duties(); }, [this] { stop_leader_duties(); }});
+      router.set_front([this](http::HttpRequest& request, http::Respond& respond) {
+        return ha->front(request, respond);
+      });
+      mp_client.set_dispatch_gate([this] { return ha->dispatch_epoch(); });
+    }
     log_config_notices(config);
     if (const core::DefaultLimit limit = quotas.default_limit()) {
       spdlog::info("salts without a quota may keep {} bytes in L2", *limit);
@@ -308,7 +323,19 @@ struct CoordinatorApp::Impl {
         });
   }
 
-  void start_loops() {
+  // Single mode: the one node always leads.
+  http::ClusterStatus cluster_status() const {
+    if (ha) return ha->status();
+    http::ClusterStatus status;
+    status.role = "leader";
+    status.node_id = "single";
+    status.node_url = "http://" + url_host(config.host) + ":" + std::to_string(server->port());
+    return status;
+  }
+
+  // The health sweep, eviction loop and startup resync: run by the leader only.
+  void start_leader_duties() EXCLUDES(duties_mutex) {
+    core::MutexLock lock(duties_mutex);
     if (config.eviction_check_interval_s > 0) {
       eviction_task.emplace(io.get_executor(), seconds(config.eviction_check_interval_s),
                             [this](Clock::duration) { eviction.sweep(Clock::now()); });
@@ -322,6 +349,16 @@ struct CoordinatorApp::Impl {
       resync = std::make_shared<StartupResync>(io.get_executor(), options, registry, l2, mp_client);
       resync->start();
     }
+    if (config.health_check_interval_s > 0) {
+      health_task.emplace(
+          io.get_executor(), seconds(config.health_check_interval_s),
+          [this](Clock::duration lateness) { health_sweep.run(Clock::now(), lateness); });
+      health_task->start();
+    }
+  }
+
+  // Checkpoints of the derived state, on every node (a follower's state is its own).
+  void start_checkpoints() {
     if (checkpointer && config.checkpoint_interval_s > 0) {
       // Polls often to reap a finished writer soon; starts one when the interval has passed.
       const Clock::duration interval = seconds(config.checkpoint_interval_s);
@@ -334,21 +371,22 @@ struct CoordinatorApp::Impl {
           });
       checkpoint_task->start();
     }
-    if (config.health_check_interval_s > 0) {
-      health_task.emplace(
-          io.get_executor(), seconds(config.health_check_interval_s),
-          [this](Clock::duration lateness) { health_sweep.run(Clock::now(), lateness); });
-      health_task->start();
-    }
+  }
+
+  void stop_leader_duties() EXCLUDES(duties_mutex) {
+    core::MutexLock lock(duties_mutex);
+    health_task.reset();  // stops it
+    eviction_task.reset();
+    if (resync) resync->stop();
+    resync.reset();
   }
 
   // Stops accepting, lets in-flight requests finish briefly, then stops the loop.
   void begin_shutdown() {
     spdlog::info("shutting down");
     server->stop_accepting();
-    if (health_task) health_task->stop();
-    if (eviction_task) eviction_task->stop();
-    if (resync) resync->stop();
+    stop_leader_duties();
+    if (ha) ha->stop();
     if (checkpoint_task) checkpoint_task->stop();
     const auto deadline = Clock::now() + std::chrono::seconds(2);
     auto timer = std::make_shared<net::steady_timer>(io);
@@ -356,7 +394,8 @@ struct CoordinatorApp::Impl {
   }
 
   void wait_for_drain(const std::shared_ptr<net::steady_timer>& timer, Clock::time_point deadline) {
-    if (server->requests_in_flight() == 0 || Clock::now() >= deadline) {
+    const bool resigned = !ha || ha->stopped();
+    if ((server->requests_in_flight() == 0 && resigned) || Clock::now() >= deadline) {
       io.stop();
       return;
     }
@@ -405,12 +444,14 @@ struct CoordinatorApp::Impl {
   std::optional<core::AdminTokens> admin_tokens;    // set with --admin-token-file
   std::optional<http::AccessPolicy> access_policy;  // the router's guard
   std::optional<http::HttpServer> server;
-  std::optional<PeriodicTask> health_task;
+  core::Mutex duties_mutex;  // start and stop of the leader-only work
+  std::optional<PeriodicTask> health_task GUARDED_BY(duties_mutex);
   EvictionLoop eviction{l2, quotas, registry, events, mp_client, metrics};
-  std::optional<PeriodicTask> eviction_task;
+  std::optional<PeriodicTask> eviction_task GUARDED_BY(duties_mutex);
+  std::shared_ptr<StartupResync> resync GUARDED_BY(duties_mutex);
+  std::optional<HaMode> ha;  // set in HA mode (--etcd-endpoints)
   FleetSummarySource fleet_summary{
       registry, l2, quotas, events, blend, &eviction, seconds(config.instance_timeout_s)};
-  std::shared_ptr<StartupResync> resync;
   std::optional<Checkpointer> checkpointer;  // with --checkpoint-path
   std::optional<PeriodicTask> checkpoint_task;
 };
@@ -444,7 +485,12 @@ int CoordinatorApp::run() {
   });
   net::signal_set hangup(impl.io, SIGHUP);
   impl.wait_for_hangup(hangup);
-  impl.start_loops();
+  impl.start_checkpoints();
+  if (impl.ha) {
+    impl.ha->start();  // the leader-only work starts when this node is elected
+  } else {
+    impl.start_leader_duties();
+  }
   spdlog::info("MP coordinator listening on http://{}:{}", url_host(impl.config.host),
                impl.server->port());
 

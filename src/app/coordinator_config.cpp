@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/admin_token_file.h"
+#include "client/etcd_client.h"
 #include "core/gib.h"
 #include "http/fleet_networks.h"
 #include "wire/lax_number.h"
@@ -309,6 +310,42 @@ std::vector<SettingSpec> setting_specs() {
                        reject(raw, error, "IPv4 or IPv6 networks such as 10.0.0.0/8,fd00::/8");
                      }
                      c.fleet_cidr = raw.value;
+                   }});
+  // HA mode (etcd leadership); see app/leader_election.h.
+  specs.push_back({"--etcd-endpoints", "ETCD_ENDPOINTS",
+                   "etcd client URLs (http://host:port[,...]); turns HA mode on", "unset",
+                   [](CoordinatorConfig& c, const RawSetting& raw) {
+                     std::string why;
+                     if (!client::EtcdClient::parse_endpoints(raw.value, &why)) {
+                       reject(raw, why, "http://host:port[,http://host:port...]");
+                     }
+                     c.etcd_endpoints = trim(raw.value);
+                   }});
+  specs.push_back({"--etcd-prefix", "ETCD_PREFIX", "Key prefix of this cluster in etcd",
+                   "/lmcache-coordinator/", [](CoordinatorConfig& c, const RawSetting& raw) {
+                     const std::string prefix = trim(raw.value);
+                     if (prefix.empty()) reject(raw, "empty", "a non-empty key prefix");
+                     c.etcd_prefix = prefix;
+                   }});
+  specs.push_back({"--advertise-url", "ADVERTISE_URL",
+                   "How other coordinators and clients reach this one (HA mode)",
+                   "http://HOST:PORT", [](CoordinatorConfig& c, const RawSetting& raw) {
+                     const std::string url = trim(raw.value);
+                     std::string why;
+                     if (!url.starts_with("http://") ||
+                         !client::EtcdClient::parse_endpoints(url, &why) ||
+                         url.find(',') != std::string::npos) {
+                       reject(raw, "not an http://host:port URL", "http://host:port");
+                     }
+                     c.advertise_url = url;
+                   }});
+  specs.push_back({"--leader-lease", "LEADER_LEASE",
+                   "Seconds of the leader's etcd lease: a dead leader is replaced after about "
+                   "this long",
+                   "5", [](CoordinatorConfig& c, const RawSetting& raw) {
+                     const uint64_t value = parse_integer(raw, "whole seconds 1..3600");
+                     if (value < 1 || value > 3600) reject(raw, "out of range", "1..3600");
+                     c.leader_lease_s = value;
                    }});
   return specs;
 }

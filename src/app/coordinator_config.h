@@ -42,6 +42,12 @@ struct CoordinatorConfig {
   std::string admin_token_file;  // empty: operator routes need no token
   bool protect_reads = false;    // tenant-revealing reads need a token too (needs the file)
   std::string fleet_cidr;        // empty: fleet routes answer any address; else a valid list
+  // HA mode: on when etcd_endpoints is set (validated "http://host:port[,...]").
+  std::string etcd_endpoints;
+  std::string etcd_prefix = "/lmcache-coordinator/";
+  std::string advertise_url;    // empty: http://HOST:PORT with the bound port
+  uint64_t leader_lease_s = 5;  // 1..3600
+  bool ha() const { return !etcd_endpoints.empty(); }
 };
 
 // What the command line asked for: run with a config, or exit now with a code

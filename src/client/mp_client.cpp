@@ -46,7 +46,8 @@ std::string bare_host(const std::string& host) {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(const asio::any_io_executor& executor, MpClient::Timeouts timeouts, MpEndpoint to,
-          http::request<http::string_body> request, MpClient::Callback done)
+          http::request<http::string_body> request, MpClient::Callback done,
+          MpClient::DispatchGate gate)
       : strand_(asio::make_strand(executor)),
         resolver_(strand_),
         resolve_timer_(strand_),
@@ -54,7 +55,8 @@ class Session : public std::enable_shared_from_this<Session> {
         timeouts_(timeouts),
         to_(std::move(to)),
         request_(std::move(request)),
-        done_(std::move(done)) {
+        done_(std::move(done)),
+        gate_(std::move(gate)) {
     parser_.body_limit(MpClient::kMaxResponseBodyBytes);
     parser_.header_limit(kMaxResponseHeaderBytes);
   }
@@ -111,6 +113,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write() {
+    // Fencing: a leader that lost its lease while connecting sends nothing.
+    if (gate_ && !gate_()) return fail(asio::error::operation_aborted, "fenced: not the leader");
     stream_.expires_at(request_deadline_);
     http::async_write(stream_, request_,
                       [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
@@ -134,6 +138,9 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.close();
     MpResponse result;
     result.status = response.result_int();
+    for (const auto& field : response) {
+      result.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
     result.body = std::move(response.body());
     finish(std::move(result));
   }
@@ -164,6 +171,8 @@ class Session : public std::enable_shared_from_this<Session> {
   http::request<http::string_body> request_;
   // Called once, then emptied.
   MpClient::Callback done_;
+  // Asked again right before writing (empty: no fencing).
+  MpClient::DispatchGate gate_;
   // Set when done_ has been called; later completions are ignored.
   bool finished_ = false;
   Clock::time_point connect_deadline_;
@@ -222,7 +231,37 @@ void MpClient::request(http::verb method, const MpEndpoint& to, std::string_view
   req.keep_alive(false);
   req.body() = std::move(json_body);
   req.prepare_payload();
-  std::make_shared<Session>(executor_, timeouts_, to, std::move(req), std::move(done))->start();
+  start(to, std::move(req), std::move(done));
+}
+
+void MpClient::send(http::verb method, const MpEndpoint& to, std::string_view target,
+                    const std::vector<std::pair<std::string, std::string>>& fields,
+                    std::string body, Callback done) {
+  http::request<http::string_body> req{method, target, 11};
+  for (const auto& [name, value] : fields) req.insert(name, value);
+  req.set(http::field::host, to.host_header());
+  req.keep_alive(false);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  start(to, std::move(req), std::move(done));
+}
+
+void MpClient::start(const MpEndpoint& to, http::request<http::string_body> req, Callback done) {
+  if (gate_) {
+    const std::optional<uint64_t> epoch = gate_();
+    if (!epoch) {
+      asio::post(executor_, [done = std::move(done)] {
+        MpResponse result;
+        result.error = asio::error::operation_aborted;
+        result.error_text = "fenced: not the leader";
+        if (done) done(std::move(result));
+      });
+      return;
+    }
+    req.set(kEpochHeader, std::to_string(*epoch));
+  }
+  std::make_shared<Session>(executor_, timeouts_, to, std::move(req), std::move(done), gate_)
+      ->start();
 }
 
 void MpClient::delete_keys(const MpEndpoint& to, std::span<const core::ObjectKeyView> keys,

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/system/error_code.hpp>
 #include <chrono>
@@ -12,6 +14,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/object_key.h"
 #include "wire/delete_objects_answer.h"
@@ -38,6 +42,8 @@ struct MpResponse {
   std::string error_text;
   unsigned status = 0;
   std::string body;
+  // The response's header fields, in order (names as sent).
+  std::vector<std::pair<std::string, std::string>> headers;
 
   // True when an HTTP response arrived (whatever its status).
   bool ok() const { return !error; }
@@ -104,7 +110,19 @@ class MpClient {
   using KeysPageCallback = std::function<void(MpKeysPageResult)>;
   using DeleteObjectsCallback = std::function<void(MpDeleteObjectsResult)>;
 
+  // Decides, just before a request is sent, whether it may go: the epoch to send in
+  // X-LMCache-Coordinator-Epoch, or nullopt to refuse it (the request then fails with
+  // operation_aborted and "fenced: ..." without touching the network). Asked when the request is
+  // made and again after connecting, right before the first byte is written. May be called from
+  // any thread.
+  using DispatchGate = std::function<std::optional<uint64_t>()>;
+  static constexpr std::string_view kEpochHeader = "X-LMCache-Coordinator-Epoch";
+
   explicit MpClient(boost::asio::any_io_executor executor, Timeouts timeouts = {});
+
+  // Installs the gate (HA mode: only a leader holding its lease dispatches). Set before the
+  // first request; without one every request goes and carries no epoch.
+  void set_dispatch_gate(DispatchGate gate) { gate_ = std::move(gate); }
 
   const Timeouts& timeouts() const { return timeouts_; }
 
@@ -112,6 +130,12 @@ class MpClient {
   // non-empty) to `to`, and calls `done` with the outcome.
   void request(boost::beast::http::verb method, const MpEndpoint& to, std::string_view target,
                std::string json_body, Callback done);
+
+  // Sends `method target` with `body` and the given extra header fields (Host, Connection and
+  // Content-Length are set here) to `to`: a request relayed as it came (follower forwarding).
+  void send(boost::beast::http::verb method, const MpEndpoint& to, std::string_view target,
+            const std::vector<std::pair<std::string, std::string>>& fields, std::string body,
+            Callback done);
 
   // DELETE /l2 with {"keys":[...]} (eviction dispatch), the keys encoded
   // before this returns (wire::encode_delete_keys_body), so they need not
@@ -141,10 +165,14 @@ class MpClient {
  private:
   // Sends DELETE /cache/objects with `body` and decodes the answer for `done`.
   void send_delete_objects(const MpEndpoint& to, std::string body, DeleteObjectsCallback done);
+  // Fences `request` through the gate (adding the epoch) and starts its session.
+  void start(const MpEndpoint& to,
+             boost::beast::http::request<boost::beast::http::string_body> request, Callback done);
 
   // Where sessions run; each gets its own strand of it.
   boost::asio::any_io_executor executor_;
   Timeouts timeouts_;
+  DispatchGate gate_;  // empty: every request goes, without an epoch header
 };
 
 }  // namespace lmcache::client

@@ -63,4 +63,24 @@ PinOutcome Pins::change(std::span<const ObjectKey> keys, int delta) {
   return {changed.size()};
 }
 
+void Pins::replace_all(std::span<const PinCount> counts) {
+  MutexLock lock(writer_mu_);
+  boost::unordered_flat_map<ObjectKeyView, uint64_t, ObjectKeyViewHash, ObjectKeyViewEqual> wanted;
+  wanted.reserve(counts.size());
+  for (const PinCount& entry : counts) wanted[ObjectKeyView(entry.key)] = entry.count;
+  std::vector<PinCount> changed;
+  for (PinCount& current : keys_.sorted()) {
+    if (!wanted.contains(ObjectKeyView(current.key))) {
+      changed.push_back({std::move(current.key), 0});
+    }
+  }
+  for (const PinCount& entry : counts) {
+    if (keys_.count(entry.key) != entry.count) changed.push_back(entry);
+  }
+  if (!changed.empty()) {
+    store_.write_pins(changed);
+    keys_.apply(changed);
+  }
+}
+
 }  // namespace lmcache::core

@@ -39,6 +39,10 @@ class Pins {
   // distinct keys that were pinned.
   PinOutcome drop(std::span<const ObjectKey> keys);
 
+  // Makes `counts` (each > 0, keys distinct) the whole pin table: keys not listed are unpinned.
+  // HA mode loads the table from etcd with it, and undoes a write etcd refused. Throws like pin().
+  void replace_all(std::span<const PinCount> counts);
+
   // The current counts, for lookups and listing.
   const PinnedKeys& keys() const { return keys_; }
 

@@ -86,6 +86,8 @@ bool Router::match(const Route& route, const Segments& segments, PathParams* par
   return true;
 }
 
+void Router::set_front(Front front) { front_ = std::move(front); }
+
 void Router::dispatch(HttpRequest request, Respond respond) const {
   dispatch(std::move(request), boost::asio::ip::address(), std::move(respond));
 }
@@ -130,6 +132,10 @@ void Router::dispatch(HttpRequest request, const boost::asio::ip::address& peer,
       }
     }
   }
+
+  // HA mode: a follower relays the request to the leader, once this node's access control
+  // let it through.
+  if (front_ && front_(routed ? routed->message : request, respond)) return;
 
   if (found != nullptr && found->sync_handler) {  // answered here: no wrapping of `respond`
     HttpResponse response = found->sync_handler(*routed);

@@ -43,9 +43,15 @@ class Router {
   using Observer = std::function<void(size_t route, beast_http::verb method, unsigned status,
                                       std::chrono::nanoseconds elapsed)>;
 
+  // Sees every request before it is routed (HA mode: a follower forwards it to the leader).
+  // It either answers the request itself and returns true, having taken `request` and
+  // `respond`, or returns false to let routing go on, possibly with `respond` wrapped.
+  using Front = std::function<bool(HttpRequest& request, Respond& respond)>;
+
   void add(beast_http::verb method, std::string_view pattern, SyncHandler handler);
   void add_async(beast_http::verb method, std::string_view pattern, AsyncHandler handler);
   void set_observer(Observer observer);
+  void set_front(Front front);
 
   // Decides, before a matched route's handler runs, whether the request may reach it: returns
   // the answer to send instead (401, 403), or nullopt to go on. It may fill in the request's
@@ -83,6 +89,7 @@ class Router {
   std::vector<Route> routes_;
   Observer observer_;
   Guard guard_;
+  Front front_;  // empty: every request is routed here
 };
 
 // Percent-decodes one path segment; nullopt when an escape is malformed.

@@ -335,7 +335,8 @@ class FakeMpServer::Session : public std::enable_shared_from_this<Session> {
 
  private:
   void handle(http::request<http::string_body> req) {
-    Request record{std::string(req.method_string()), std::string(req.target()), req.body()};
+    Request record{std::string(req.method_string()), std::string(req.target()), req.body(),
+                   std::string(req["X-LMCache-Coordinator-Epoch"])};
     Answer answer;
     std::chrono::milliseconds delay{0};
     bool blackhole = false;

@@ -33,6 +33,8 @@ class FakeMpServer {
     std::string method;  // "DELETE", "GET", ...
     std::string target;  // path and query as sent, e.g. "/l2/keys?page_size=10"
     std::string body;
+    // The X-LMCache-Coordinator-Epoch header as sent; empty when absent.
+    std::string epoch;
   };
 
   // A canned answer.

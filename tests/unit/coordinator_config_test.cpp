@@ -441,5 +441,46 @@ TEST_F(AccessControlFlagsTest, FleetCidrIsValidated) {
   }
 }
 
+TEST(HaFlagsTest, OffByDefaultWithDocumentedDefaults) {
+  const auto config = parse_ok({});
+  EXPECT_FALSE(config.ha());
+  EXPECT_EQ(config.etcd_prefix, "/lmcache-coordinator/");
+  EXPECT_EQ(config.advertise_url, "");
+  EXPECT_EQ(config.leader_lease_s, 5U);
+}
+
+TEST(HaFlagsTest, FlagsAndEnvTurnHaModeOn) {
+  auto config =
+      parse_ok({"--etcd-endpoints", "http://10.0.0.1:2379,http://10.0.0.2:2379", "--etcd-prefix",
+                "/c1/", "--advertise-url", "http://10.0.0.9:9300", "--leader-lease", "3"});
+  EXPECT_TRUE(config.ha());
+  EXPECT_EQ(config.etcd_endpoints, "http://10.0.0.1:2379,http://10.0.0.2:2379");
+  EXPECT_EQ(config.etcd_prefix, "/c1/");
+  EXPECT_EQ(config.advertise_url, "http://10.0.0.9:9300");
+  EXPECT_EQ(config.leader_lease_s, 3U);
+  config = parse_ok({}, {{"LMCACHE_MP_COORDINATOR_ETCD_ENDPOINTS", "127.0.0.1:2379"},
+                         {"LMCACHE_MP_COORDINATOR_LEADER_LEASE", "7"}});
+  EXPECT_TRUE(config.ha());
+  EXPECT_EQ(config.leader_lease_s, 7U);
+}
+
+TEST(HaFlagsTest, BadValuesExitTwoNamingTheFlag) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"--etcd-endpoints", ""},        {"--etcd-endpoints", "https://h:2379"},
+      {"--etcd-endpoints", "h"},       {"--etcd-endpoints", "http://h:70000"},
+      {"--etcd-prefix", " "},          {"--advertise-url", "10.0.0.1:9300"},
+      {"--advertise-url", "http://h"}, {"--leader-lease", "0"},
+      {"--leader-lease", "1.5"},       {"--leader-lease", "3601"},
+  };
+  for (const auto& args : bad) {
+    const ConfigExit exit = parse_exit(args);
+    EXPECT_EQ(exit.code, 2) << args[0] << " " << args[1];
+    EXPECT_NE(exit.message.find(args[0]), std::string::npos) << exit.message;
+  }
+  const ConfigExit env_exit = parse_exit({}, {{"LMCACHE_MP_COORDINATOR_LEADER_LEASE", "-1"}});
+  EXPECT_EQ(env_exit.code, 2);
+  EXPECT_NE(env_exit.message.find("LMCACHE_MP_COORDINATOR_LEADER_LEASE"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace lmcache::app

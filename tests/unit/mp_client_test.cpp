@@ -363,3 +363,60 @@ TEST(MpClientLifetimeTest, StoppedIoContextWithPendingRequests) {
 
 }  // namespace
 }  // namespace lmcache::client
+
+namespace lmcache::client {
+namespace {
+
+// HA fencing: the gate decides whether a request goes and which epoch it carries.
+TEST_F(MpClientTest, AGatedRequestCarriesTheEpochHeader) {
+  client_.set_dispatch_gate([] { return std::optional<uint64_t>(42); });
+  const MpResponse r = run([&](auto done) {
+    client_.request(http::verb::get, endpoint(), "/l2/keys?page_size=1", {}, done);
+  });
+  ASSERT_TRUE(r.ok()) << r.error_text;
+  const auto requests = server_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].epoch, "42");
+}
+
+TEST_F(MpClientTest, AClosedGateFailsTheRequestWithoutSendingIt) {
+  client_.set_dispatch_gate([] { return std::optional<uint64_t>(); });
+  const MpResponse r = run([&](auto done) {
+    client_.request(http::verb::delete_, endpoint(), "/l2", R"({"keys":[]})", done);
+  });
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error, asio::error::operation_aborted);
+  EXPECT_EQ(r.error_text, "fenced: not the leader");
+  EXPECT_TRUE(server_.requests().empty());  // refused before connecting: nothing is in flight
+}
+
+TEST_F(MpClientTest, AGateThatClosesWhileConnectingStopsTheRequestBeforeItIsWritten) {
+  std::atomic<int> asked{0};
+  client_.set_dispatch_gate([&asked]() -> std::optional<uint64_t> {
+    if (asked.fetch_add(1) == 0) return 7;  // open when the request is made, closed after
+    return std::nullopt;
+  });
+  const MpResponse r = run([&](auto done) {
+    client_.request(http::verb::delete_, endpoint(), "/l2", R"({"keys":[]})", done);
+  });
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(r.error_text.starts_with("fenced: not the leader")) << r.error_text;
+  EXPECT_EQ(asked.load(), 2);
+  EXPECT_TRUE(server_.requests().empty());  // connected, but not a byte written
+}
+
+TEST_F(MpClientTest, SendRelaysFieldsAndReturnsTheResponseHeaders) {
+  const MpResponse r = run([&](auto done) {
+    client_.send(http::verb::get, endpoint(), "/l2/prefetch/x",
+                 {{"X-Test", "1"}, {"Accept", "application/json"}}, {}, done);
+  });
+  ASSERT_TRUE(r.ok()) << r.error_text;
+  bool content_type = false;
+  for (const auto& [name, value] : r.headers) {
+    if (beast::iequals(name, "content-type")) content_type = value == "application/json";
+  }
+  EXPECT_TRUE(content_type);
+}
+
+}  // namespace
+}  // namespace lmcache::client

@@ -100,6 +100,24 @@ TEST_F(PinsTest, DropUnpinsWhateverTheCountAndIsDurable) {
   Pins pins(store);
   const std::vector<PinCount> expected = {{key('b'), 1}};
   EXPECT_EQ(pins.keys().sorted(), expected);
+TEST_F(PinsTest, ReplaceAllMakesTheGivenCountsTheWholeTableInMemoryAndOnDisk) {
+  {
+    QuotaStore store(path());
+    Pins pins(store);
+    const std::vector<ObjectKey> abc = {key('a'), key('b'), key('c')};
+    pins.pin(abc);
+    const std::vector<PinCount> wanted = {{key('b'), 3}, {key('d'), 1}};
+    pins.replace_all(wanted);
+    const std::vector<PinCount> expected = {{key('b'), 3}, {key('d'), 1}};
+    EXPECT_EQ(pins.keys().sorted(), expected);
+    EXPECT_FALSE(pins.keys().contains(key('a')));
+  }
+  QuotaStore store(path());
+  Pins pins(store);
+  const std::vector<PinCount> expected = {{key('b'), 3}, {key('d'), 1}};
+  EXPECT_EQ(pins.keys().sorted(), expected);
+  pins.replace_all({});
+  EXPECT_TRUE(pins.keys().empty());
 }
 
 TEST_F(PinsTest, AStateFileWithoutThePinsTableOpens) {

@@ -91,3 +91,45 @@ TEST(RouterTest, ObserverIsToldTheRouteIndexMethodAndStatus) {
 
 }  // namespace
 }  // namespace lmcache::http
+
+namespace lmcache::http {
+namespace {
+
+TEST(RouterFrontTest, AFrontThatAnswersTakesTheRequestBeforeAnyRoute) {
+  Router router;
+  int routed = 0;
+  router.add(beast_http::verb::get, "/x", [&routed](const RouteRequest&) {
+    ++routed;
+    return HttpResponse{beast_http::status::ok, 11};
+  });
+  router.set_front([](HttpRequest& request, Respond& respond) {
+    if (request.target() != "/x") return false;
+    respond(HttpResponse{beast_http::status::service_unavailable, 11});
+    return true;
+  });
+  EXPECT_EQ(dispatch(router, beast_http::verb::get, "/x").result(),
+            beast_http::status::service_unavailable);
+  EXPECT_EQ(routed, 0);
+  // Declined: routed as usual, unknown paths included.
+  EXPECT_EQ(dispatch(router, beast_http::verb::get, "/y").result(), beast_http::status::not_found);
+}
+
+TEST(RouterFrontTest, AFrontThatDeclinesMayWrapTheAnswer) {
+  Router router;
+  router.add(beast_http::verb::get, "/x", [](const RouteRequest&) {
+    return HttpResponse{beast_http::status::ok, 11};
+  });
+  router.set_front([](HttpRequest&, Respond& respond) {
+    respond = [inner = std::move(respond)](HttpResponse response) {
+      response.set("X-Wrapped", "1");
+      inner(std::move(response));
+    };
+    return false;
+  });
+  const HttpResponse response = dispatch(router, beast_http::verb::get, "/x");
+  EXPECT_EQ(response.result(), beast_http::status::ok);
+  EXPECT_EQ(response["X-Wrapped"], "1");
+}
+
+}  // namespace
+}  // namespace lmcache::http

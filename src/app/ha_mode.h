@@ -1,0 +1,92 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "app/coordinator_config.h"
+#include "app/leader_election.h"
+#include "client/etcd_client.h"
+#include "client/mp_client.h"
+#include "core/pins.h"
+#include "core/quota_store.h"
+#include "http/cluster_routes.h"
+#include "http/router.h"
+
+namespace lmcache::app {
+
+// HA mode (--etcd-endpoints): the election, follower forwarding and quotas kept in etcd.
+//
+// - A follower forwards every request but /healthz, /readyz, /cluster and /metrics to the leader
+//   and relays its status, headers and body. With no leader known, or when the leader cannot be
+//   reached, it answers 503 {"detail": ...} with Retry-After: 1. A forwarded request reaching a
+//   node that does not lead is answered 503 too, never forwarded again.
+// - The leader runs the routes itself. A quota or pin write (PUT/DELETE /l2/quota/{salt},
+//   PUT/DELETE /quota/{salt}, PUT /quota/config, POST/DELETE /cache/pins) answered 2xx is then
+//   written to etcd in a transaction fenced by the epoch, and answered only after etcd committed
+//   it; when etcd refuses or cannot be reached the local change is undone and the answer is 503.
+// - On winning, before serving, a leader loads every quota, the default and the pins from etcd.
+//
+// etcd layout under the prefix: `leader` (see LeaderElection), `quota/<salt>` = limit bytes in
+// decimal, `quota-default` = bytes or "none", `pins` = the whole pin table as a JSON array of
+// {"key": EncodedObjectKey, "count": N} (rewritten at each pin write: pins are operator actions,
+// few and rare).
+class HaMode {
+ public:
+  // The leader-only background work (health sweep, eviction loop, startup resync).
+  struct Duties {
+    std::function<void()> start;
+    std::function<void()> stop;
+  };
+
+  // `config.ha()` must be true; `port` is the bound port (for the default advertise URL).
+  HaMode(const boost::asio::any_io_executor& executor, const CoordinatorConfig& config,
+         uint16_t port, core::QuotaStore& quotas, core::Pins& pins, const Duties& duties);
+  HaMode(const HaMode&) = delete;
+  HaMode& operator=(const HaMode&) = delete;
+
+  void start();
+  // Steps down (revoking the lease) if leading; stopped() turns true when that is done.
+  void stop();
+  bool stopped() const;
+
+  // See LeaderElection::dispatch_epoch(); the gate of every outbound MP call.
+  std::optional<uint64_t> dispatch_epoch() const;
+  http::ClusterStatus status() const;
+  // The router front (http::Router::Front).
+  bool front(http::HttpRequest& request, http::Respond& respond);
+
+  // Header marking a request one node forwarded to another.
+  static constexpr const char* kForwardedHeader = "X-LMCache-Forwarded-By";
+
+ private:
+  // What a durable write changes, to write it to etcd or undo it.
+  struct QuotaWrite {
+    enum class Kind { kSalt, kDefault, kPins };
+    Kind kind = Kind::kSalt;
+    std::string salt;                         // kSalt
+    std::optional<uint64_t> salt_before;      // kSalt: the salt's quota before the write
+    core::DefaultLimit default_before;        // kDefault: the default before the write
+    std::vector<core::PinCount> pins_before;  // kPins: the pin table before the write
+  };
+
+  std::optional<QuotaWrite> quota_write(const http::HttpRequest& request) const;
+  void forward(http::HttpRequest& request, http::Respond& respond, const std::string& leader);
+  // Writes the local result of `write` to etcd, then answers `response` (or 503).
+  void persist(const QuotaWrite& write, http::HttpResponse response, http::Respond respond);
+  void undo(const QuotaWrite& write);
+  // Loads quotas and the default from etcd into the store; `ready(false)` on failure.
+  void load(std::function<void(bool)> ready);
+
+  core::QuotaStore& quotas_;
+  core::Pins& pins_;
+  std::string prefix_;
+  client::EtcdClient etcd_;
+  client::MpClient forward_client_;  // relays to the leader; never gated
+  std::shared_ptr<LeaderElection> election_;
+};
+
+}  // namespace lmcache::app

@@ -1,0 +1,282 @@
+// End-to-end: HA mode with a real etcd and two coordinators (skipped only when /usr/bin/etcd is
+// missing).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <csignal>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "coordinator_process.h"
+#include "etcd_process.h"
+#include "fake_mp_server.h"
+#include "http_test_client.h"
+
+namespace lmcache::testing {
+namespace {
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kLease = 2s;
+
+// Polls `condition` every 20 ms until it holds; false after `timeout`.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return condition();
+}
+
+// GET /readyz on `port` with a fresh connection; status 0 when it cannot be reached.
+TestResponse readyz(uint16_t port) {
+  try {
+    HttpTestClient client(port, 1s);
+    return client.get("/readyz");
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+std::string role_of(uint16_t port) {
+  const TestResponse res = readyz(port);
+  if (res.status == 0) return "unreachable";
+  return std::string(res.json().at("role").as_string());
+}
+
+std::string url_of(const CoordinatorProcess& node) {
+  return "http://127.0.0.1:" + std::to_string(node.port());
+}
+
+int64_t epoch_of(uint16_t port) { return readyz(port).json().at("epoch").to_number<int64_t>(); }
+
+class HaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!EtcdProcess::available()) GTEST_SKIP() << EtcdProcess::kBinary << " is not installed";
+    etcd_ = std::make_unique<EtcdProcess>();
+  }
+
+  std::vector<std::string> ha_args(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> args = {"--etcd-endpoints", etcd_->client_url(), "--leader-lease",
+                                     std::to_string(kLease.count())};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  // Starts a node and waits until it has the role `role`.
+  std::unique_ptr<CoordinatorProcess> start_node(const std::string& role,
+                                                 std::vector<std::string> extra = {}) {
+    auto node = std::make_unique<CoordinatorProcess>(ha_args(std::move(extra)));
+    const uint16_t port = node->port();
+    EXPECT_TRUE(eventually([&] { return role_of(port) == role; }, 10s))
+        << "never became " << role << ":\n"
+        << node->log();
+    return node;
+  }
+
+  std::unique_ptr<EtcdProcess> etcd_;
+};
+
+TEST_F(HaTest, TwoNodesElectOneLeaderAndTheFollowerForwardsToIt) {
+  auto a = start_node("leader");
+  auto b = start_node("follower");
+
+  const TestResponse leader = readyz(a->port());
+  EXPECT_EQ(leader.status, 200);
+  EXPECT_EQ(leader.json().at("leader").as_string(), url_of(*a));
+  const int64_t epoch = leader.json().at("epoch").to_number<int64_t>();
+  EXPECT_GT(epoch, 0);
+  const TestResponse follower = readyz(b->port());
+  EXPECT_EQ(follower.status, 503);
+  EXPECT_EQ(follower.json().at("leader").as_string(), url_of(*a));
+  EXPECT_EQ(follower.json().at("epoch").to_number<int64_t>(), epoch);
+
+  HttpTestClient to_a(a->port());
+  HttpTestClient to_b(b->port());
+  const json::value cluster_a = to_a.get("/cluster").json();
+  const json::value cluster_b = to_b.get("/cluster").json();
+  EXPECT_EQ(cluster_a.at("mode").as_string(), "ha");
+  EXPECT_EQ(cluster_a.at("role").as_string(), "leader");
+  EXPECT_EQ(cluster_a.at("node_url").as_string(), url_of(*a));
+  EXPECT_TRUE(cluster_a.at("last_lease_renewal").is_double());
+  EXPECT_EQ(cluster_b.at("role").as_string(), "follower");
+  EXPECT_EQ(cluster_b.at("node_url").as_string(), url_of(*b));
+  EXPECT_EQ(cluster_b.at("leader").as_string(), url_of(*a));
+  EXPECT_TRUE(cluster_b.at("last_lease_renewal").is_null());
+  EXPECT_NE(cluster_a.at("node_id"), cluster_b.at("node_id"));
+
+  // The follower answers /healthz itself and relays everything else from the leader.
+  EXPECT_EQ(to_b.get("/healthz").status, 200);
+  const TestResponse registered =
+      to_b.post("/instances", R"({"instance_id":"mp-1","ip":"127.0.0.1","http_port":1})");
+  EXPECT_EQ(registered.status, 200) << registered.body;
+  EXPECT_EQ(registered.header("content-type"), "application/json");
+  EXPECT_NE(to_a.get("/instances").body.find("mp-1"), std::string::npos);
+  const TestResponse missing = to_b.get("/no/such/path");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.json().at("detail").as_string(), "Not Found");
+}
+
+TEST(HaStartTest, UnreachableEtcdServesHealthzAndAnswersEverythingElse503) {
+  CoordinatorProcess node(
+      {"--etcd-endpoints", "http://127.0.0.1:" + std::to_string(free_loopback_port())});
+  HttpTestClient client(node.port());
+  EXPECT_EQ(client.get("/healthz").status, 200);
+  const TestResponse other = client.get("/instances");
+  EXPECT_EQ(other.status, 503);
+  EXPECT_EQ(other.header("retry-after"), "1");
+  EXPECT_TRUE(other.json().at("detail").is_string());
+  const TestResponse ready = client.get("/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.json().at("role").as_string(), "candidate");
+  EXPECT_TRUE(ready.json().at("leader").is_null());
+  EXPECT_TRUE(node.wait_for_log("retrying"));
+}
+
+TEST(HaStartTest, WithoutEtcdTheOneNodeIsTheReadyLeader) {
+  CoordinatorProcess node;
+  HttpTestClient client(node.port());
+  const TestResponse ready = client.get("/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.json(), json::parse(R"({"role":"leader","leader":null,"epoch":0})"));
+  const json::value cluster = client.get("/cluster").json();
+  EXPECT_EQ(cluster.at("mode"), "single");
+  EXPECT_EQ(cluster.at("role"), "leader");
+  EXPECT_EQ(cluster.at("node_url").as_string(), url_of(node));
+}
+
+TEST_F(HaTest, AfterKillNineTheFollowerLeadsWithinLeasePlusOneSecondWithQuotasAndPins) {
+  auto a = start_node("leader");
+  auto b = start_node("follower");
+  const int64_t old_epoch = epoch_of(a->port());
+  HttpTestClient to_b(b->port());
+  // Written through the follower: answered after the leader committed it to etcd.
+  const TestResponse put = to_b.put("/l2/quota/tenant", R"({"limit_gb": 2})");
+  ASSERT_EQ(put.status, 200) << put.body;
+  const TestResponse put_default = to_b.put("/quota/config", R"({"default_limit_gb": 3})");
+  ASSERT_EQ(put_default.status, 200) << put_default.body;
+  // 256 tokens: one chunk of the default chunk size, one rank.
+  json::array tokens;
+  for (int i = 0; i < 256; ++i) tokens.emplace_back(i);
+  const TestResponse pinned = to_b.post(
+      "/cache/pins",
+      json::serialize(json::object{{"model_name", "m"}, {"world_size", 1}, {"token_ids", tokens}}));
+  ASSERT_EQ(pinned.status, 200) << pinned.body;
+  ASSERT_EQ(pinned.json().at("affected"), 1) << pinned.body;
+
+  a->stop(SIGKILL);
+  const auto killed = Clock::now();
+  ASSERT_TRUE(eventually([&] { return readyz(b->port()).status == 200; }, 10s)) << b->log();
+  const auto took = Clock::now() - killed;
+  EXPECT_LE(took, kLease + 1s) << std::chrono::duration<double>(took).count() << " s";
+  EXPECT_GT(epoch_of(b->port()), old_epoch);
+
+  const json::value status = to_b.get("/l2/status").json();
+  bool found = false;
+  for (const json::value& entry : status.at("by_cache_salt").as_array()) {
+    if (entry.at("cache_salt") != "tenant") continue;
+    found = true;
+    EXPECT_EQ(entry.at("quota_limit_gb").to_number<double>(), 2.0);
+  }
+  EXPECT_TRUE(found) << json::serialize(status);
+  EXPECT_EQ(to_b.get("/quota/config").json().at("default_limit_gb").to_number<double>(), 3.0);
+  EXPECT_EQ(to_b.get("/cache/pins").json().at("total"), 1);
+}
+
+TEST_F(HaTest, PausedLeaderComesBackAsFollowerAndSendsNothingWithItsOldEpoch) {
+  FakeMpServer mp;
+  const std::vector<std::string> evicting = {"--eviction-check-interval", "0.2",
+                                             "--default-quota-gb", "0"};
+  auto a = start_node("leader", evicting);
+  auto b = start_node("follower", evicting);
+  const std::string old_epoch = std::to_string(epoch_of(a->port()));
+
+  // Every salt without a quota is over its 0-byte default: the leader evicts what is stored.
+  auto store_keys = [&](uint16_t port) {
+    HttpTestClient client(port);
+    ASSERT_EQ(client
+                  .post("/instances", fmt::format(R"({{"instance_id":"mp","ip":"127.0.0.1",)"
+                                                  R"("http_port":{}}})",
+                                                  mp.port()))
+                  .status,
+              200);
+    json::array events;
+    for (int i = 0; i < 4; ++i) {
+      events.emplace_back(
+          json::object{{"type", "store"},
+                       {"key", json::object{{"chunk_hash_hex", fmt::format("{:064x}", i)},
+                                            {"model_name", "m"},
+                                            {"kv_rank", 0},
+                                            {"object_group_id", 0},
+                                            {"cache_salt", "s"}}},
+                       {"bytes", 1024}});
+    }
+    const TestResponse res = client.post(
+        "/l2/events",
+        json::serialize(json::object{{"instance_id", "mp"}, {"seq", 1}, {"events", events}}));
+    ASSERT_EQ(res.status, 200) << res.body;
+  };
+  // Failed deletes are sent again at every sweep: the leader is dispatching when it is paused,
+  // and its eviction timer is due before its lease timer when it resumes.
+  mp.set_fail_all(500);
+  store_keys(a->port());
+  ASSERT_TRUE(mp.wait_for_requests(3, 10s));
+  for (const auto& request : mp.requests()) EXPECT_EQ(request.epoch, old_epoch);
+
+  ASSERT_EQ(kill(a->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(eventually([&] { return readyz(b->port()).status == 200; }, 10s)) << b->log();
+  const std::string new_epoch = std::to_string(epoch_of(b->port()));
+  ASSERT_NE(new_epoch, old_epoch);
+  const size_t before_resume = mp.requests().size();
+  ASSERT_EQ(kill(a->pid(), SIGCONT), 0);
+  EXPECT_TRUE(a->wait_for_log("stepping down", 10s)) << a->log();
+  EXPECT_TRUE(eventually([&] { return role_of(a->port()) == "follower"; }, 10s)) << a->log();
+
+  // The new leader learns the instance and the keys (as after any takeover) and dispatches.
+  store_keys(b->port());
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto requests = mp.requests();
+        for (size_t i = before_resume; i < requests.size(); ++i) {
+          if (requests[i].epoch == new_epoch) return true;
+        }
+        return false;
+      },
+      10s));
+  const auto requests = mp.requests();
+  for (size_t i = before_resume; i < requests.size(); ++i) {
+    EXPECT_EQ(requests[i].epoch, new_epoch) << requests[i].method << " " << requests[i].target;
+  }
+}
+
+TEST_F(HaTest, ACleanStopHandsOverWithoutWaitingForTheLease) {
+  auto a = start_node("leader");
+  auto b = start_node("follower");
+  const auto stopping = Clock::now();
+  EXPECT_EQ(a->stop(SIGTERM), 0);  // revokes the lease on the way out
+  ASSERT_TRUE(eventually([&] { return readyz(b->port()).status == 200; }, 10s)) << b->log();
+  // Without the revoke it takes at least the rest of the lease: 2/3 of it since the last renewal.
+  EXPECT_LT(Clock::now() - stopping, 1300ms)
+      << std::chrono::duration<double>(Clock::now() - stopping).count() << " s";
+}
+
+TEST_F(HaTest, LeaderStepsDownWithinTheLeaseWhenEtcdIsGone) {
+  auto a = start_node("leader");
+  etcd_->kill_now();
+  const auto killed = Clock::now();
+  ASSERT_TRUE(eventually([&] { return readyz(a->port()).status == 503; }, 10s)) << a->log();
+  const auto took = Clock::now() - killed;
+  EXPECT_LE(took, kLease + 300ms) << std::chrono::duration<double>(took).count() << " s";
+  EXPECT_EQ(role_of(a->port()), "candidate");
+  EXPECT_TRUE(a->wait_for_log("stepping down"));
+  HttpTestClient client(a->port());
+  EXPECT_EQ(client.get("/instances").status, 503);
+}
+
+}  // namespace
+}  // namespace lmcache::testing
