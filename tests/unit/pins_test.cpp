@@ -100,6 +100,8 @@ TEST_F(PinsTest, DropUnpinsWhateverTheCountAndIsDurable) {
   Pins pins(store);
   const std::vector<PinCount> expected = {{key('b'), 1}};
   EXPECT_EQ(pins.keys().sorted(), expected);
+}
+
 TEST_F(PinsTest, ReplaceAllMakesTheGivenCountsTheWholeTableInMemoryAndOnDisk) {
   {
     QuotaStore store(path());
