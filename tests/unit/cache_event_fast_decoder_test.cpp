@@ -1,5 +1,6 @@
 #include "http/cache_event_fast_decoder.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -324,11 +325,11 @@ TEST(CacheEventFastDecoderTest, AFailedParseLeavesNothingBehindForTheNext) {
        {R"({")" + long_escaped + R"(\q":1})",
         request_of(R"({"instance_id":")" + long_escaped + R"(\q"})"),
         request_of(store_batch(R"({"key":)" + kKey + R"(,"token_ids":[1,2,"x"]})")),
-        request_of(store_batch(kEntry + "," + kEntry + ",7"))}) {
+        request_of(store_batch(fmt::format("{},{},7", kEntry, kEntry)))}) {
     CacheEventRequest ignored;
     EXPECT_FALSE(decode_cache_event_request_fast(broken, ignored));
     EXPECT_TRUE(fast_path_agrees(request_of(store_batch(
-        R"({"key":)" + kKey + R"(,"token_ids":[5]},{"key":)" + kKey + R"(,"token_ids":[6]})"))));
+        fmt::format(R"({{"key":{},"token_ids":[5]}},{{"key":{},"token_ids":[6]}})", kKey, kKey)))));
   }
 }
 
@@ -337,11 +338,12 @@ TEST(CacheEventFastDecoderTest, ViewsOutliveTheBodyAndMovesOfTheRequest) {
   for (int round = 0; round < 3; ++round) {
     const std::string n = std::to_string(round);
     auto body = std::make_unique<std::string>(request_of(batch_with(
-        R"("instance_id":"mp-)" + n +
-            R"(","incarnation":1,"seq":1,"event_type":"store","tier":"l2","backend":"be-)" + n +
-            R"(")",
-        R"({"key":{"chunk_hash_hex":"0)" + n + R"(","model_name":"model-)" + n +
-            R"(","kv_rank":0,"cache_salt":"salt-)" + n + R"("},"token_ids":[)" + n + "]}")));
+        fmt::format(R"("instance_id":"mp-{0}","incarnation":1,"seq":1,"event_type":"store",)"
+                    R"("tier":"l2","backend":"be-{0}")",
+                    n),
+        fmt::format(R"({{"key":{{"chunk_hash_hex":"0{0}","model_name":"model-{0}","kv_rank":0,)"
+                    R"("cache_salt":"salt-{0}"}},"token_ids":[{0}]}})",
+                    n))));
     ValidationErrors errors;
     auto request = decode_cache_event_request(*body, errors);
     ASSERT_TRUE(request);
