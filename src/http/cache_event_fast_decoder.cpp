@@ -1,6 +1,5 @@
 #include "http/cache_event_fast_decoder.h"
 
-#include <array>
 #include <boost/json/basic_parser_impl.hpp>
 #include <cmath>
 #include <cstdint>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "core/object_key.h"
+#include "http/recent_strings.h"
 #include "wire/object_key_codec.h"
 
 namespace lmcache::http {
@@ -113,39 +113,6 @@ Field key_field(std::string_view name) {
   if (name == wire::kCacheSaltField) return Field::kCacheSalt;
   return Field::kUnknown;
 }
-
-// Keeps the strings that repeat from batch to batch or entry to entry (ids, backends, models,
-// salts) once in the request's storage: the last few distinct ones are remembered, and `check`
-// runs only on a string not among them (a batch mixes a few tenants' salts).
-class RecentStrings {
- public:
-  template <typename Check>
-  bool keep(std::string_view text, CacheEventRequest& request, Check check, std::string_view& out) {
-    for (size_t i = 0; i < size_; ++i) {
-      if (kept_[i] == text) {
-        out = kept_[i];
-        return true;
-      }
-    }
-    if (!check(text)) return false;
-    out = request.keep(text);
-    if (size_ < kSlots) {
-      kept_[size_++] = out;
-    } else {
-      kept_[next_] = out;
-      next_ = (next_ + 1) % kSlots;
-    }
-    return true;
-  }
-
-  void reset() { size_ = next_ = 0; }
-
- private:
-  static constexpr size_t kSlots = 8;
-  std::array<std::string_view, kSlots> kept_;
-  size_t size_ = 0;
-  size_t next_ = 0;  // the slot replaced next once all are used
-};
 
 // The basic_parser handler. Every callback returns false (with `ec` set) to leave the fast path;
 // the tree decoder then starts over, so no callback needs to say why.

@@ -366,6 +366,30 @@ TEST(CacheEventFastDecoderTest, ViewsOutliveTheBodyAndMovesOfTheRequest) {
   }
 }
 
+TEST(CacheEventFastDecoderTest, MoreSaltsThanTheDecoderRemembersAreKeptAndChecked) {
+  // Twelve salts in turn, twice (more than the eight recent strings the decoder remembers),
+  // then a thirteenth that is invalid.
+  std::string entries;
+  for (int round = 0; round < 2; ++round) {
+    for (int salt = 0; salt < 12; ++salt) {
+      entries +=
+          fmt::format(R"({{"key":{{"chunk_hash_hex":"{:02x}","model_name":"m{}","kv_rank":0,)"
+                      R"("cache_salt":"tenant-{}"}}}},)",
+                      salt, salt % 3, salt);
+    }
+  }
+  const std::string valid = entries.substr(0, entries.size() - 1);
+  EXPECT_TRUE(fast_path_agrees(request_of(store_batch(valid))));
+  CacheEventRequest request;
+  ASSERT_TRUE(decode_cache_event_request_fast(request_of(store_batch(valid)), request));
+  ASSERT_EQ(request.batches.at(0).entries.size(), 24U);
+  EXPECT_EQ(request.batches[0].entries[23].key.cache_salt, "tenant-11");
+  EXPECT_EQ(request.batches[0].entries[23].key.model_name, "m2");
+  EXPECT_FALSE(fast_path_agrees(request_of(store_batch(
+      entries +
+      R"({"key":{"chunk_hash_hex":"aa","model_name":"m","kv_rank":0,"cache_salt":"t@"}})"))));
+}
+
 TEST(CacheEventFastDecoderTest, ConsecutiveModelsAndSaltsAreEachChecked) {
   // The decoder checks a model or salt once while it repeats; a change must be checked again.
   const std::string good =
