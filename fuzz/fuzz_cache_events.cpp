@@ -2,6 +2,8 @@
 //
 // Input: one request body, sent twice to a fresh coordinator state. Checks, besides the response
 // invariants of fuzz_support.h:
+// - the fast path (cache_event_fast_decoder.h), when it takes a body, decodes exactly what the
+//   tree decoder decodes, with nothing rejected;
 // - a 200 answer counts every batch once: applied + duplicates + stale + rejected = the batches
 //   sent (when the body has a `batches` list); anything else is a 422;
 // - sent again, nothing is applied: every admitted batch is now a duplicate (or stale);
@@ -14,14 +16,20 @@
 #include <boost/json/parse.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <vector>
 
 #include "core/event_ingest.h"
 #include "core/l2_accounting.h"
 #include "core/snapshot_stream.h"
 #include "fuzz_support.h"
+#include "http/cache_event_decoder.h"
+#include "http/cache_event_fast_decoder.h"
 #include "http/event_routes.h"
+#include "http/request_validation.h"
 
 namespace {
 
@@ -56,6 +64,41 @@ std::string save(const core::EventIngest& ingest) {
   return bytes;
 }
 
+// A batch's fields and entries as comparable values (ts by its bits, so -0.0 differs from 0.0).
+using EntryValues = std::tuple<core::ObjectKey, uint64_t, std::vector<int64_t>, int64_t>;
+using BatchValues =
+    std::tuple<std::string, uint64_t, uint64_t, core::CacheEventType, core::CacheTier, std::string,
+               bool, uint64_t, uint64_t, uint64_t, std::vector<EntryValues>>;
+
+std::vector<BatchValues> values_of(const http::CacheEventRequest& request) {
+  std::vector<BatchValues> values;
+  for (const core::CacheEventBatch& batch : request.batches) {
+    std::vector<EntryValues> entries;
+    for (const core::CacheEventEntry& entry : batch.entries) {
+      entries.emplace_back(entry.key.to_key(), entry.size_bytes,
+                           std::vector<int64_t>(entry.token_ids.begin(), entry.token_ids.end()),
+                           entry.token_offset);
+    }
+    uint64_t ts_bits = 0;
+    std::memcpy(&ts_bits, &batch.ts, sizeof ts_bits);
+    values.emplace_back(std::string(batch.instance_id), batch.incarnation, batch.seq, batch.type,
+                        batch.tier, std::string(batch.backend), batch.shared, ts_bits,
+                        batch.capacity_bytes, batch.capacity_revision, std::move(entries));
+  }
+  return values;
+}
+
+void check_fast_path(std::string_view body) {
+  http::CacheEventRequest fast;
+  if (!http::decode_cache_event_request_fast(body, fast)) return;
+  http::ValidationErrors errors;
+  const auto tree = http::decode_cache_event_request_from_tree(body, errors);
+  require(tree.has_value(), "the fast path took a body the tree decoder fails");
+  require(tree->rejected.empty(), "the fast path took a body with rejected batches");
+  require(fast.rejected.empty(), "the fast path rejected a batch");
+  require(values_of(fast) == values_of(*tree), "the fast path decoded other batches");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -66,6 +109,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
 
+  check_fast_path(body);
   core::L2Accounting l2{core::EvictionConfig{}};
   core::EventIngest ingest{l2};
   http::Router router;

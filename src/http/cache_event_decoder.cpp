@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "http/arena_json_body.h"
+#include "http/cache_event_fast_decoder.h"
 #include "wire/lax_number.h"
 #include "wire/object_key_codec.h"
 #include "wire/quoted_value.h"
@@ -257,6 +258,15 @@ std::string_view CacheEventRequest::keep(std::string_view bytes) {
 
 std::optional<CacheEventRequest> decode_cache_event_request(std::string_view body,
                                                             ValidationErrors& errors) {
+  {
+    CacheEventRequest request;
+    if (decode_cache_event_request_fast(body, request)) return request;
+  }
+  return decode_cache_event_request_from_tree(body, errors);
+}
+
+std::optional<CacheEventRequest> decode_cache_event_request_from_tree(std::string_view body,
+                                                                      ValidationErrors& errors) {
   const ArenaJsonBody parsed(body, errors);
   if (parsed.root() == nullptr) return std::nullopt;
   const json::value& root = *parsed.root();

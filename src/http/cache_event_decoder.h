@@ -67,9 +67,16 @@ class CacheEventRequest {
 // errors to `errors` and returns nullopt. A batch that breaks any rule above is listed in
 // `rejected` (its first fault) and left out of `batches`; the other batches are unaffected.
 //
-// Thread-safe. The JSON tree is built in a per-thread arena; the decoded keys are views into the
-// request's storage (no heap allocation per entry).
+// Thread-safe. A request of the shape MP servers send takes a fast path (one SAX pass, no tree,
+// see cache_event_fast_decoder.h); anything else is decoded from a JSON tree built in a
+// per-thread arena. Either way the decoded keys are views into the request's storage (no heap
+// allocation per entry).
 std::optional<CacheEventRequest> decode_cache_event_request(std::string_view body,
                                                             ValidationErrors& errors);
+
+// The same without the fast path: always through a JSON tree. For tests and fuzzing, which check
+// that the fast path agrees with it.
+std::optional<CacheEventRequest> decode_cache_event_request_from_tree(std::string_view body,
+                                                                      ValidationErrors& errors);
 
 }  // namespace lmcache::http

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/object_key.h"
+#include "http/recent_strings.h"
 #include "wire/object_key_codec.h"
 
 namespace lmcache::http {
@@ -76,8 +77,8 @@ class Handler {
     pending_ = Field::kUnknown;
     root_seen_ = 0;
     seq_ = 0;
-    last_model_ = {};
-    last_salt_ = {};
+    models_.reset();
+    salts_.reset();
     name_.clear();  // a parse that left the fast path may have stopped inside a string
     text_.clear();
   }
@@ -291,20 +292,15 @@ class Handler {
         return true;
       }
       case Field::kModelName:
-        // Consecutive events nearly always share a model and a salt: check and copy once.
-        if (value != last_model_) {
-          if (core::check_model_name(value)) return false;
-          last_model_ = out_->keep(value);
-        }
-        event_.key.model_name = last_model_;
-        return true;
+        // Consecutive events nearly always share a model and one of a few salts: each is
+        // checked and copied once.
+        return models_.keep(
+            value, *out_, [](std::string_view text) { return !core::check_model_name(text); },
+            event_.key.model_name);
       case Field::kCacheSalt:
-        if (value != last_salt_) {
-          if (core::check_cache_salt(value)) return false;
-          last_salt_ = out_->keep(value);
-        }
-        event_.key.cache_salt = last_salt_;
-        return true;
+        return salts_.keep(
+            value, *out_, [](std::string_view text) { return !core::check_cache_salt(text); },
+            event_.key.cache_salt);
       default:
         return false;  // a string where an integer belongs: lax rules, not ours
     }
@@ -353,9 +349,9 @@ class Handler {
   uint32_t event_seen_ = 0;
   uint32_t key_seen_ = 0;
   uint64_t seq_ = 0;
-  core::L2Event event_;          // the event being read
-  std::string_view last_model_;  // in out_'s storage, already checked
-  std::string_view last_salt_;
+  core::L2Event event_;   // the event being read
+  RecentStrings models_;  // in out_'s storage, already checked
+  RecentStrings salts_;
   std::string name_;  // a key that arrived in parts
   std::string text_;  // a string value that arrived in parts
 };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <optional>
 #include <string>
 
 namespace lmcache::core {
@@ -126,6 +127,48 @@ TEST(ObjectKeyTest, FormatsForLogs) {
   EXPECT_EQ(encode_hex(std::string("\x00\x7f\x80\xff", 4)), "007f80ff");
   EXPECT_EQ(decode_hex("007F80ff"), std::string("\x00\x7f\x80\xff", 4));
   EXPECT_FALSE(decode_hex("0"));
+}
+
+// The value of a hex digit, or -1: the reference decode_hex_into is checked against.
+int reference_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> reference_decode(std::string_view hex) {
+  if (hex.empty() || hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int high = reference_digit(hex[i]);
+    const int low = reference_digit(hex[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    out += static_cast<char>(high * 16 + low);
+  }
+  return out;
+}
+
+TEST(ObjectKeyTest, DecodesHexOfEveryLengthAndRefusesEveryOtherByteAnywhere) {
+  // Lengths below, at and past the 32-digit blocks of the vectorised path, in mixed case.
+  const std::string digits = "0123456789abcdefABCDEF";
+  std::string hex;
+  for (size_t size = 0; size <= 100; ++size) {
+    EXPECT_EQ(decode_hex(hex), reference_decode(hex)) << hex;
+    hex += digits[(size * 7 + 3) % digits.size()];
+  }
+  // Every byte value at every position of a 64-digit hash and of a 34-digit one (a block and a
+  // scalar tail).
+  for (const size_t size : {size_t{64}, size_t{34}}) {
+    const std::string good = hex.substr(0, size);
+    for (size_t at = 0; at < size; ++at) {
+      for (int byte = 0; byte < 256; ++byte) {
+        std::string text = good;
+        text[at] = static_cast<char>(byte);
+        ASSERT_EQ(decode_hex(text), reference_decode(text)) << "byte " << byte << " at " << at;
+      }
+    }
+  }
 }
 
 }  // namespace
