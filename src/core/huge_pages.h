@@ -1,12 +1,13 @@
 // Memory for the large tables of the derived state, backed by transparent huge pages where the
 // kernel allows it (madvise mode). A checkpoint forks the process (app/checkpointer.h), and a
-// fork copies the page tables: on 4 KiB pages 1.2 GB took 37 to 79 ms to fork on this machine
-// class, on 2 MiB pages under 1 ms (bench/README.md), and the state is frozen meanwhile.
+// fork copies the page tables while the state is frozen: on 4 KiB pages 1.2 GB took 37 to 79 ms
+// to fork on this machine class, on 2 MiB pages under 1 ms (bench/README.md).
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <vector>
 
 namespace lmcache::core {
 
@@ -18,7 +19,8 @@ void* allocate_huge(size_t bytes);
 void free_huge(void* p, size_t bytes) noexcept;
 
 // A standard allocator that takes huge pages for allocations of at least one huge page and the
-// default allocator for smaller ones (the size decides both ways, so deallocation matches).
+// default allocator for smaller ones (the size decides both ways, so deallocation matches). For
+// hash tables whose bucket arrays grow to hundreds of megabytes.
 template <typename T>
 struct HugePageAllocator {
   using value_type = T;
@@ -45,6 +47,29 @@ struct HugePageAllocator {
   bool operator==(const HugePageAllocator<U>&) const noexcept {
     return true;
   }
+};
+
+// Fixed-size blocks carved one after another from huge-page mappings that double in size (from
+// 2 MiB up to 64 MiB), so blocks of any size share huge pages without rounding each up. Blocks
+// live until the arena is destroyed. Pages are touched only when used, so the unused tail of the
+// last mapping costs address space, not memory. Not thread-safe.
+class HugePageArena {
+ public:
+  HugePageArena() = default;
+  ~HugePageArena();
+  HugePageArena(const HugePageArena&) = delete;
+  HugePageArena& operator=(const HugePageArena&) = delete;
+
+  // `bytes` of memory aligned to 64 bytes, uninitialised.
+  void* allocate(size_t bytes);
+
+ private:
+  struct Mapping {
+    void* base;
+    size_t bytes;
+  };
+  std::vector<Mapping> mappings_;
+  size_t used_ = 0;  // bytes handed out from the last mapping
 };
 
 }  // namespace lmcache::core

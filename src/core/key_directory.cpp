@@ -21,9 +21,9 @@ KeyDirectory::~KeyDirectory() = default;
 
 KeyDirectory::Slot& KeyDirectory::slot_for(uint32_t id) {
   while ((id >> kBlockBits) >= blocks_.size()) {
-    auto block = std::make_unique_for_overwrite<Slot[]>(kBlockSize);
+    auto* block = static_cast<Slot*>(slab_.allocate(kBlockSize * sizeof(Slot)));
     for (uint32_t i = 0; i < kBlockSize; ++i) block[i] = Slot{0, 0, kNone, 0, 0, 0};
-    blocks_.push_back(std::move(block));
+    blocks_.push_back(block);
   }
   return slot(id);
 }
@@ -496,7 +496,7 @@ std::vector<ModuleUsage> KeyDirectory::used_bytes() const {
 size_t KeyDirectory::memory_bytes() const {
   size_t total = ledger_.memory_bytes();
   total += blocks_.size() * kBlockSize * sizeof(Slot) +
-           blocks_.capacity() * sizeof(std::unique_ptr<Slot[]>);
+           blocks_.capacity() * sizeof(Slot*);
   total += flat_table_bytes(spill_, sizeof(std::pair<uint32_t, std::vector<Packed>>));
   for (const auto& [id, more] : spill_) total += more.capacity() * sizeof(Packed);
   total += instances_.memory_bytes() + backends_.memory_bytes();
@@ -567,6 +567,7 @@ bool KeyDirectory::load(SnapshotReader& in) {
   // A record takes at least 40 bytes: hash length, model, rank, group, salt, owner, last_access
   // and the placement count.
   const uint64_t records = in.count(40);
+  ledger_.reserve_records(static_cast<size_t>(records));
   for (uint64_t i = 0; i < records && in.ok(); ++i) {
     ObjectKeyView key;
     key.chunk_hash = in.str();

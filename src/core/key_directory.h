@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/cache_event.h"
+#include "core/huge_pages.h"
 #include "core/object_key.h"
 #include "core/snapshot_stream.h"
 #include "core/string_hash.h"
@@ -210,7 +211,8 @@ class KeyDirectory {
   void bind_tokens(std::string_view chunk_hash, std::span<const int64_t> tokens, int64_t offset);
 
   UsageLedger ledger_;
-  std::vector<std::unique_ptr<Slot[]>> blocks_;                     // by ledger record id
+  HugePageArena slab_;          // the blocks' memory (fork-friendly: see core/huge_pages.h)
+  std::vector<Slot*> blocks_;  // by ledger record id
   boost::unordered_flat_map<uint32_t, std::vector<Packed>> spill_;  // placements after the first
   StringInterner instances_;
   StringInterner backends_;  // ids fit 16 bits

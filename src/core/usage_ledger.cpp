@@ -94,7 +94,7 @@ uint32_t UsageLedger::allocate() {
   }
   if (next_unused_ == kNone) throw std::length_error("UsageLedger: too many keys");
   if ((next_unused_ >> kBlockBits) == blocks_.size()) {
-    blocks_.push_back(std::make_unique_for_overwrite<Record[]>(kBlockSize));
+    blocks_.push_back(static_cast<Record*>(slab_.allocate(kBlockSize * sizeof(Record))));
   }
   return next_unused_++;
 }
@@ -434,7 +434,7 @@ size_t UsageLedger::release_in_flight(std::span<const TrackedKey> victims) {
 
 size_t UsageLedger::memory_bytes() const {
   size_t total = blocks_.size() * kBlockSize * sizeof(Record) +
-                 blocks_.capacity() * sizeof(std::unique_ptr<Record[]>);
+                 blocks_.capacity() * sizeof(Record*);
   total += flat_table_bytes(index_, sizeof(uint32_t));
   total += flat_table_bytes(long_hashes_, sizeof(std::pair<uint32_t, std::string>));
   for (const auto& [id, hash] : long_hashes_) total += string_heap_bytes(hash);

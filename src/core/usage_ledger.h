@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/huge_pages.h"
 #include "core/object_key.h"
 #include "core/pinned_keys.h"
 #include "core/string_interner.h"
@@ -158,6 +159,8 @@ class UsageLedger {
   // The owner of a record in L2 ("" when unknown or detached).
   std::string_view record_owner(uint32_t id) const;
   std::string_view record_hash(uint32_t id) const { return hash_of(id); }
+  // Makes room in the index for `records` records (a checkpoint load knows how many).
+  void reserve_records(size_t records) { index_.reserve(records); }
   // One past the highest record id ever used.
   uint32_t record_id_end() const { return next_unused_; }
   // True for a live record (in L2 or detached).
@@ -250,10 +253,11 @@ class UsageLedger {
   // Makes a record most recent in its salt's LRU list, taking it out of flight if needed.
   void touch(uint32_t id);
 
-  std::vector<std::unique_ptr<Record[]>> blocks_;  // the slab; ids are block << 16 | offset
+  HugePageArena slab_;           // the blocks' memory (fork-friendly: see core/huge_pages.h)
+  std::vector<Record*> blocks_;  // the slab; ids are block << 16 | offset
   uint32_t next_unused_ = 0;                       // first never-used record id
   uint32_t free_head_ = kNone;                     // freed records, linked through next
-  boost::unordered_flat_set<uint32_t, IndexHash, IndexEq> index_;
+  boost::unordered_flat_set<uint32_t, IndexHash, IndexEq, HugePageAllocator<uint32_t>> index_;
   boost::unordered_flat_map<uint32_t, std::string> long_hashes_;  // hashes over 32 bytes
   StringInterner models_;
   StringInterner salt_names_;  // salt ids index salts_
