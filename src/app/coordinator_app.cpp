@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -103,6 +104,9 @@ struct CoordinatorApp::Impl {
     // A body may pause three idle timeouts (30 s by default) before the
     // connection is dropped as dead.
     options.body_timeout = 3 * options.keep_alive_timeout;
+    if (!config.tls_cert.empty()) {
+      options.tls = http::TlsFiles{config.tls_cert, config.tls_key, config.tls_client_ca};
+    }
     server.emplace(io, options, router);
     server->start();
     log_config_notices(config);
@@ -233,8 +237,19 @@ int CoordinatorApp::run() {
   signals.async_wait([&impl](boost::system::error_code ec, int) {
     if (!ec) impl.begin_shutdown();
   });
+  // SIGHUP re-reads the TLS files (new connections use them; a bad file keeps the old ones).
+  net::signal_set hangups(impl.io, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      impl.server->reload_tls();
+      await_hangup();
+    });
+  };
+  await_hangup();
   impl.start_loops();
-  spdlog::info("MP coordinator listening on http://{}:{}", url_host(impl.config.host),
+  spdlog::info("MP coordinator listening on {}://{}:{}",
+               impl.server->serves_tls() ? "https" : "http", url_host(impl.config.host),
                impl.server->port());
 
   std::vector<std::thread> threads;

@@ -1,6 +1,7 @@
 // What a route handler is given (the request and its path parameters) and how it answers.
 #pragma once
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
@@ -19,10 +20,19 @@ using HttpResponse = beast_http::response<beast_http::string_body>;
 // Path parameters of a matched route, percent-decoded, in pattern order.
 using PathParams = std::vector<std::pair<std::string, std::string>>;
 
+// Who sent a request, as its connection tells.
+struct Peer {
+  boost::asio::ip::address address;  // the client's; unspecified when not known
+  // The subject of the client certificate verified in the TLS handshake (mTLS,
+  // RFC 2253: "CN=node-7,O=Fleet"); empty over plain HTTP or without one.
+  std::string client_subject;
+};
+
 // A request as handed to a route handler.
 struct RouteRequest {
   HttpRequest message;
   PathParams params;
+  Peer peer;
 
   // The value of the path parameter `name` (empty if the route has none).
   const std::string& param(std::string_view name) const;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "http/route_request.h"
@@ -50,7 +51,11 @@ class Router {
   // The routes in the order added; a route's index never changes.
   std::vector<RouteInfo> routes() const;
 
-  void dispatch(HttpRequest request, Respond respond) const;
+  // Answers `request` from `peer` (handlers see it in RouteRequest::peer).
+  void dispatch(HttpRequest request, Peer peer, Respond respond) const;
+  void dispatch(HttpRequest request, Respond respond) const {
+    dispatch(std::move(request), Peer{}, std::move(respond));
+  }
 
  private:
   // The segments of a request path; paths of up to 8 segments need no allocation.
