@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus-cpp-dev  # metrics registry and text exposition
   librust-blake3-dev b3sum  # the BLAKE3 C sources (built by cmake/Blake3.cmake) and the reference CLI
+  libssl-dev openssl  # HTTPS (--tls-cert) and the test CA the TLS tests make
   wrk curl ccache
   clang-format clang-tidy-14  # layout and lint checks in scripts/test.sh
   clang-14 libclang-rt-14-dev  # fuzzing and the thread-safety analysis (scripts/fuzz.sh)
