@@ -84,6 +84,16 @@ TEST_F(TlsTest, PlainHttpOnTheTlsPortIsClosedAndTheServerKeepsServing) {
   EXPECT_EQ(outcome.response.status, 200U);
 }
 
+TEST_F(TlsTest, AHandshakeThatDoesNotBeginIsClosedAfterTheKeepAliveTimeout) {
+  auto process = start({"--timeout-keep-alive", "0.5"});
+  const auto started = std::chrono::steady_clock::now();
+  const std::string answer = send_raw(process->port(), "", std::chrono::seconds(10));
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(answer, "");
+  EXPECT_GE(waited, std::chrono::milliseconds(450));
+  EXPECT_LT(waited, std::chrono::seconds(5));  // closed by the server, not by send_raw's timeout
+}
+
 TEST_F(TlsTest, ClientCaRequiresACertificateItSigned) {
   const auto client = pki_->client("client", "node-7");
   const auto stranger = pki_->self_signed("stranger", "node-7");

@@ -83,8 +83,9 @@ HttpsOutcome https_request(uint16_t port, const TlsClientOptions& options, http:
   if (!options.cert_file.empty()) {
     context.use_certificate_chain_file(options.cert_file, ec);
     if (!ec) context.use_private_key_file(options.key_file, ssl::context::pem, ec);
-    if (ec)
+    if (ec) {
       return failed("client: cannot load certificate " + options.cert_file + ": " + ec.message());
+    }
   }
 
   net::io_context io;

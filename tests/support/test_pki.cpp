@@ -39,6 +39,7 @@ extendedKeyUsage = clientAuth
 int run(const std::vector<std::string>& command, const std::string& dir,
         const std::string& output_path) {
   std::vector<char*> argv;  // made before fork(): the child only calls what is safe after it
+  argv.reserve(command.size() + 1);
   for (const auto& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   const pid_t pid = fork();

@@ -30,7 +30,7 @@ class TlsContextTest : public ::testing::Test {
   }
 
   std::string write(const std::string& name, const std::string& text) {
-    const std::string path = pki_->dir() + "/" + name;
+    std::string path = pki_->dir() + "/" + name;
     std::ofstream(path) << text;
     return path;
   }
