@@ -63,46 +63,70 @@ HttpsOutcome failed(std::string error) {
 
 }  // namespace
 
-HttpsOutcome https_request(uint16_t port, const TlsClientOptions& options, http::verb method,
-                           const std::string& target, const std::string& body,
-                           std::chrono::milliseconds timeout) {
-  HttpsOutcome outcome;
-  ssl::context context(ssl::context::tls_client);
-  boost::system::error_code ec;
+struct HttpsTestConnection::State {
+  explicit State(ssl::context::method method) : context(method) {}
+  ssl::context context;
+  net::io_context io;
+  std::optional<Stream> stream;
+  beast::flat_buffer buffer;
+};
+
+HttpsTestConnection::HttpsTestConnection(uint16_t port, const TlsClientOptions& options,
+                                         std::chrono::milliseconds timeout)
+    : port_(port), timeout_(timeout), state_(std::make_unique<State>(ssl::context::tls_client)) {
+  SSL_CTX* context = state_->context.native_handle();
   if (options.max_version != 0) {
-    SSL_CTX_set_security_level(context.native_handle(), 0);
-    SSL_CTX_set_min_proto_version(context.native_handle(), 0);
-    SSL_CTX_set_max_proto_version(context.native_handle(), options.max_version);
-    SSL_CTX_set_cipher_list(context.native_handle(), "DEFAULT:@SECLEVEL=0");
+    SSL_CTX_set_security_level(context, 0);
+    SSL_CTX_set_min_proto_version(context, 0);
+    SSL_CTX_set_max_proto_version(context, options.max_version);
+    SSL_CTX_set_cipher_list(context, "DEFAULT:@SECLEVEL=0");
   }
+  boost::system::error_code ec;
   if (!options.ca_file.empty()) {
-    context.load_verify_file(options.ca_file, ec);
-    if (ec) return failed("client: cannot load CA " + options.ca_file + ": " + ec.message());
-    context.set_verify_mode(ssl::verify_peer);
+    state_->context.load_verify_file(options.ca_file, ec);
+    if (ec) {
+      setup_error_ = "client: cannot load CA " + options.ca_file + ": " + ec.message();
+      return;
+    }
+    state_->context.set_verify_mode(ssl::verify_peer);
   }
   if (!options.cert_file.empty()) {
-    context.use_certificate_chain_file(options.cert_file, ec);
-    if (!ec) context.use_private_key_file(options.key_file, ssl::context::pem, ec);
+    state_->context.use_certificate_chain_file(options.cert_file, ec);
+    if (!ec) state_->context.use_private_key_file(options.key_file, ssl::context::pem, ec);
     if (ec) {
-      return failed("client: cannot load certificate " + options.cert_file + ": " + ec.message());
+      setup_error_ = "client: cannot load certificate " + options.cert_file + ": " + ec.message();
     }
   }
+}
 
-  net::io_context io;
-  Stream stream(io, context);
+HttpsTestConnection::~HttpsTestConnection() { close(); }
+
+std::string HttpsTestConnection::open() {
+  if (!setup_error_.empty()) return setup_error_;
+  auto& stream = state_->stream.emplace(state_->io, state_->context);
+  state_->buffer.clear();
   X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream.native_handle()), "127.0.0.1");
-  const tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), port);
-  ec = await(io, stream, timeout, [&](auto handler) {
+  const tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), port_);
+  beast::error_code ec = await(state_->io, stream, timeout_, [&](auto handler) {
     beast::get_lowest_layer(stream).async_connect(endpoint, std::move(handler));
   });
-  if (ec) return failed("connect: " + ec.message());
-  ec = await(io, stream, timeout, [&](auto handler) {
+  if (ec) return "connect: " + ec.message();
+  ec = await(state_->io, stream, timeout_, [&](auto handler) {
     stream.async_handshake(ssl::stream_base::client, std::move(handler));
   });
-  if (ec) return failed("handshake: " + ec.message());
-  outcome.server_serial = serial_of(stream.native_handle());
-  outcome.protocol = SSL_get_version(stream.native_handle());
+  if (ec) return "handshake: " + ec.message();
+  server_serial_ = serial_of(stream.native_handle());
+  protocol_ = SSL_get_version(stream.native_handle());
+  return "";
+}
 
+HttpsOutcome HttpsTestConnection::request(http::verb method, const std::string& target,
+                                          const std::string& body) {
+  if (!state_->stream) return failed("not open");
+  Stream& stream = *state_->stream;
+  HttpsOutcome outcome;
+  outcome.server_serial = server_serial_;
+  outcome.protocol = protocol_;
   http::request<http::string_body> request{method, target, 11};
   request.set(http::field::host, "127.0.0.1");
   if (!body.empty()) {
@@ -110,16 +134,17 @@ HttpsOutcome https_request(uint16_t port, const TlsClientOptions& options, http:
     request.body() = body;
   }
   request.prepare_payload();
-  ec = await(io, stream, timeout,
-             [&](auto handler) { http::async_write(stream, request, std::move(handler)); });
+  beast::error_code ec = await(state_->io, stream, timeout_, [&](auto handler) {
+    http::async_write(stream, request, std::move(handler));
+  });
   if (ec) {
     outcome.error = "write: " + ec.message();
     return outcome;
   }
-  beast::flat_buffer buffer;
   http::response<http::string_body> response;
-  ec = await(io, stream, timeout,
-             [&](auto handler) { http::async_read(stream, buffer, response, std::move(handler)); });
+  ec = await(state_->io, stream, timeout_, [&](auto handler) {
+    http::async_read(stream, state_->buffer, response, std::move(handler));
+  });
   if (ec) {
     // Over TLS 1.3 the server checks a client certificate after the client's handshake
     // ended: a refusal shows here, as an alert in place of the answer.
@@ -134,8 +159,24 @@ HttpsOutcome https_request(uint16_t port, const TlsClientOptions& options, http:
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     outcome.response.headers[name] = std::string(field.value());
   }
-  await(io, stream, timeout, [&](auto handler) { stream.async_shutdown(std::move(handler)); });
   return outcome;
+}
+
+void HttpsTestConnection::close() {
+  if (!state_->stream) return;
+  Stream& stream = *state_->stream;
+  await(state_->io, stream, timeout_,
+        [&](auto handler) { stream.async_shutdown(std::move(handler)); });
+  beast::get_lowest_layer(stream).close();
+  state_->stream.reset();
+}
+
+HttpsOutcome https_request(uint16_t port, const TlsClientOptions& options, http::verb method,
+                           const std::string& target, const std::string& body,
+                           std::chrono::milliseconds timeout) {
+  HttpsTestConnection connection(port, options, timeout);
+  if (std::string error = connection.open(); !error.empty()) return failed(std::move(error));
+  return connection.request(method, target, body);
 }
 
 }  // namespace lmcache::testing

@@ -3,6 +3,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -33,6 +34,34 @@ struct HttpsOutcome {
   TestResponse response;
   std::string server_serial;  // hex serial of the certificate the server presented
   std::string protocol;       // "TLSv1.3", say
+};
+
+// One HTTPS keep-alive connection to 127.0.0.1:port. Every step has `timeout`; failures are
+// returned, not thrown.
+class HttpsTestConnection {
+ public:
+  HttpsTestConnection(uint16_t port, const TlsClientOptions& options,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  ~HttpsTestConnection();
+  HttpsTestConnection(const HttpsTestConnection&) = delete;
+  HttpsTestConnection& operator=(const HttpsTestConnection&) = delete;
+
+  // Connects and runs the TLS handshake; "" when both succeeded, else what failed.
+  std::string open();
+  // One request on the open connection (error "not open" without one).
+  HttpsOutcome request(boost::beast::http::verb method, const std::string& target,
+                       const std::string& body = "");
+  // Sends a close_notify and closes; nothing when not open.
+  void close();
+
+ private:
+  struct State;  // OpenSSL and Asio objects, kept out of this header
+  uint16_t port_;
+  std::chrono::milliseconds timeout_;
+  std::unique_ptr<State> state_;
+  std::string setup_error_;  // a client file that could not be loaded
+  std::string server_serial_;
+  std::string protocol_;
 };
 
 // Connects to 127.0.0.1:port, runs the TLS handshake and one request, then closes (with a

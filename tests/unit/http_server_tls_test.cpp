@@ -112,11 +112,28 @@ TEST_F(HttpServerTlsTest, ReloadServesNewConnectionsWithTheNewFilesAndKeepsTheOl
   EXPECT_TRUE(server_->reload_tls());
   EXPECT_EQ(get({pki_->ca_cert()}).server_serial, "0C");
 
+  // A connection opened before the next reload keeps the certificate it began with.
+  testing::HttpsTestConnection open_before(server_->port(), {pki_->ca_cert()});
+  ASSERT_EQ(open_before.open(), "");
+  const auto third = pki_->server("third", 13);
+  std::filesystem::copy_file(third.cert, first.cert,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(third.key, first.key,
+                             std::filesystem::copy_options::overwrite_existing);
+  EXPECT_TRUE(server_->reload_tls());
+  for (int i = 0; i < 2; ++i) {
+    const HttpsOutcome kept = open_before.request(beast_http::verb::get, "/peer");
+    ASSERT_EQ(kept.error, "");
+    EXPECT_EQ(kept.response.status, 200U);
+    EXPECT_EQ(kept.server_serial, "0C");
+  }
+  EXPECT_EQ(get({pki_->ca_cert()}).server_serial, "0D");
+
   std::ofstream(first.cert) << "broken\n";
   EXPECT_FALSE(server_->reload_tls());
   const HttpsOutcome outcome = get({pki_->ca_cert()});
   ASSERT_EQ(outcome.error, "");
-  EXPECT_EQ(outcome.server_serial, "0C");
+  EXPECT_EQ(outcome.server_serial, "0D");
 }
 
 }  // namespace
