@@ -390,7 +390,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
   }
 
   void stop() {
-    net::dispatch(acceptor_.get_executor(), [self = this->shared_from_this()] {
+    net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] {
       beast::error_code ignored;
       self->acceptor_.close(ignored);
     });
@@ -418,10 +418,10 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
 
  private:
   void accept() {
-    acceptor_.async_accept(net::make_strand(io_), [self = this->shared_from_this()](
-                                                      beast::error_code ec, tcp::socket socket) {
-      self->on_accept(ec, std::move(socket));
-    });
+    acceptor_.async_accept(net::make_strand(io_),
+                           [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                             self->on_accept(ec, std::move(socket));
+                           });
   }
 
   // A tenth of the shortest timeout, between 10 ms and 250 ms: a wait ends at most that long
@@ -436,7 +436,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
   // Runs until the io_context stops (also after stop(): open connections keep their deadlines).
   void schedule_sweep() {
     sweep_timer_.expires_after(sweep_period_);
-    sweep_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+    sweep_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec) return;
       const auto now = Clock::now();
       for (const auto& session : self->sessions_->live()) session->expire_if_due(now);
