@@ -126,7 +126,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const auto executor = stream_.get_executor();
     if (const auto* strand = executor.template target<Strand>()) strand_ = *strand;
     beast::error_code ignored;
-    peer_.address = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored).address();
+    peer_ = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored).address();
   }
   ~Session() override { table_->remove(this); }
   Session(const Session&) = delete;
@@ -185,11 +185,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void on_handshake(beast::error_code ec) {
     if (ec) {
       // A plain HTTP request, an old protocol version, a missing or untrusted client certificate.
-      spdlog::debug("tls handshake with {} failed: {}", peer_.address.to_string(), ec.message());
+      spdlog::debug("tls handshake with {} failed: {}", peer_.to_string(), ec.message());
       return close_socket();
     }
     handshake_done_ = true;
-    peer_.client_subject = client_certificate_subject(stream_.native_handle());
+    client_subject_ = client_certificate_subject(stream_.native_handle());
     read_header();
   }
 
@@ -242,7 +242,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     keep_alive_ = request.keep_alive();
     version_ = request.version();
     handling_.store(true, std::memory_order_relaxed);
-    router_.dispatch(std::move(request), peer_,
+    router_.dispatch(std::move(request), peer_, client_subject_,
                      [self = this->shared_from_this()](HttpResponse response) {
                        // A handler that answers at once runs on this session's strand: write
                        // without another hop through the executor. One that answers later is
@@ -345,8 +345,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   unsigned version_ = 11;
   std::shared_ptr<SessionTable> table_;            // where the sweep finds this session
   std::atomic<Clock::rep> deadline_{kNoDeadline};  // of the wait in progress, steady clock
-  Peer peer_;                                      // handed with each request
-  bool handshake_done_ = false;                    // TLS: a close_notify is owed at the end
+  net::ip::address peer_;        // the client's address, unspecified if the socket had none
+  std::string client_subject_;   // of the client certificate verified by TLS; empty without one
+  bool handshake_done_ = false;  // TLS: a close_notify is owed at the end
 };
 
 size_t SessionTable::handling() const {

@@ -33,8 +33,8 @@ struct HttpServerOptions {
 // The inbound HTTP/1.1 server: accepts connections and runs one session per
 // connection (read -> dispatch -> write -> read) on the io_context's threads.
 // Every wait has a deadline, so a silent or slow client cannot hold a
-// connection forever. With options.tls it speaks HTTPS only; each request's
-// Peer names the client address and its verified certificate's subject.
+// connection forever. With options.tls it speaks HTTPS only. Handlers see the
+// client's address and, with mTLS, its verified certificate's subject.
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, HttpServerOptions options, const Router& router);

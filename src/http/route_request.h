@@ -20,19 +20,15 @@ using HttpResponse = beast_http::response<beast_http::string_body>;
 // Path parameters of a matched route, percent-decoded, in pattern order.
 using PathParams = std::vector<std::pair<std::string, std::string>>;
 
-// Who sent a request, as its connection tells.
-struct Peer {
-  boost::asio::ip::address address;  // the client's; unspecified when not known
-  // The subject of the client certificate verified in the TLS handshake (mTLS,
-  // RFC 2253: "CN=node-7,O=Fleet"); empty over plain HTTP or without one.
-  std::string client_subject;
-};
-
 // A request as handed to a route handler.
 struct RouteRequest {
   HttpRequest message;
   PathParams params;
-  Peer peer;
+  // The address the request came from (unspecified when dispatched without a connection).
+  boost::asio::ip::address peer;
+  // The subject of the client certificate verified in the TLS handshake (mTLS, RFC 2253:
+  // "CN=node-7,O=Fleet"); empty over plain HTTP or without one.
+  std::string client_subject;
 
   // The value of the path parameter `name` (empty if the route has none).
   const std::string& param(std::string_view name) const;

@@ -84,7 +84,8 @@ bool Router::match(const Route& route, const Segments& segments, PathParams* par
   return true;
 }
 
-void Router::dispatch(HttpRequest request, Peer peer, Respond respond) const {
+void Router::dispatch(HttpRequest request, const boost::asio::ip::address& peer,
+                      std::string client_subject, Respond respond) const {
   const auto started = std::chrono::steady_clock::now();
   std::string_view target = request.target();
   const size_t query = target.find('?');
@@ -113,8 +114,8 @@ void Router::dispatch(HttpRequest request, Peer peer, Respond respond) const {
   }
 
   if (found != nullptr && found->sync_handler) {  // answered here: no wrapping of `respond`
-    HttpResponse response =
-        found->sync_handler(RouteRequest{std::move(request), std::move(params), std::move(peer)});
+    HttpResponse response = found->sync_handler(
+        RouteRequest{std::move(request), std::move(params), peer, std::move(client_subject)});
     observe(found_index, method, response, started);
     respond(std::move(response));
     return;
@@ -145,8 +146,9 @@ void Router::dispatch(HttpRequest request, Peer peer, Respond respond) const {
     }
     return;
   }
-  found->async_handler(RouteRequest{std::move(request), std::move(params), std::move(peer)},
-                       std::move(observed));
+  found->async_handler(
+      RouteRequest{std::move(request), std::move(params), peer, std::move(client_subject)},
+      std::move(observed));
 }
 
 void Router::observe(size_t route, beast_http::verb method, const HttpResponse& response,

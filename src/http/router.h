@@ -51,10 +51,13 @@ class Router {
   // The routes in the order added; a route's index never changes.
   std::vector<RouteInfo> routes() const;
 
-  // Answers `request` from `peer` (handlers see it in RouteRequest::peer).
-  void dispatch(HttpRequest request, Peer peer, Respond respond) const;
+  // Answers `request` from `peer` through `respond` (exactly once); `client_subject` is that
+  // of the client certificate verified by TLS, empty without one (RouteRequest has both).
+  void dispatch(HttpRequest request, const boost::asio::ip::address& peer,
+                std::string client_subject, Respond respond) const;
+  // The same for a request with no peer address (tests, fuzzing).
   void dispatch(HttpRequest request, Respond respond) const {
-    dispatch(std::move(request), Peer{}, std::move(respond));
+    dispatch(std::move(request), {}, {}, std::move(respond));
   }
 
  private:

@@ -30,7 +30,7 @@ class HttpServerTlsTest : public ::testing::Test {
     // Answers "<client subject>|<client address>".
     router_.add(beast_http::verb::get, "/peer", [](const RouteRequest& request) {
       HttpResponse response{beast_http::status::ok, 11};
-      response.body() = request.peer.client_subject + "|" + request.peer.address.to_string();
+      response.body() = request.client_subject + "|" + request.peer.to_string();
       response.prepare_payload();
       return response;
     });
