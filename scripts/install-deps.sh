@@ -20,6 +20,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus-cpp-dev  # metrics registry and text exposition
   librust-blake3-dev b3sum  # the BLAKE3 C sources (built by cmake/Blake3.cmake) and the reference CLI
+  libssl-dev openssl  # HTTPS (--tls-cert) and the test CA the TLS tests make
   wrk curl ccache
   etcd-server etcd-client  # HA mode: the e2e tests start a real etcd (tests/support/etcd_process)
   clang-format clang-tidy-14  # layout and lint checks in scripts/test.sh

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -147,6 +148,9 @@ struct CoordinatorApp::Impl {
     // A body may pause three idle timeouts (30 s by default) before the
     // connection is dropped as dead.
     options.body_timeout = 3 * options.keep_alive_timeout;
+    if (!config.tls_cert.empty()) {
+      options.tls = http::TlsFiles{config.tls_cert, config.tls_key, config.tls_client_ca};
+    }
     server.emplace(io, options, router);
     server->start();
     if (config.ha()) {  // before run(): no request is dispatched yet
@@ -214,10 +218,12 @@ struct CoordinatorApp::Impl {
     return options;
   }
 
-  // SIGHUP: re-reads the admin token file. A file that cannot be used keeps the old tokens.
+  // SIGHUP: re-reads the TLS files (new connections use them; a bad file keeps the old ones)
+  // and the admin token file.
   void reload() {
+    if (server->serves_tls()) server->reload_tls();
     if (!admin_tokens) {
-      spdlog::info("SIGHUP: nothing to reload (no --admin-token-file)");
+      if (!server->serves_tls()) spdlog::info("SIGHUP: nothing to reload (no TLS, no tokens)");
       return;
     }
     core::AdminTokenFile file = core::read_admin_token_file(config.admin_token_file);
@@ -491,7 +497,8 @@ int CoordinatorApp::run() {
   } else {
     impl.start_leader_duties();
   }
-  spdlog::info("MP coordinator listening on http://{}:{}", url_host(impl.config.host),
+  spdlog::info("MP coordinator listening on {}://{}:{}",
+               impl.server->serves_tls() ? "https" : "http", url_host(impl.config.host),
                impl.server->port());
 
   std::vector<std::thread> threads;

@@ -347,7 +347,52 @@ std::vector<SettingSpec> setting_specs() {
                      if (value < 1 || value > 3600) reject(raw, "out of range", "1..3600");
                      c.leader_lease_s = value;
                    }});
+  // HTTPS. Whether the files can be used is checked when the server starts (also exit 2).
+  auto pem_path = [](std::string CoordinatorConfig::*field) {
+    return [field](CoordinatorConfig& c, const RawSetting& raw) {
+      if (raw.value.empty()) reject(raw, "empty", "the path of a PEM file");
+      c.*field = raw.value;
+    };
+  };
+  specs.push_back({"--tls-cert", "TLS_CERT",
+                   "PEM certificate chain: serve HTTPS (TLS 1.2+) instead of HTTP; needs "
+                   "--tls-key; re-read on SIGHUP",
+                   "none", pem_path(&CoordinatorConfig::tls_cert)});
+  specs.push_back({"--tls-key", "TLS_KEY", "PEM private key of --tls-cert; re-read on SIGHUP",
+                   "none", pem_path(&CoordinatorConfig::tls_key)});
+  specs.push_back({"--tls-client-ca", "TLS_CLIENT_CA",
+                   "PEM CA bundle: require client certificates signed by it (mTLS); needs "
+                   "--tls-cert; re-read on SIGHUP",
+                   "none", pem_path(&CoordinatorConfig::tls_client_ca)});
   return specs;
+}
+
+// Cert and key come together; a client CA only with both.
+void check_tls_files_complete(const std::vector<SettingSpec>& specs,
+                              const std::vector<std::optional<RawSetting>>& given) {
+  auto origin = [&](const char* flag) -> const RawSetting* {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (specs[i].flag == flag && given[i]) return &*given[i];
+    }
+    return nullptr;
+  };
+  const RawSetting* cert = origin("--tls-cert");
+  const RawSetting* key = origin("--tls-key");
+  const RawSetting* client_ca = origin("--tls-client-ca");
+  if (cert != nullptr && key == nullptr) {
+    throw BadSetting{fmt::format("error: {} '{}' needs --tls-key (env {}TLS_KEY) as well",
+                                 cert->origin, cert->value, kEnvPrefix)};
+  }
+  if (key != nullptr && cert == nullptr) {
+    throw BadSetting{fmt::format("error: {} '{}' needs --tls-cert (env {}TLS_CERT) as well",
+                                 key->origin, key->value, kEnvPrefix)};
+  }
+  if (client_ca != nullptr && cert == nullptr) {
+    throw BadSetting{fmt::format(
+        "error: {} '{}' needs --tls-cert and --tls-key: client certificates are checked only "
+        "over HTTPS",
+        client_ca->origin, client_ca->value)};
+  }
 }
 
 // --chunk-size and --blend-chunk-size, each from its flag or env, must not disagree.
@@ -469,6 +514,7 @@ ConfigOutcome parse_coordinator_command_line(int argc, const char* const* argv,
       throw BadSetting{
           "error: --protect-reads needs --admin-token-file (the tokens that may read)"};
     }
+    check_tls_files_complete(specs, given);
   } catch (const BadSetting& bad) {
     return ConfigExit{2, bad.line};
   }

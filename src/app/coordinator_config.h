@@ -48,6 +48,11 @@ struct CoordinatorConfig {
   std::string advertise_url;    // empty: http://HOST:PORT with the bound port
   uint64_t leader_lease_s = 5;  // 1..3600
   bool ha() const { return !etcd_endpoints.empty(); }
+  // HTTPS: PEM files; cert and key are given together or not at all (empty: plain HTTP). A
+  // client CA requires and verifies client certificates (mTLS) and needs cert and key.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
 };
 
 // What the command line asked for: run with a config, or exit now with a code
@@ -80,8 +85,10 @@ void log_config_notices(const CoordinatorConfig& config);
 // Parses `lmcache coordinator [options]` (argv[0] is the program name).
 // Every invalid flag or env value yields code 2 and one line naming the flag
 // or variable, the bad value and the allowed range; so does a refused upstream
-// flag (the line says what to use instead) and --chunk-size disagreeing with
-// --blend-chunk-size (the line names both).
+// flag (the line says what to use instead), --chunk-size disagreeing with
+// --blend-chunk-size (the line names both) and a TLS file without its partner
+// (--tls-cert without --tls-key or the reverse, --tls-client-ca without both).
+// Whether the TLS files can be used is checked when the server starts.
 ConfigOutcome parse_coordinator_command_line(int argc, const char* const* argv,
                                              const EnvLookup& env);
 

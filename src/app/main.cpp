@@ -7,6 +7,7 @@
 
 #include "app/coordinator_app.h"
 #include "app/coordinator_config.h"
+#include "http/tls_context.h"
 
 int main(int argc, char** argv) {
   using namespace lmcache::app;
@@ -26,6 +27,9 @@ int main(int argc, char** argv) {
   try {
     CoordinatorApp app(config);
     return app.run();
+  } catch (const lmcache::http::TlsSetupError& error) {  // a bad --tls-* file: a bad setting
+    spdlog::critical("cannot start the coordinator: {}", error.what());
+    return 2;
   } catch (const std::exception& error) {
     spdlog::critical("cannot start the coordinator: {}", error.what());
     return 1;

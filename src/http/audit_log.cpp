@@ -27,6 +27,15 @@ std::string escaped(std::string_view text) {
 
 }  // namespace
 
+// The caller as access control named it, or the client certificate's subject when the request
+// needed no token but came over mTLS.
+std::string caller_of(const RouteRequest& request) {
+  if (request.caller == "anonymous" && !request.client_subject.empty()) {
+    return "cert:" + request.client_subject;
+  }
+  return request.caller;
+}
+
 std::string audit_line(const RouteRequest& request, std::string_view target,
                        std::string_view before, std::string_view after) {
   const std::string_view full(request.message.target().data(), request.message.target().size());
@@ -34,7 +43,7 @@ std::string audit_line(const RouteRequest& request, std::string_view target,
   const std::string_view method(beast_http::to_string(request.message.method()));
   return fmt::format(
       "audit: caller={} peer={} request=\"{} {}\" target=\"{}\" before=\"{}\" after=\"{}\"",
-      escaped(request.caller), request.peer.to_string(), method, escaped(path), escaped(target),
+      escaped(caller_of(request)), request.peer.to_string(), method, escaped(path), escaped(target),
       escaped(before), escaped(after));
 }
 

@@ -8,6 +8,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -17,10 +19,12 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -41,7 +45,29 @@ constexpr size_t kMaxReadSize = size_t{64} * 1024;
 
 using Clock = std::chrono::steady_clock;
 
-class Session;
+// What a session speaks: plain HTTP, or HTTPS. Session is a template over them, so the plain
+// path has no TLS test or indirection in it.
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// What the session table and its sweep know of a session, whatever its stream.
+class SessionBase {
+ public:
+  SessionBase() = default;
+  virtual ~SessionBase() = default;
+  SessionBase(const SessionBase&) = delete;
+  SessionBase& operator=(const SessionBase&) = delete;
+
+  // Called by the sweep: cancels the wait in progress if it is past its deadline.
+  virtual void expire_if_due(Clock::time_point now) = 0;
+
+ protected:
+  // Between a request read whole and its answer handed to the write; a flag of the session's own
+  // rather than a server-wide count, which every request on every thread would contend for.
+  std::atomic<bool> handling_{false};
+
+  friend class SessionTable;
+};
 
 // The sessions whose waits have deadlines, checked together by the listener's periodic sweep.
 //
@@ -52,11 +78,11 @@ class Session;
 // ends at most one sweep period after its deadline.
 class SessionTable {
  public:
-  void add(Session* session, std::weak_ptr<Session> handle) {
+  void add(SessionBase* session, std::weak_ptr<SessionBase> handle) {
     core::MutexLock lock(mutex_);
     sessions_.emplace(session, std::move(handle));
   }
-  void remove(Session* session) {
+  void remove(SessionBase* session) {
     core::MutexLock lock(mutex_);
     sessions_.erase(session);
   }
@@ -64,8 +90,8 @@ class SessionTable {
   size_t handling() const;
 
   // The live sessions, for a sweep.
-  std::vector<std::shared_ptr<Session>> live() const {
-    std::vector<std::shared_ptr<Session>> out;
+  std::vector<std::shared_ptr<SessionBase>> live() const {
+    std::vector<std::shared_ptr<SessionBase>> out;
     core::MutexLock lock(mutex_);
     out.reserve(sessions_.size());
     for (const auto& [raw, handle] : sessions_) {
@@ -76,38 +102,54 @@ class SessionTable {
 
  private:
   mutable core::Mutex mutex_;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_ GUARDED_BY(mutex_);
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_ GUARDED_BY(mutex_);
 };
 
-// One connection: owns its stream, buffer and the request being read.
-class Session : public std::enable_shared_from_this<Session> {
+// One connection: owns its stream, buffer and the request being read. Over TLS it begins with
+// the handshake and ends with a close_notify after a last answer.
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
   using Strand = net::strand<net::io_context::executor_type>;
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
+  // `tls` is the context the connection is served with (null for plain HTTP); the session keeps
+  // it alive, so a reload does not pull it from under an open connection.
   Session(tcp::socket socket, const HttpServerOptions& options, const Router& router,
-          std::shared_ptr<SessionTable> table)
-      : stream_(std::move(socket)), options_(options), router_(router), table_(std::move(table)) {
+          std::shared_ptr<SessionTable> table, std::shared_ptr<net::ssl::context> tls)
+      : tls_context_(std::move(tls)),
+        stream_(make_stream(std::move(socket), tls_context_.get())),
+        options_(options),
+        router_(router),
+        table_(std::move(table)) {
     // target() points into the executor it is called on: keep that executor alive meanwhile.
     const auto executor = stream_.get_executor();
-    if (const auto* strand = executor.target<Strand>()) strand_ = *strand;
-    boost::system::error_code ec;
-    peer_ = stream_.socket().remote_endpoint(ec).address();  // for access control and audit
+    if (const auto* strand = executor.template target<Strand>()) strand_ = *strand;
+    beast::error_code ignored;
+    peer_ = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored).address();
   }
-  ~Session() { table_->remove(this); }
+  ~Session() override { table_->remove(this); }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   void start() {
-    table_->add(this, weak_from_this());
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+    table_->add(this, this->weak_from_this());
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->handshake();
+      } else {
+        self->read_header();
+      }
+    });
   }
 
-  // Called by the sweep: cancels the wait in progress if it is past its deadline.
-  void expire_if_due(Clock::time_point now) {
+  void expire_if_due(Clock::time_point now) override {
     if (!due(now)) return;
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       // Re-checked on the strand: the wait may have ended and a new one begun meanwhile.
-      if (self->due(Clock::now())) self->stream_.cancel();  // the wait ends operation_aborted
+      if (self->due(Clock::now())) {
+        beast::get_lowest_layer(self->stream_).cancel();  // the wait ends operation_aborted
+      }
     });
   }
 
@@ -123,6 +165,34 @@ class Session : public std::enable_shared_from_this<Session> {
     return deadline_.load(std::memory_order_relaxed) <= now.time_since_epoch().count();
   }
 
+  static Stream make_stream(tcp::socket socket, net::ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  // A handshake has the deadline of a read: a client that connects and says nothing is closed
+  // as an idle one would be.
+  void handshake() {
+    arm(options_.keep_alive_timeout);
+    stream_.async_handshake(
+        net::ssl::stream_base::server,
+        [self = this->shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) {
+      // A plain HTTP request, an old protocol version, a missing or untrusted client certificate.
+      spdlog::debug("tls handshake with {} failed: {}", peer_.to_string(), ec.message());
+      return close_socket();
+    }
+    handshake_done_ = true;
+    client_subject_ = client_certificate_subject(stream_.native_handle());
+    read_header();
+  }
+
   void read_header() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.header_limit));
@@ -130,7 +200,7 @@ class Session : public std::enable_shared_from_this<Session> {
     arm(options_.keep_alive_timeout);
     beast_http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -142,11 +212,11 @@ class Session : public std::enable_shared_from_this<Session> {
       auto cont = std::make_shared<beast_http::response<beast_http::empty_body>>(
           beast_http::status::continue_, header.version());
       arm(options_.write_timeout);
-      beast_http::async_write(stream_, *cont,
-                              [self = shared_from_this(), cont](beast::error_code wec, size_t) {
-                                if (wec) return self->close();
-                                self->read_body();
-                              });
+      beast_http::async_write(
+          stream_, *cont, [self = this->shared_from_this(), cont](beast::error_code wec, size_t) {
+            if (wec) return self->close();
+            self->read_body();
+          });
       return;
     }
     if (parser_->is_done()) return on_body({});  // no body (a heartbeat): nothing more to read
@@ -162,7 +232,7 @@ class Session : public std::enable_shared_from_this<Session> {
     arm(options_.body_timeout);
     beast_http::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
   }
 
   void on_body(beast::error_code ec) {
@@ -172,16 +242,19 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = request.keep_alive();
     version_ = request.version();
     handling_.store(true, std::memory_order_relaxed);
-    router_.dispatch(std::move(request), peer_, [self = shared_from_this()](HttpResponse response) {
-      // A handler that answers at once runs on this session's strand: write without another
-      // hop through the executor. One that answers later is brought back onto the strand.
-      if (self->strand_ && self->strand_->running_in_this_thread()) {
-        return self->on_response(std::move(response));
-      }
-      net::dispatch(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-        self->on_response(std::move(response));
-      });
-    });
+    router_.dispatch(std::move(request), peer_, client_subject_,
+                     [self = this->shared_from_this()](HttpResponse response) {
+                       // A handler that answers at once runs on this session's strand: write
+                       // without another hop through the executor. One that answers later is
+                       // brought back onto the strand.
+                       if (self->strand_ && self->strand_->running_in_this_thread()) {
+                         return self->on_response(std::move(response));
+                       }
+                       net::dispatch(self->stream_.get_executor(),
+                                     [self, response = std::move(response)]() mutable {
+                                       self->on_response(std::move(response));
+                                     });
+                     });
   }
 
   void on_response(HttpResponse response) {
@@ -200,8 +273,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec == beast_http::error::end_of_stream || ec == net::error::eof ||
         ec == beast::error::timeout || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset) {
-      return close();
+        ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated) {
+      return close_socket();  // nothing more to say, or no one listening
     }
     if (ec.category() == beast_http::make_error_code(beast_http::error::bad_method).category() &&
         buffer_.size() > 0) {
@@ -209,7 +282,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return reject(beast_http::status::bad_request, "Invalid HTTP request");
     }
     spdlog::debug("http read failed: {}", ec.message());
-    close();
+    close_socket();
   }
 
   // Answers a request that could not be read whole, then closes.
@@ -226,7 +299,7 @@ class Session : public std::enable_shared_from_this<Session> {
     arm(options_.write_timeout);
     beast_http::async_write(
         stream_, *response_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_write(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_write(ec); });
   }
 
   void on_write(beast::error_code ec) {
@@ -236,14 +309,32 @@ class Session : public std::enable_shared_from_this<Session> {
     read_header();
   }
 
+  // Ends the connection after an answer: over TLS with a close_notify first (bounded like a
+  // write), so the client can tell the end from a cut.
   void close() {
-    disarm();
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    if constexpr (kTls) {
+      if (handshake_done_) {
+        handshake_done_ = false;  // one close_notify
+        arm(options_.write_timeout);
+        stream_.async_shutdown(
+            [self = this->shared_from_this()](beast::error_code) { self->close_socket(); });
+        return;
+      }
+    }
+    close_socket();
   }
 
-  beast::tcp_stream stream_;
+  void close_socket() {
+    disarm();
+    beast::error_code ignored;
+    auto& tcp_stream = beast::get_lowest_layer(stream_);
+    tcp_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp_stream.close();
+  }
+
+  // Declared before stream_, which refers to it.
+  const std::shared_ptr<net::ssl::context> tls_context_;
+  Stream stream_;
   std::optional<Strand> strand_;  // the strand stream_'s handlers run on (the listener makes one)
   net::ip::address peer_;         // the client's address, unspecified if the socket had none
   const HttpServerOptions options_;  // a copy: a session may outlive the listener
@@ -255,11 +346,9 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   std::shared_ptr<SessionTable> table_;            // where the sweep finds this session
   std::atomic<Clock::rep> deadline_{kNoDeadline};  // of the wait in progress, steady clock
-  // Between a request read whole and its answer handed to the write; a flag of the session's own
-  // rather than a server-wide count, which every request on every thread would contend for.
-  std::atomic<bool> handling_{false};
-
-  friend class SessionTable;
+  net::ip::address peer_;        // the client's address, unspecified if the socket had none
+  std::string client_subject_;   // of the client certificate verified by TLS; empty without one
+  bool handshake_done_ = false;  // TLS: a close_notify is owed at the end
 };
 
 size_t SessionTable::handling() const {
@@ -285,6 +374,11 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
         sweep_period_(sweep_period(options_)) {}
 
   void start() {
+    if (options_.tls) {
+      auto context = make_server_tls_context(*options_.tls);
+      core::MutexLock lock(tls_mutex_);
+      tls_context_ = std::move(context);
+    }
     const auto address = net::ip::make_address(options_.host);
     const tcp::endpoint endpoint{address, options_.port};
     acceptor_.open(endpoint.protocol());
@@ -306,6 +400,23 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
 
   uint16_t port() const { return port_; }
   size_t in_flight() const { return sessions_->handling(); }
+  bool serves_tls() const { return options_.tls.has_value(); }
+
+  bool reload_tls() {
+    if (!options_.tls) return false;
+    try {
+      auto context = make_server_tls_context(*options_.tls);
+      {
+        core::MutexLock lock(tls_mutex_);
+        tls_context_ = std::move(context);  // open sessions hold on to the one they began with
+      }
+      spdlog::info("TLS certificates reloaded from '{}'", options_.tls->cert);
+      return true;
+    } catch (const TlsSetupError& error) {
+      spdlog::error("TLS reload failed, keeping the previous certificates: {}", error.what());
+      return false;
+    }
+  }
 
  private:
   void accept() {
@@ -342,7 +453,15 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
     } else {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Session>(std::move(socket), options_, router_, sessions_)->start();
+      if (options_.tls) {
+        std::make_shared<Session<TlsStream>>(std::move(socket), options_, router_, sessions_,
+                                             tls_context())
+            ->start();
+      } else {
+        std::make_shared<Session<PlainStream>>(std::move(socket), options_, router_, sessions_,
+                                               nullptr)
+            ->start();
+      }
     }
     accept();
   }
@@ -355,6 +474,13 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
   const Clock::duration sweep_period_;
   std::shared_ptr<SessionTable> sessions_ = std::make_shared<SessionTable>();
   uint16_t port_ = 0;
+  std::shared_ptr<net::ssl::context> tls_context() const {
+    core::MutexLock lock(tls_mutex_);
+    return tls_context_;
+  }
+  mutable core::Mutex tls_mutex_;
+  // What new connections are served with (options_.tls); replaced by reload_tls().
+  std::shared_ptr<net::ssl::context> tls_context_ GUARDED_BY(tls_mutex_);
 };
 
 HttpServer::HttpServer(net::io_context& io, HttpServerOptions options, const Router& router)
@@ -369,5 +495,9 @@ uint16_t HttpServer::port() const { return listener_->port(); }
 void HttpServer::stop_accepting() { listener_->stop(); }
 
 size_t HttpServer::requests_in_flight() const { return listener_->in_flight(); }
+
+bool HttpServer::serves_tls() const { return listener_->serves_tls(); }
+
+bool HttpServer::reload_tls() { return listener_->reload_tls(); }
 
 }  // namespace lmcache::http

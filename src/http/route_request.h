@@ -26,6 +26,9 @@ struct RouteRequest {
   PathParams params;
   // The address the request came from (unspecified when dispatched without a connection).
   boost::asio::ip::address peer;
+  // The subject of the client certificate verified in the TLS handshake (mTLS, RFC 2253:
+  // "CN=node-7,O=Fleet"); empty over plain HTTP or without one.
+  std::string client_subject;
   // Who is calling, as access control established it: "token:<fingerprint>" for a bearer
   // token, "anonymous" when the route needed none. Names the caller in audit lines.
   std::string caller = "anonymous";

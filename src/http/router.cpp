@@ -88,12 +88,8 @@ bool Router::match(const Route& route, const Segments& segments, PathParams* par
 
 void Router::set_front(Front front) { front_ = std::move(front); }
 
-void Router::dispatch(HttpRequest request, Respond respond) const {
-  dispatch(std::move(request), boost::asio::ip::address(), std::move(respond));
-}
-
 void Router::dispatch(HttpRequest request, const boost::asio::ip::address& peer,
-                      Respond respond) const {
+                      std::string client_subject, Respond respond) const {
   const auto started = std::chrono::steady_clock::now();
   std::string_view target = request.target();
   const size_t query = target.find('?');
@@ -123,7 +119,8 @@ void Router::dispatch(HttpRequest request, const boost::asio::ip::address& peer,
 
   std::optional<RouteRequest> routed;
   if (found != nullptr) {
-    routed.emplace(RouteRequest{std::move(request), std::move(params), peer});
+    routed.emplace(
+        RouteRequest{std::move(request), std::move(params), peer, std::move(client_subject)});
     if (guard_) {
       if (std::optional<HttpResponse> refused = guard_(*routed)) {
         observe(found_index, method, *refused, started);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "http/route_request.h"
@@ -62,10 +63,14 @@ class Router {
   // The routes in the order added; a route's index never changes.
   std::vector<RouteInfo> routes() const;
 
-  // Answers `request` from `peer` through `respond` (exactly once).
-  void dispatch(HttpRequest request, const boost::asio::ip::address& peer, Respond respond) const;
+  // Answers `request` from `peer` through `respond` (exactly once); `client_subject` is that
+  // of the client certificate verified by TLS, empty without one (RouteRequest has both).
+  void dispatch(HttpRequest request, const boost::asio::ip::address& peer,
+                std::string client_subject, Respond respond) const;
   // The same for a request with no peer address (tests, fuzzing).
-  void dispatch(HttpRequest request, Respond respond) const;
+  void dispatch(HttpRequest request, Respond respond) const {
+    dispatch(std::move(request), {}, {}, std::move(respond));
+  }
 
  private:
   // The segments of a request path; paths of up to 8 segments need no allocation.

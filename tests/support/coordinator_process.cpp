@@ -78,10 +78,12 @@ pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, st
   return pid;
 }
 
-// The port of the start-up line "... listening on http://HOST:PORT", once logged.
+// The port of the start-up line "... listening on http://HOST:PORT" (or https://), once logged.
 std::optional<uint16_t> listening_port(const std::string& log) {
-  const std::string marker = "listening on http://";
-  const size_t start = log.find(marker);
+  const size_t line = log.find("listening on http");
+  if (line == std::string::npos) return std::nullopt;
+  const std::string marker = "://";
+  const size_t start = log.find(marker, line);
   if (start == std::string::npos) return std::nullopt;
   const size_t line_end = log.find('\n', start);
   if (line_end == std::string::npos) return std::nullopt;  // the line is not complete yet

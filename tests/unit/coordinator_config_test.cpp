@@ -148,12 +148,6 @@ TEST(CoordinatorConfigTest, HelpExitsZero) {
   EXPECT_NE(exit.message.find("--blend-probe-stride"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace lmcache::app
-
-namespace lmcache::app {
-namespace {
-
 TEST(CoordinatorConfigTest, RepeatedFlagTakesTheLastValue) {
   EXPECT_EQ(parse_ok({"--port", "1", "--port", "2"}).port, 2);
   EXPECT_EQ(parse_ok({"--state-path", ":memory:", "--state-path", "/tmp/x.db"}).state_path,
@@ -480,6 +474,53 @@ TEST(HaFlagsTest, BadValuesExitTwoNamingTheFlag) {
   const ConfigExit env_exit = parse_exit({}, {{"LMCACHE_MP_COORDINATOR_LEADER_LEASE", "-1"}});
   EXPECT_EQ(env_exit.code, 2);
   EXPECT_NE(env_exit.message.find("LMCACHE_MP_COORDINATOR_LEADER_LEASE"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lmcache::app
+
+namespace lmcache::app {
+namespace {
+
+TEST(TlsFlagsTest, PlainHttpByDefault) {
+  const CoordinatorConfig config = parse_ok({});
+  EXPECT_EQ(config.tls_cert, "");
+  EXPECT_EQ(config.tls_key, "");
+  EXPECT_EQ(config.tls_client_ca, "");
+}
+
+TEST(TlsFlagsTest, CertKeyAndClientCaByFlagOrEnv) {
+  CoordinatorConfig config =
+      parse_ok({"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-client-ca", "ca.pem"});
+  EXPECT_EQ(config.tls_cert, "c.pem");
+  EXPECT_EQ(config.tls_key, "k.pem");
+  EXPECT_EQ(config.tls_client_ca, "ca.pem");
+  config = parse_ok({"--tls-key", "flag.pem"}, {{"LMCACHE_MP_COORDINATOR_TLS_CERT", "env.pem"},
+                                                {"LMCACHE_MP_COORDINATOR_TLS_KEY", "env.key"}});
+  EXPECT_EQ(config.tls_cert, "env.pem");
+  EXPECT_EQ(config.tls_key, "flag.pem");
+}
+
+TEST(TlsFlagsTest, CertAndKeyComeTogetherAndAClientCaNeedsBoth) {
+  ConfigExit exit = parse_exit({"--tls-cert", "c.pem"});
+  EXPECT_EQ(exit.code, 2);
+  EXPECT_EQ(exit.message,
+            "error: --tls-cert 'c.pem' needs --tls-key (env LMCACHE_MP_COORDINATOR_TLS_KEY) as "
+            "well");
+  exit = parse_exit({}, {{"LMCACHE_MP_COORDINATOR_TLS_KEY", "k.pem"}});
+  EXPECT_EQ(exit.code, 2);
+  EXPECT_EQ(exit.message,
+            "error: env LMCACHE_MP_COORDINATOR_TLS_KEY 'k.pem' needs --tls-cert (env "
+            "LMCACHE_MP_COORDINATOR_TLS_CERT) as well");
+  exit = parse_exit({"--tls-client-ca", "ca.pem"});
+  EXPECT_EQ(exit.code, 2);
+  EXPECT_NE(exit.message.find("--tls-client-ca 'ca.pem' needs --tls-cert and --tls-key"),
+            std::string::npos)
+      << exit.message;
+  exit = parse_exit({"--tls-cert", "", "--tls-key", "k.pem"});
+  EXPECT_EQ(exit.code, 2);
+  EXPECT_NE(exit.message.find("invalid value '' for --tls-cert: empty"), std::string::npos)
+      << exit.message;
 }
 
 }  // namespace
