@@ -336,7 +336,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   const std::shared_ptr<net::ssl::context> tls_context_;
   Stream stream_;
   std::optional<Strand> strand_;  // the strand stream_'s handlers run on (the listener makes one)
-  net::ip::address peer_;         // the client's address, unspecified if the socket had none
   const HttpServerOptions options_;  // a copy: a session may outlive the listener
   const Router& router_;
   beast::flat_buffer buffer_;

@@ -28,7 +28,7 @@ struct RouteRequest {
   boost::asio::ip::address peer;
   // The subject of the client certificate verified in the TLS handshake (mTLS, RFC 2253:
   // "CN=node-7,O=Fleet"); empty over plain HTTP or without one.
-  std::string client_subject;
+  std::string client_subject{};
   // Who is calling, as access control established it: "token:<fingerprint>" for a bearer
   // token, "anonymous" when the route needed none. Names the caller in audit lines.
   std::string caller = "anonymous";

@@ -67,6 +67,10 @@ class Router {
   // of the client certificate verified by TLS, empty without one (RouteRequest has both).
   void dispatch(HttpRequest request, const boost::asio::ip::address& peer,
                 std::string client_subject, Respond respond) const;
+  // The same without a client certificate.
+  void dispatch(HttpRequest request, const boost::asio::ip::address& peer, Respond respond) const {
+    dispatch(std::move(request), peer, {}, std::move(respond));
+  }
   // The same for a request with no peer address (tests, fuzzing).
   void dispatch(HttpRequest request, Respond respond) const {
     dispatch(std::move(request), {}, {}, std::move(respond));
