@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,6 +86,9 @@ bool Checkpointer::start() {
     // The child: the frozen state is its own. Nothing here may wait for a lock another thread
     // of the parent held at the fork (no logging); it writes and leaves without destructors.
     close_inherited(3, pipe_fds[1]);
+    // The lowest CPU priority: on a small machine the writer must not take the serving threads'
+    // cores (a batch that waits for a core waits for the checkpoint too).
+    ::setpriority(PRIO_PROCESS, 0, 19);
     const CheckpointFile::WriteResult result =
         CheckpointFile::write(path_, [this](core::SnapshotWriter& out) {
           ingest_.save(out);
