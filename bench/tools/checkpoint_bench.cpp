@@ -2,7 +2,8 @@
 //
 // Fills the derived state through core::EventIngest with v2 store batches of 256 entries (one
 // L2 placement per key, 4 salts, 8 ranks), then keeps a writer thread ingesting access and store
-// batches of the same instance (no new keys or placements) while app::Checkpointer forks and its child writes the file. Reports:
+// batches of the same instance (no new keys or placements) while app::Checkpointer forks and its
+// child writes the file. Reports:
 //   - the freeze (the fork, every state lock held),
 //   - the writer's batch latency (max, p99.9) before and while the child writes: what a request
 //     waits because of a checkpoint, copy-on-write page faults included,

@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "app/blend_feed_metrics.h"
 #include "app/checkpoint_file.h"
 #include "app/checkpointer.h"
-#include "app/blend_feed_metrics.h"
 #include "app/core_state_metrics.h"
 #include "app/event_ingest_metrics.h"
 #include "app/eviction_loop.h"
@@ -46,8 +46,8 @@
 #include "http/blend_lookup_route.h"
 #include "http/blend_routes.h"
 #include "http/cache_delete_route.h"
-#include "http/directory_routes.h"
 #include "http/cluster_routes.h"
+#include "http/directory_routes.h"
 #include "http/event_routes.h"
 #include "http/fleet_routes.h"
 #include "http/http_server.h"

@@ -10,8 +10,8 @@
 #include <limits>
 #include <vector>
 
-#include "core/admin_token_file.h"
 #include "client/etcd_client.h"
+#include "core/admin_token_file.h"
 #include "core/gib.h"
 #include "http/fleet_networks.h"
 #include "wire/lax_number.h"

@@ -40,8 +40,8 @@ HugePageArena::~HugePageArena() {
 void* HugePageArena::allocate(size_t bytes) {
   bytes = round_up(bytes, 64);
   if (mappings_.empty() || used_ + bytes > mappings_.back().bytes) {
-    const size_t next = mappings_.empty() ? kHugePageBytes
-                                          : std::min(mappings_.back().bytes * 2, kLargestMapping);
+    const size_t next =
+        mappings_.empty() ? kHugePageBytes : std::min(mappings_.back().bytes * 2, kLargestMapping);
     const size_t size = round_up(std::max(next, bytes), kHugePageBytes);
     mappings_.push_back({allocate_huge(size), size});
     used_ = 0;

@@ -211,7 +211,7 @@ class KeyDirectory {
   void bind_tokens(std::string_view chunk_hash, std::span<const int64_t> tokens, int64_t offset);
 
   UsageLedger ledger_;
-  HugePageArena slab_;          // the blocks' memory (fork-friendly: see core/huge_pages.h)
+  HugePageArena slab_;         // the blocks' memory (fork-friendly: see core/huge_pages.h)
   std::vector<Slot*> blocks_;  // by ledger record id
   boost::unordered_flat_map<uint32_t, std::vector<Packed>> spill_;  // placements after the first
   StringInterner instances_;

@@ -255,8 +255,8 @@ class UsageLedger {
 
   HugePageArena slab_;           // the blocks' memory (fork-friendly: see core/huge_pages.h)
   std::vector<Record*> blocks_;  // the slab; ids are block << 16 | offset
-  uint32_t next_unused_ = 0;                       // first never-used record id
-  uint32_t free_head_ = kNone;                     // freed records, linked through next
+  uint32_t next_unused_ = 0;     // first never-used record id
+  uint32_t free_head_ = kNone;   // freed records, linked through next
   boost::unordered_flat_set<uint32_t, IndexHash, IndexEq, HugePageAllocator<uint32_t>> index_;
   boost::unordered_flat_map<uint32_t, std::string> long_hashes_;  // hashes over 32 bytes
   StringInterner models_;

@@ -9,9 +9,11 @@
 namespace lmcache::http {
 
 // The audit line of a change made by `request` to `target`, from `before` to `after`:
-//   audit: caller=token:1a2b3c4d (or cert:<client certificate subject> over mTLS without a token) peer=10.0.0.7 request="PUT /quota/alice" target="quota of
+//   audit: caller=token:1a2b3c4d peer=10.0.0.7 request="PUT /quota/alice" target="quota of
 //   cache_salt 'alice'" before="none" after="1073741824 bytes"
-// `caller` is request.caller (a token fingerprint, never a token); the request is its method and
+// The caller is request.caller (a token fingerprint, never a token), or cert:<subject> of the
+// client certificate when the route needed no token but the caller came over mTLS; the request
+// is its method and
 // path without the query. Control characters and quotes in any field are escaped, so a crafted
 // salt cannot forge a line.
 std::string audit_line(const RouteRequest& request, std::string_view target,
