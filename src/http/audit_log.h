@@ -13,9 +13,8 @@ namespace lmcache::http {
 //   cache_salt 'alice'" before="none" after="1073741824 bytes"
 // The caller is request.caller (a token fingerprint, never a token), or cert:<subject> of the
 // client certificate when the route needed no token but the caller came over mTLS; the request
-// is its method and
-// path without the query. Control characters and quotes in any field are escaped, so a crafted
-// salt cannot forge a line.
+// is its method and path without the query. Control characters and quotes in any field are
+// escaped, so a crafted salt cannot forge a line.
 std::string audit_line(const RouteRequest& request, std::string_view target,
                        std::string_view before, std::string_view after);
 
