@@ -20,6 +20,7 @@
 #include "app/blend_feed_metrics.h"
 #include "app/checkpoint_file.h"
 #include "app/checkpointer.h"
+#include "app/cluster_metrics.h"
 #include "app/core_state_metrics.h"
 #include "app/event_ingest_metrics.h"
 #include "app/eviction_loop.h"
@@ -128,9 +129,13 @@ struct CoordinatorApp::Impl {
     http::add_cluster_routes(router, [this] { return cluster_status(); });
     if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
       http::add_metrics_route(router, {&metrics, &core_state_metrics, &event_metrics,
-                                       &request_metrics, &blend_feed_metrics});
+                                       &request_metrics, &blend_feed_metrics, &cluster_metrics});
     }
-    // TODO(ha): fleet_summary.set_ha_status(...) with the role and leader of the election.
+    fleet_summary.set_ha_status([this]() -> std::optional<http::FleetHa> {
+      if (!ha) return std::nullopt;
+      const http::ClusterStatus status = cluster_status();
+      return http::FleetHa{status.role, status.leader_url.value_or("")};
+    });
     http::add_fleet_routes(router, http::fleet_page_html(),
                            [this] { return fleet_summary.collect(Clock::now()); });
     request_metrics.observe(router);
@@ -456,6 +461,7 @@ struct CoordinatorApp::Impl {
   std::optional<PeriodicTask> eviction_task GUARDED_BY(duties_mutex);
   std::shared_ptr<StartupResync> resync GUARDED_BY(duties_mutex);
   std::optional<HaMode> ha;  // set in HA mode (--etcd-endpoints)
+  ClusterMetrics cluster_metrics{[this] { return cluster_status(); }};
   FleetSummarySource fleet_summary{
       registry, l2, quotas, events, blend, &eviction, seconds(config.instance_timeout_s)};
   std::optional<Checkpointer> checkpointer;  // with --checkpoint-path

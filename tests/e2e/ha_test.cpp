@@ -13,6 +13,7 @@
 #include "etcd_process.h"
 #include "fake_mp_server.h"
 #include "http_test_client.h"
+#include "metrics_scrape.h"
 
 namespace lmcache::testing {
 namespace {
@@ -109,6 +110,14 @@ TEST_F(HaTest, TwoNodesElectOneLeaderAndTheFollowerForwardsToIt) {
   EXPECT_EQ(cluster_b.at("leader").as_string(), url_of(*a));
   EXPECT_TRUE(cluster_b.at("last_lease_renewal").is_null());
   EXPECT_NE(cluster_a.at("node_id"), cluster_b.at("node_id"));
+
+  // The fleet page shows the role and the leader; each node's /metrics tells whether it leads.
+  const json::value summary = to_a.get("/fleet/summary").json();
+  EXPECT_EQ(summary.at("ha").at("role").as_string(), "leader");
+  EXPECT_EQ(summary.at("ha").at("leader").as_string(), url_of(*a));
+  EXPECT_EQ(metric_value(to_a, "lmcache_coordinator_ha_is_leader"), 1.0);
+  EXPECT_EQ(metric_value(to_b, "lmcache_coordinator_ha_is_leader"), 0.0);
+  EXPECT_EQ(metric_value(to_b, "lmcache_coordinator_ha_epoch"), static_cast<double>(epoch));
 
   // The follower answers /healthz itself and relays everything else from the leader.
   EXPECT_EQ(to_b.get("/healthz").status, 200);
