@@ -107,7 +107,9 @@ struct Latencies {
       return;
     }
     std::sort(ms.begin(), ms.end());
-    const auto at = [&](double q) { return ms[std::min(ms.size() - 1, size_t(q * ms.size()))]; };
+    const auto at = [&](double q) {
+      return ms[std::min(ms.size() - 1, static_cast<size_t>(q * static_cast<double>(ms.size())))];
+    };
     std::printf("  %s: %zu batches, p50 %.3f ms, p99.9 %.3f ms, max %.3f ms\n", what, ms.size(),
                 at(0.5), at(0.999), ms.back());
   }

@@ -21,12 +21,13 @@ void* allocate_huge(size_t bytes) {
   void* raw = ::mmap(nullptr, size + kHugePageBytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) throw std::bad_alloc();
-  const auto start = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = round_up(start, kHugePageBytes);
-  if (aligned > start) ::munmap(raw, aligned - start);
-  const uintptr_t end = start + size + kHugePageBytes;
-  if (end > aligned + size) ::munmap(reinterpret_cast<void*>(aligned + size), end - aligned - size);
-  void* p = reinterpret_cast<void*>(aligned);
+  char* const start = static_cast<char*>(raw);
+  const size_t head =
+      (kHugePageBytes - reinterpret_cast<uintptr_t>(raw) % kHugePageBytes) % kHugePageBytes;
+  if (head > 0) ::munmap(start, head);
+  // What is left after the aligned range: one huge page in all, minus the head.
+  ::munmap(start + head + size, kHugePageBytes - head);
+  void* p = start + head;
   ::madvise(p, size, MADV_HUGEPAGE);  // advice only: small pages if the kernel says no
   return p;
 }

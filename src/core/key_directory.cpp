@@ -495,7 +495,8 @@ std::vector<ModuleUsage> KeyDirectory::used_bytes() const {
 
 size_t KeyDirectory::memory_bytes() const {
   size_t total = ledger_.memory_bytes();
-  total += blocks_.size() * kBlockSize * sizeof(Slot) + blocks_.capacity() * sizeof(Slot*);
+  total += blocks_.size() * kBlockSize * sizeof(Slot) +
+           blocks_.capacity() * sizeof(void*);  // a pointer per block
   total += flat_table_bytes(spill_, sizeof(std::pair<uint32_t, std::vector<Packed>>));
   for (const auto& [id, more] : spill_) total += more.capacity() * sizeof(Packed);
   total += instances_.memory_bytes() + backends_.memory_bytes();

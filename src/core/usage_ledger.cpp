@@ -433,8 +433,8 @@ size_t UsageLedger::release_in_flight(std::span<const TrackedKey> victims) {
 }
 
 size_t UsageLedger::memory_bytes() const {
-  size_t total =
-      blocks_.size() * kBlockSize * sizeof(Record) + blocks_.capacity() * sizeof(Record*);
+  size_t total = blocks_.size() * kBlockSize * sizeof(Record) +
+                 blocks_.capacity() * sizeof(void*);  // a pointer per block
   total += flat_table_bytes(index_, sizeof(uint32_t));
   total += flat_table_bytes(long_hashes_, sizeof(std::pair<uint32_t, std::string>));
   for (const auto& [id, hash] : long_hashes_) total += string_heap_bytes(hash);

@@ -117,25 +117,21 @@ void Router::dispatch(HttpRequest request, const boost::asio::ip::address& peer,
     }
   }
 
-  std::optional<RouteRequest> routed;
-  if (found != nullptr) {
-    routed.emplace(
-        RouteRequest{std::move(request), std::move(params), peer, std::move(client_subject)});
-    if (guard_) {
-      if (std::optional<HttpResponse> refused = guard_(*routed)) {
-        observe(found_index, method, *refused, started);
-        respond(std::move(*refused));
-        return;
-      }
+  RouteRequest routed{std::move(request), std::move(params), peer, std::move(client_subject)};
+  if (found != nullptr && guard_) {
+    if (std::optional<HttpResponse> refused = guard_(routed)) {
+      observe(found_index, method, *refused, started);
+      respond(std::move(*refused));
+      return;
     }
   }
 
   // HA mode: a follower relays the request to the leader, once this node's access control
   // let it through.
-  if (front_ && front_(routed ? routed->message : request, respond)) return;
+  if (front_ && front_(routed.message, respond)) return;
 
   if (found != nullptr && found->sync_handler) {  // answered here: no wrapping of `respond`
-    HttpResponse response = found->sync_handler(*routed);
+    HttpResponse response = found->sync_handler(routed);
     observe(found_index, method, response, started);
     respond(std::move(response));
     return;
@@ -166,7 +162,7 @@ void Router::dispatch(HttpRequest request, const boost::asio::ip::address& peer,
     }
     return;
   }
-  found->async_handler(std::move(*routed), std::move(observed));
+  found->async_handler(std::move(routed), std::move(observed));
 }
 
 void Router::observe(size_t route, beast_http::verb method, const HttpResponse& response,

@@ -46,7 +46,7 @@ class CheckpointFileTest : public ::testing::Test {
 };
 
 TEST_F(CheckpointFileTest, WrittenBodyLoadsBack) {
-  const std::string body = "derived state \x01\x02\x00 bytes";
+  const std::string body("derived state \x01\x02\x00 bytes", 23);
   const auto result = write(body);
   ASSERT_TRUE(result.error.empty()) << result.error;
   EXPECT_EQ(result.bytes, fs::file_size(path_));

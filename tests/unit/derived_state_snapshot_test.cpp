@@ -31,8 +31,10 @@ struct State {
             CacheTier tier = CacheTier::kL2, bool shared = false, double ts = 0,
             std::span<const int64_t> tokens = {}) {
     std::vector<std::string> keys;
+    keys.reserve(hashes.size());
     for (char c : hashes) keys.push_back(hash(c));
     std::vector<CacheEventEntry> entries;
+    entries.reserve(keys.size());
     for (const auto& k : keys) {
       entries.push_back({ObjectKeyView(k, "m", 3, 1, salt), size, tokens, tokens.empty() ? -1 : 0});
     }

@@ -111,6 +111,7 @@ TEST(SnapshotStreamTest, InternedStringsAreWrittenOnceAndReadBack) {
   SnapshotReader in(bytes);
   InternedStringReader read;
   std::vector<std::string> got;
+  got.reserve(6);
   for (int i = 0; i < 6; ++i) got.emplace_back(read.get(in));
   EXPECT_EQ(got, (std::vector<std::string>{"llama", "tenant", "llama", "llama", "", "tenant"}));
   EXPECT_TRUE(in.ok());
