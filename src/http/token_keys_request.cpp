@@ -49,11 +49,21 @@ std::optional<TokenKeysRequest> read_token_keys_request(FieldReader& fields,
     }
     tokens_ok = true;
     out.token_ids.reserve(tokens->size());
+    constexpr int64_t kMaxToken = std::numeric_limits<uint32_t>::max();
     for (size_t i = 0; i < tokens->size(); ++i) {
+      // A JSON integer in range, the common case, without building the error location.
+      const json::value& value = (*tokens)[i];
+      if (value.is_int64() && value.get_int64() >= 0 && value.get_int64() <= kMaxToken) {
+        out.token_ids.push_back(static_cast<uint32_t>(value.get_int64()));
+        continue;
+      }
+      if (value.is_uint64() && value.get_uint64() <= static_cast<uint64_t>(kMaxToken)) {
+        out.token_ids.push_back(static_cast<uint32_t>(value.get_uint64()));
+        continue;
+      }
       json::array loc = fields.loc("token_ids");
       loc.emplace_back(i);
-      const auto token =
-          read_integer((*tokens)[i], loc, errors, 0, int64_t{std::numeric_limits<uint32_t>::max()});
+      const auto token = read_integer(value, loc, errors, 0, kMaxToken);
       if (token) out.token_ids.push_back(static_cast<uint32_t>(*token));
     }
   }

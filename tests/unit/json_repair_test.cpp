@@ -5,6 +5,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <limits>
+#include <string>
 
 namespace lmcache::http {
 namespace {
@@ -26,6 +27,20 @@ TEST(JsonRepairTest, IllFormedUtf8IsRejected) {
   EXPECT_FALSE(is_well_formed_utf8("\xF4\x90\x80\x80"));  // U+110000
   EXPECT_FALSE(is_well_formed_utf8("\xE2\x82"));          // truncated
   EXPECT_FALSE(is_well_formed_utf8("\xE2("));             // bad continuation
+}
+
+TEST(JsonRepairTest, AnIllFormedByteIsFoundAtAnyPlaceInLongAscii) {
+  // ASCII is skipped eight bytes at a time: a bad byte in any lane, or in the tail, still counts.
+  const std::string ascii(20, 'a');
+  EXPECT_TRUE(is_well_formed_utf8(ascii));
+  for (size_t at = 0; at < ascii.size(); ++at) {
+    std::string bad = ascii;
+    bad[at] = '\x80';
+    EXPECT_FALSE(is_well_formed_utf8(bad)) << at;
+    std::string good = ascii;
+    good.replace(at, 1, "\xC3\xA9");  // U+00E9 straddling a lane boundary somewhere
+    EXPECT_TRUE(is_well_formed_utf8(good)) << at;
+  }
 }
 
 TEST(JsonRepairTest, EachByteStartingNoSequenceBecomesOneReplacementCharacter) {
