@@ -63,11 +63,22 @@ Checkpointer::Checkpointer(std::string path, core::EventIngest& ingest,
 
 Checkpointer::~Checkpointer() {
   core::MutexLock lock(mutex_);
+  wait_for_child();
+}
+
+void Checkpointer::wait_for_child() {
   if (child_ < 0) return;
   int status = 0;
   while (::waitpid(child_, &status, 0) < 0 && errno == EINTR) {
   }
   finish_child(status);
+}
+
+CheckpointFile::WriteResult Checkpointer::write_file() const {
+  return CheckpointFile::write(path_, [this](core::SnapshotWriter& out) {
+    ingest_.save(out);
+    return out.ok();
+  });
 }
 
 bool Checkpointer::start() {
@@ -89,11 +100,7 @@ bool Checkpointer::start() {
     // The lowest CPU priority: on a small machine the writer must not take the serving threads'
     // cores (a batch that waits for a core waits for the checkpoint too).
     ::setpriority(PRIO_PROCESS, 0, 19);
-    const CheckpointFile::WriteResult result =
-        CheckpointFile::write(path_, [this](core::SnapshotWriter& out) {
-          ingest_.save(out);
-          return out.ok();
-        });
+    const CheckpointFile::WriteResult result = write_file();
     report(pipe_fds[1],
            result.error.empty() ? "ok " + std::to_string(result.bytes) : "error " + result.error);
     ::_exit(result.error.empty() ? 0 : 1);
@@ -151,20 +158,10 @@ void Checkpointer::finish_child(int status) {
 
 bool Checkpointer::write_now() {
   core::MutexLock lock(mutex_);
-  if (child_ >= 0) {
-    int status = 0;
-    while (::waitpid(child_, &status, 0) < 0 && errno == EINTR) {
-    }
-    finish_child(status);
-  }
+  wait_for_child();
   const Clock::time_point before = Clock::now();
   CheckpointFile::WriteResult result;
-  ingest_.freeze([&] {
-    result = CheckpointFile::write(path_, [this](core::SnapshotWriter& out) {
-      ingest_.save(out);
-      return out.ok();
-    });
-  });
+  ingest_.freeze([&] { result = write_file(); });
   if (!result.error.empty()) {
     failed_.Increment();
     spdlog::error("checkpoint failed: {}", result.error);

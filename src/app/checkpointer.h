@@ -9,6 +9,7 @@
 #include <chrono>
 #include <string>
 
+#include "app/checkpoint_file.h"
 #include "core/event_ingest.h"
 #include "core/mutex.h"
 #include "core/thread_annotations.h"
@@ -51,6 +52,10 @@ class Checkpointer {
  private:
   // Records a finished child's exit status and its report.
   void finish_child(int status) REQUIRES(mutex_);
+  // Waits for a running child (if any) and records it.
+  void wait_for_child() REQUIRES(mutex_);
+  // Writes the checkpoint file from the derived state, in the calling process.
+  CheckpointFile::WriteResult write_file() const;
 
   const std::string path_;
   core::EventIngest& ingest_;
