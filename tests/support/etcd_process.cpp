@@ -1,6 +1,7 @@
 #include "etcd_process.h"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,9 +51,12 @@ EtcdProcess::EtcdProcess() {
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   const std::string log_path = dir_ + "/etcd.log";
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // A test that dies (a crash, a ctest timeout) takes its processes with it.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
     const int fd = ::open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (fd >= 0) {
       dup2(fd, STDOUT_FILENO);
