@@ -262,6 +262,33 @@ void KeyDirectory::bind_tokens(std::string_view chunk_hash, std::span<const int6
   }
 }
 
+template <typename Match>
+bool KeyDirectory::remove_placements(uint32_t id, const Match& match) {
+  Placements placements;
+  load(id, placements);
+  const uint8_t before = presence(placements);
+  bool removed = false;
+  bool l2_removed = false;
+  for (size_t i = 0; i < placements.size();) {
+    const Packed p = placements[i];
+    if (!match(p)) {
+      ++i;
+      continue;
+    }
+    placements.erase(placements.begin() + static_cast<ptrdiff_t>(i));
+    save(id, placements);
+    account(id, p, false);
+    release_holder(p.holder);
+    removed = true;
+    l2_removed = l2_removed || (p.flags & kL2) != 0;
+  }
+  if (removed) {
+    note_presence(before, presence(placements));
+    settle(id, placements, l2_removed, false, {});
+  }
+  return removed;
+}
+
 void KeyDirectory::apply_batch(const CacheEventBatch& batch) {
   const bool l2 = batch.tier == CacheTier::kL2;
   const uint8_t flags = static_cast<uint8_t>((l2 ? kL2 : 0) | (batch.shared ? kShared : 0));
@@ -286,34 +313,14 @@ void KeyDirectory::apply_batch(const CacheEventBatch& batch) {
       const auto backend = backends_.find(batch.backend);
       const auto seed_backend = backends_.find("");
       const auto instance = instances_.find(batch.instance_id);
-      Placements placements;
       for (const CacheEventEntry& entry : batch.entries) {
         const uint32_t id = ledger_.find_record(entry.key);
         if (id == UsageLedger::kNoRecord) continue;
-        load(id, placements);
-        const uint8_t before = presence(placements);
-        bool changed = false;
-        bool l2_changed = false;
-        for (size_t i = 0; i < placements.size();) {
-          const Packed p = placements[i];
-          const bool match =
-              (backend && p.flags == flags && p.backend == *backend &&
-               (batch.shared || (instance && instance_of(p) == *instance))) ||
-              (l2 && seed_backend && (p.flags & kL2) != 0 && p.backend == *seed_backend);
-          if (!match) {
-            ++i;
-            continue;
-          }
-          placements.erase(placements.begin() + static_cast<ptrdiff_t>(i));
-          save(id, placements);
-          account(id, p, false);
-          release_holder(p.holder);
-          changed = true;
-          l2_changed = l2_changed || (p.flags & kL2) != 0;
-        }
-        if (!changed) continue;
-        note_presence(before, presence(placements));
-        settle(id, placements, l2_changed, false, {});
+        remove_placements(id, [&](const Packed& p) {
+          return (backend && p.flags == flags && p.backend == *backend &&
+                  (batch.shared || (instance && instance_of(p) == *instance))) ||
+                 (l2 && seed_backend && (p.flags & kL2) != 0 && p.backend == *seed_backend);
+        });
       }
       break;
     }
@@ -338,23 +345,9 @@ void KeyDirectory::fence_l1(std::string_view instance_id) {
   if (found == l1_records_.end()) return;
   // account() edits the set: walk a copy.
   const std::vector<uint32_t> records(found->second.begin(), found->second.end());
-  Placements placements;
   for (const uint32_t id : records) {
-    load(id, placements);
-    const uint8_t before = presence(placements);
-    for (size_t i = 0; i < placements.size();) {
-      const Packed p = placements[i];
-      if ((p.flags & kL2) != 0 || instance_of(p) != *instance) {
-        ++i;
-        continue;
-      }
-      placements.erase(placements.begin() + static_cast<ptrdiff_t>(i));
-      save(id, placements);
-      account(id, p, false);
-      release_holder(p.holder);
-    }
-    note_presence(before, presence(placements));
-    settle(id, placements, false, false, {});
+    remove_placements(
+        id, [&](const Packed& p) { return (p.flags & kL2) == 0 && instance_of(p) == *instance; });
   }
 }
 
@@ -369,25 +362,7 @@ void KeyDirectory::apply_seed_store(ObjectKeyView key, uint64_t bytes, std::stri
 void KeyDirectory::apply_seed_delete(ObjectKeyView key) {
   const uint32_t id = ledger_.find_record(key);
   if (id == UsageLedger::kNoRecord) return;
-  Placements placements;
-  load(id, placements);
-  const uint8_t before = presence(placements);
-  bool changed = false;
-  for (size_t i = 0; i < placements.size();) {
-    const Packed p = placements[i];
-    if ((p.flags & kL2) == 0) {
-      ++i;
-      continue;
-    }
-    placements.erase(placements.begin() + static_cast<ptrdiff_t>(i));
-    save(id, placements);
-    account(id, p, false);
-    release_holder(p.holder);
-    changed = true;
-  }
-  if (!changed) return;
-  note_presence(before, presence(placements));
-  settle(id, placements, true, false, {});
+  remove_placements(id, [](const Packed& p) { return (p.flags & kL2) != 0; });
 }
 
 // ---------------------------------------------------------------------------------- Reading

@@ -208,6 +208,10 @@ class KeyDirectory {
               std::string_view l2_owner);
 
   void store(uint32_t id, const Packed& placement, std::string_view instance_id, double ts);
+  // Removes the record's placements that `match(const Packed&)` selects and settles the record;
+  // true when any was removed. Every removal (v2 delete, seed-era delete, L1 fence) goes here.
+  template <typename Match>
+  bool remove_placements(uint32_t id, const Match& match);
   void bind_tokens(std::string_view chunk_hash, std::span<const int64_t> tokens, int64_t offset);
 
   UsageLedger ledger_;
