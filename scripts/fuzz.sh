@@ -7,6 +7,7 @@
 # Exits non-zero when a build fails or any target finds a crash, a leak, a timeout or a broken
 # invariant; the reproducer is copied to build-fuzz/crashes/<target>/ and the command to replay
 # it is printed. Environment: FUZZ_TARGETS (space-separated subset), FUZZ_JOBS (ninja -j, 2),
+# FUZZ_PARALLEL (targets fuzzed at once, default one per core),
 # FUZZ_GROW=1 (merge the inputs of this run that reach new coverage into fuzz/corpus/<target>/,
 # minimised by libFuzzer's -merge=1; commit them, and every test run replays them).
 #
@@ -58,18 +59,39 @@ trap 'rm -rf "$work"' EXIT
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
-failed=()
-for target in $targets; do
-  corpus="$work/$target/corpus"
-  artifacts="$work/$target/artifacts"
+# Fuzzes one target into $work/<target>/ and leaves its exit status in $work/<target>/status.
+fuzz_one() {  # target
+  local target="$1" status=0
+  local corpus="$work/$target/corpus" artifacts="$work/$target/artifacts"
   mkdir -p "$corpus" "$artifacts"
   if [ -d "$root/fuzz/corpus/$target" ]; then cp -R "$root/fuzz/corpus/$target/." "$corpus/"; fi
-  echo "== $target: ${seconds}s"
-  status=0
   "$build/fuzz/$target" "$corpus" \
     -dict="$root/fuzz/coordinator.dict" \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=8192 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" >"$work/$target/log" 2>&1 || status=$?
+  echo "$status" >"$work/$target/status"
+}
+
+# FUZZ_PARALLEL targets at a time (default: one per core); each fuzzer is single-threaded.
+parallel="${FUZZ_PARALLEL:-$(nproc)}"
+running=0
+for target in $targets; do
+  echo "== $target: ${seconds}s"
+  fuzz_one "$target" &
+  running=$((running + 1))
+  if [ "$running" -ge "$parallel" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait
+
+failed=()
+for target in $targets; do
+  artifacts="$work/$target/artifacts"
+  corpus="$work/$target/corpus"
+  status="$(cat "$work/$target/status" 2>/dev/null || echo 1)"
+  echo "== $target"
   grep -E '^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb)' "$work/$target/log" || true
   if [ "$status" -ne 0 ] || [ -n "$(ls -A "$artifacts")" ]; then
     echo "!! $target failed (exit $status)" >&2
