@@ -5,10 +5,13 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/cache_event_decoder.h"
+#include "support/fast_path_agreement.h"
 
 namespace lmcache::http {
 namespace {
@@ -41,29 +44,24 @@ std::string describe(const CacheEventRequest& request) {
   return out;
 }
 
-// Decodes `body` both ways; returns whether the fast path took it and checks that, when it
-// did, it produced what the tree decoder produces. Also checks that decode_cache_event_request
-// (fast path first) always agrees with the tree decoder, errors included.
+// The decoders under test, for the differential check of fast_path_agreement.h.
+struct Decoders {
+  using Output = CacheEventRequest;
+  static bool fast(std::string_view body, Output& out) {
+    return decode_cache_event_request_fast(body, out);
+  }
+  static std::optional<Output> tree(std::string_view body, ValidationErrors& errors) {
+    return decode_cache_event_request_from_tree(body, errors);
+  }
+  static std::optional<Output> combined(std::string_view body, ValidationErrors& errors) {
+    return decode_cache_event_request(body, errors);
+  }
+  static std::string describe(const Output& out) { return http::describe(out); }
+};
+
+// Whether the fast path took `body`; checks that every decoder agrees on it.
 bool fast_path_agrees(const std::string& body) {
-  ValidationErrors tree_errors;
-  const auto tree = decode_cache_event_request_from_tree(body, tree_errors);
-  CacheEventRequest fast;
-  const bool took = decode_cache_event_request_fast(body, fast);
-  if (took) {
-    EXPECT_TRUE(tree.has_value()) << body;
-    if (tree.has_value()) {
-      EXPECT_EQ(describe(fast), describe(*tree)) << body;
-      EXPECT_TRUE(tree->rejected.empty()) << body;
-    }
-  }
-  ValidationErrors errors;
-  const auto combined = decode_cache_event_request(body, errors);
-  EXPECT_EQ(combined.has_value(), tree.has_value()) << body;
-  if (combined && tree) {
-    EXPECT_EQ(describe(*combined), describe(*tree)) << body;
-  }
-  EXPECT_EQ(errors.to_response().body(), tree_errors.to_response().body()) << body;
-  return took;
+  return lmcache::testing::fast_path_agrees<Decoders>(body);
 }
 
 std::string request_of(const std::string& batches, const std::string& extra = "") {

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/l2_event_decoder.h"
+#include "support/fast_path_agreement.h"
 
 namespace lmcache::http {
 namespace {
@@ -24,29 +27,24 @@ std::string describe(const L2EventBatch& batch) {
   return out;
 }
 
-// Decodes `body` both ways; returns whether the fast path took it and checks that, when it
-// did, it produced what the tree decoder produces. Also checks that decode_l2_event_batch (fast
-// path first) always agrees with the tree decoder.
+// The decoders under test, for the differential check of fast_path_agreement.h.
+struct Decoders {
+  using Output = L2EventBatch;
+  static bool fast(std::string_view body, Output& out) {
+    return decode_l2_event_batch_fast(body, out);
+  }
+  static std::optional<Output> tree(std::string_view body, ValidationErrors& errors) {
+    return decode_l2_event_batch_from_tree(body, errors);
+  }
+  static std::optional<Output> combined(std::string_view body, ValidationErrors& errors) {
+    return decode_l2_event_batch(body, errors);
+  }
+  static std::string describe(const Output& out) { return http::describe(out); }
+};
+
+// Whether the fast path took `body`; checks that every decoder agrees on it.
 bool fast_path_agrees(const std::string& body) {
-  ValidationErrors tree_errors;
-  const auto tree = decode_l2_event_batch_from_tree(body, tree_errors);
-  L2EventBatch fast;
-  const bool took = decode_l2_event_batch_fast(body, fast);
-  if (took) {
-    EXPECT_TRUE(tree.has_value()) << body;
-    if (tree.has_value()) {
-      EXPECT_EQ(describe(fast), describe(*tree)) << body;
-      EXPECT_TRUE(tree->rejected.empty()) << body;
-    }
-  }
-  ValidationErrors errors;
-  const auto combined = decode_l2_event_batch(body, errors);
-  EXPECT_EQ(combined.has_value(), tree.has_value()) << body;
-  if (combined && tree) {
-    EXPECT_EQ(describe(*combined), describe(*tree)) << body;
-  }
-  EXPECT_EQ(errors.to_response().body(), tree_errors.to_response().body()) << body;
-  return took;
+  return lmcache::testing::fast_path_agrees<Decoders>(body);
 }
 
 std::string batch_of(const std::string& events, const std::string& extra = "") {
