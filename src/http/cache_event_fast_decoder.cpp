@@ -10,7 +10,6 @@
 #include "core/cache_event.h"
 #include "http/recent_strings.h"
 #include "http/sax_fast_path.h"
-#include "http/sax_object_key.h"
 
 namespace lmcache::http {
 namespace {
@@ -55,7 +54,6 @@ enum class Where : uint8_t {
   kBatch,
   kEntries,
   kEntry,
-  kKey,
   kTokens,
   kDone,
 };
@@ -105,10 +103,8 @@ Field entry_field(std::string_view name) {
   return Field::kUnknown;
 }
 
-using KeyReader = SaxObjectKey<Field>;
-
-// The basic_parser handler: the request's own fields here, the rest in SaxFastPath and
-// SaxObjectKey.
+// The basic_parser handler: the request's own fields here, the rest (keys included) in
+// SaxFastPath.
 class Handler : public SaxFastPath<Handler, Field> {
  public:
   // Starts a new document decoded into `out`.
@@ -119,7 +115,6 @@ class Handler : public SaxFastPath<Handler, Field> {
     root_seen_ = 0;
     instance_id_.reset();
     backend_.reset();
-    key_.reset();
   }
 
   // True when the document ended with its `batches` list.
@@ -144,11 +139,6 @@ class Handler : public SaxFastPath<Handler, Field> {
         entry_seen_ = 0;
         entry_ = core::CacheEventEntry{};
         return true;
-      case Where::kEntry:
-        if (pending_ != Field::kKey) return false;
-        where_ = Where::kKey;
-        key_seen_ = 0;
-        return true;
       default:
         return false;
     }
@@ -167,9 +157,6 @@ class Handler : public SaxFastPath<Handler, Field> {
         if (!has(entry_seen_, Field::kKey)) return false;
         entries_.push_back(entry_);
         return true;
-      case Where::kKey:
-        where_ = Where::kEntry;
-        return KeyReader::complete(key_seen_);
       default:
         return false;
     }
@@ -224,13 +211,14 @@ class Handler : public SaxFastPath<Handler, Field> {
       case Where::kEntry:
         pending_ = entry_field(name);
         return &entry_seen_;
-      case Where::kKey:
-        pending_ = KeyReader::field(name);
-        return &key_seen_;
       default:
         return nullptr;
     }
   }
+
+  core::ObjectKeyView* key_target() { return where_ == Where::kEntry ? &entry_.key : nullptr; }
+  auto& string_storage() { return *out_; }
+  unsigned char* allocate_bytes(size_t size) { return out_->allocate<unsigned char>(size); }
 
   // Inside a list the fast path reads, where every item is a batch, an entry or a token.
   bool in_list() const {
@@ -297,9 +285,7 @@ class Handler : public SaxFastPath<Handler, Field> {
       case Field::kBackend:
         return backend_.keep(value, *out_, any, batch_.backend);
       default:
-        return key_.take_string(
-            pending_, value, *out_,
-            [this](size_t size) { return out_->allocate<unsigned char>(size); }, entry_.key);
+        return false;  // a string where another type belongs: lax rules, not ours
     }
   }
 
@@ -334,7 +320,7 @@ class Handler : public SaxFastPath<Handler, Field> {
         entry_.token_offset = value;
         return true;
       default:
-        return KeyReader::take_integer(pending_, value, entry_.key);
+        return false;
     }
   }
 
@@ -362,14 +348,12 @@ class Handler : public SaxFastPath<Handler, Field> {
   uint32_t root_seen_ = 0;  // bit(field) of the fields seen in the current object
   uint32_t batch_seen_ = 0;
   uint32_t entry_seen_ = 0;
-  uint32_t key_seen_ = 0;
   core::CacheEventBatch batch_;                 // the batch being read
   core::CacheEventEntry entry_;                 // the entry being read
   std::vector<core::CacheEventEntry> entries_;  // the batch's entries so far
   std::vector<int64_t> tokens_;                 // the entry's token_ids so far
   RecentStrings instance_id_;                   // in out_'s storage, already checked
   RecentStrings backend_;
-  KeyReader key_;  // reads entry_.key
 };
 
 json::parse_options parse_options() {

@@ -6,7 +6,6 @@
 
 #include "core/l2_accounting.h"
 #include "http/sax_fast_path.h"
-#include "http/sax_object_key.h"
 
 namespace lmcache::http {
 namespace {
@@ -33,7 +32,7 @@ enum class Field : uint8_t {
 };
 
 // Where the parser is, as far as the fast path cares.
-enum class Where : uint8_t { kDocument, kRoot, kEvents, kEvent, kKey, kDone };
+enum class Where : uint8_t { kDocument, kRoot, kEvents, kEvent, kDone };
 
 Field root_field(std::string_view name) {
   if (name == "instance_id") return Field::kInstanceId;
@@ -49,10 +48,8 @@ Field event_field(std::string_view name) {
   return Field::kUnknown;
 }
 
-using KeyReader = SaxObjectKey<Field>;
-
-// The basic_parser handler: the batch's own fields here, the rest in SaxFastPath and
-// SaxObjectKey.
+// The basic_parser handler: the batch's own fields here, the rest (keys included) in
+// SaxFastPath.
 class Handler : public SaxFastPath<Handler, Field> {
  public:
   // Starts a new document decoded into `out`.
@@ -62,7 +59,6 @@ class Handler : public SaxFastPath<Handler, Field> {
     reset_parse();
     root_seen_ = 0;
     seq_ = 0;
-    key_.reset();
   }
 
   // True when the document ended with every required root field present.
@@ -86,11 +82,6 @@ class Handler : public SaxFastPath<Handler, Field> {
         event_seen_ = 0;
         event_ = core::L2Event{};
         return true;
-      case Where::kEvent:
-        if (pending_ != Field::kKey) return false;
-        where_ = Where::kKey;
-        key_seen_ = 0;
-        return true;
       default:
         return false;
     }
@@ -104,9 +95,6 @@ class Handler : public SaxFastPath<Handler, Field> {
       case Where::kEvent:
         where_ = Where::kEvents;
         return finish_event();
-      case Where::kKey:
-        where_ = Where::kEvent;
-        return KeyReader::complete(key_seen_);
       default:
         return false;
     }
@@ -132,13 +120,14 @@ class Handler : public SaxFastPath<Handler, Field> {
       case Where::kEvent:
         pending_ = event_field(name);
         return &event_seen_;
-      case Where::kKey:
-        pending_ = KeyReader::field(name);
-        return &key_seen_;
       default:
         return nullptr;
     }
   }
+
+  core::ObjectKeyView* key_target() { return where_ == Where::kEvent ? &event_.key : nullptr; }
+  auto& string_storage() { return *out_; }
+  unsigned char* allocate_bytes(size_t size) { return out_->allocate(size); }
 
   bool in_list() const { return where_ == Where::kEvents; }
   bool outside() const { return where_ == Where::kDocument || where_ == Where::kDone; }
@@ -161,9 +150,7 @@ class Handler : public SaxFastPath<Handler, Field> {
         }
         return true;
       default:
-        return key_.take_string(
-            pending_, value, *out_, [this](size_t size) { return out_->allocate(size); },
-            event_.key);
+        return false;  // a string where another type belongs: lax rules, not ours
     }
   }
 
@@ -178,7 +165,7 @@ class Handler : public SaxFastPath<Handler, Field> {
         event_.bytes = static_cast<uint64_t>(value);
         return true;
       default:
-        return KeyReader::take_integer(pending_, value, event_.key);
+        return false;
     }
   }
 
@@ -196,10 +183,8 @@ class Handler : public SaxFastPath<Handler, Field> {
   Where where_ = Where::kDocument;
   uint32_t root_seen_ = 0;  // bit(field) of the fields seen in the current object
   uint32_t event_seen_ = 0;
-  uint32_t key_seen_ = 0;
   uint64_t seq_ = 0;
   core::L2Event event_;  // the event being read
-  KeyReader key_;        // reads event_.key
 };
 
 json::parse_options parse_options() {

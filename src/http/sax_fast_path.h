@@ -1,7 +1,7 @@
 // SaxFastPath: the scaffolding shared by the one-pass (SAX) fast paths of the event decoders
 // (l2_event_fast_decoder, cache_event_fast_decoder): a boost::json::basic_parser handler that
 // skips unknown fields, joins names and strings that arrive in parts, refuses repeated fields,
-// and leaves the fast path on anything it does not read itself.
+// reads the object key sub-objects, and leaves the fast path on anything it does not read.
 #pragma once
 
 #include <boost/json/basic_parser.hpp>
@@ -11,10 +11,16 @@
 #include <string>
 #include <string_view>
 
+#include "core/object_key.h"
+#include "http/sax_object_key.h"
+
 namespace lmcache::http {
 
 // The CRTP base of a fast-path handler; `Derived` is the handler (json::basic_parser<Derived>)
-// and `Field` its enum of the fields it reads (at most 32, kUnknown for every other name).
+// and `Field` its enum of the fields it reads (at most 32, kUnknown for every other name), which
+// names the key sub-object kKey and its fields as SaxObjectKey<Field> requires. The base reads
+// a key object itself (the value of kKey where Derived offers a key to fill) and hides it from
+// Derived: Derived's state stays that of the object holding the key.
 // Every callback returns false (with `ec` set) to leave the fast path; the caller then decodes
 // the body with its tree decoder, which owns every error message, so nothing says why.
 //
@@ -31,6 +37,10 @@ namespace lmcache::http {
 //   bool outside() const;  true before the root object begins and after it ends
 //   bool take_string(std::string_view value);  pending_'s value; false when it is not valid
 //   bool take_integer(int64_t value);          likewise, for a JSON integer within int64
+//   core::ObjectKeyView* key_target();  the key a kKey object here fills, or nullptr where
+//                          kKey names no key
+//   Storage& string_storage();  where key strings are kept (keep(std::string_view) -> view)
+//   unsigned char* allocate_bytes(size_t n);    n bytes as long-lived as string_storage()
 // and may hide these defaults:
 //   bool take_list_integer(int64_t value);     an integer item of the current list (refused)
 //   bool take_uint64(uint64_t), take_double(double), take_bool(bool): pending_'s value; false
@@ -53,13 +63,24 @@ class SaxFastPath {
       ++skip_depth_;
       return true;
     }
-    return self().enter_object() || skip_or_leave(ec);
+    if (key_ == nullptr && pending_ == Field::kKey) {
+      key_ = self().key_target();
+      if (key_ != nullptr) {
+        key_seen_ = 0;
+        return true;
+      }
+    }
+    return (key_ == nullptr && self().enter_object()) || skip_or_leave(ec);
   }
 
   bool on_object_end(size_t, error_code& ec) {
     if (skip_depth_ > 0) {
       --skip_depth_;
       return true;
+    }
+    if (key_ != nullptr) {
+      key_ = nullptr;
+      return KeyReader::complete(key_seen_) || leave(ec);
     }
     return self().leave_object() || leave(ec);
   }
@@ -69,7 +90,7 @@ class SaxFastPath {
       ++skip_depth_;
       return true;
     }
-    return self().enter_array() || skip_or_leave(ec);
+    return (key_ == nullptr && self().enter_array()) || skip_or_leave(ec);
   }
 
   bool on_array_end(size_t, error_code& ec) {
@@ -77,7 +98,7 @@ class SaxFastPath {
       --skip_depth_;
       return true;
     }
-    return self().leave_array() || leave(ec);
+    return (key_ == nullptr && self().leave_array()) || leave(ec);
   }
 
   bool on_key_part(boost::json::string_view part, size_t, error_code&) {
@@ -92,8 +113,13 @@ class SaxFastPath {
       name_.append(last.data(), last.size());
       name = name_;
     }
-    uint32_t* seen = self().fields_of(name);
-    if (seen == nullptr) return leave(ec);
+    uint32_t* seen = &key_seen_;
+    if (key_ != nullptr) {
+      pending_ = KeyReader::field(name);
+    } else {
+      seen = self().fields_of(name);
+      if (seen == nullptr) return leave(ec);
+    }
     name_.clear();
     if (pending_ == Field::kUnknown) return true;
     // A repeated field: the tree decoder knows which occurrence wins.
@@ -115,7 +141,12 @@ class SaxFastPath {
       text_.append(last.data(), last.size());
       value = text_;
     }
-    const bool ok = pending_ == Field::kUnknown || self().take_string(value);
+    const bool ok =
+        pending_ == Field::kUnknown ||
+        (key_ != nullptr ? key_reader_.take_string(
+                               pending_, value, self().string_storage(),
+                               [this](size_t size) { return self().allocate_bytes(size); }, *key_)
+                         : self().take_string(value));
     text_.clear();
     return ok || leave(ec);
   }
@@ -125,17 +156,25 @@ class SaxFastPath {
   bool on_int64(int64_t value, boost::json::string_view, error_code& ec) {
     if (skip_depth_ > 0) return true;
     if (self().in_list()) return self().take_list_integer(value) || leave(ec);
-    return pending_ == Field::kUnknown || self().take_integer(value) || leave(ec);
+    if (pending_ == Field::kUnknown) return true;
+    const bool ok = key_ != nullptr ? KeyReader::take_integer(pending_, value, *key_)
+                                    : self().take_integer(value);
+    return ok || leave(ec);
   }
 
   bool on_uint64(uint64_t value, boost::json::string_view, error_code& ec) {
-    return (skip_depth_ == 0 && !self().in_list() && self().take_uint64(value)) || other_scalar(ec);
+    return (skip_depth_ == 0 && key_ == nullptr && !self().in_list() &&
+            self().take_uint64(value)) ||
+           other_scalar(ec);
   }
   bool on_double(double value, boost::json::string_view, error_code& ec) {
-    return (skip_depth_ == 0 && !self().in_list() && self().take_double(value)) || other_scalar(ec);
+    return (skip_depth_ == 0 && key_ == nullptr && !self().in_list() &&
+            self().take_double(value)) ||
+           other_scalar(ec);
   }
   bool on_bool(bool value, error_code& ec) {
-    return (skip_depth_ == 0 && !self().in_list() && self().take_bool(value)) || other_scalar(ec);
+    return (skip_depth_ == 0 && key_ == nullptr && !self().in_list() && self().take_bool(value)) ||
+           other_scalar(ec);
   }
   // A null is no field's value (the tree decoders give some fields their default).
   bool on_null(error_code& ec) { return other_scalar(ec); }
@@ -158,10 +197,13 @@ class SaxFastPath {
     return false;
   }
 
-  // Forgets the state of an earlier parse (which may have left the fast path inside a string).
+  // Forgets the state of an earlier parse (which may have left the fast path inside a string)
+  // and the key strings of the earlier output.
   void reset_parse() {
     skip_depth_ = 0;
     pending_ = Field::kUnknown;
+    key_ = nullptr;
+    key_reader_.reset();
     name_.clear();
     text_.clear();
   }
@@ -169,6 +211,8 @@ class SaxFastPath {
   Field pending_ = Field::kUnknown;  // the field whose value comes next
 
  private:
+  using KeyReader = SaxObjectKey<Field>;
+
   Derived& self() { return static_cast<Derived&>(*this); }
   const Derived& self() const { return static_cast<const Derived&>(*this); }
 
@@ -186,9 +230,12 @@ class SaxFastPath {
     return true;
   }
 
-  size_t skip_depth_ = 0;  // > 0 inside a value that is skipped: its nesting depth
-  std::string name_;       // a key that arrived in parts
-  std::string text_;       // a string value that arrived in parts
+  size_t skip_depth_ = 0;               // > 0 inside a value that is skipped: its nesting depth
+  core::ObjectKeyView* key_ = nullptr;  // inside a key object: the key it fills
+  uint32_t key_seen_ = 0;               // bit(field) of the key object's fields seen
+  KeyReader key_reader_;                // its fields' values
+  std::string name_;                    // a key that arrived in parts
+  std::string text_;                    // a string value that arrived in parts
 };
 
 }  // namespace lmcache::http
