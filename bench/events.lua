@@ -30,13 +30,9 @@ end
 
 function init(args)
   math.randomseed(1000 + thread_id)
-  for i = 1, lists do
-    local events = {}
-    for j = 1, batch do
-      events[j] = event_json(math.random(0, key_space - 1), math.random() < 0.7)
-    end
-    pool[i] = table.concat(events, ",")
-  end
+  pool = common.json_lists(lists, batch, function()
+    return event_json(math.random(0, key_space - 1), math.random() < 0.7)
+  end)
   common.post_json()
 end
 

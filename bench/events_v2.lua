@@ -40,15 +40,12 @@ end
 
 function init(args)
   math.randomseed(2000 + thread_id)
-  for i = 1, lists do
-    local s, a = {}, {}
-    for j = 1, batch do
-      s[j] = entry_json(math.random(0, key_space - 1), true)
-      a[j] = entry_json(math.random(0, key_space - 1), false)
-    end
-    stores[i] = table.concat(s, ",")
-    accesses[i] = table.concat(a, ",")
-  end
+  stores = common.json_lists(lists, batch, function()
+    return entry_json(math.random(0, key_space - 1), true)
+  end)
+  accesses = common.json_lists(lists, batch, function()
+    return entry_json(math.random(0, key_space - 1), false)
+  end)
   common.post_json()
 end
 

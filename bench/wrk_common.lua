@@ -27,6 +27,17 @@ function common.post_json()
   wrk.headers["Content-Type"] = "application/json"
 end
 
+-- `count` JSON lists (without their brackets) of `size` items each, made by calling item().
+function common.json_lists(count, size, item)
+  local lists = {}
+  for i = 1, count do
+    local items = {}
+    for j = 1, size do items[j] = item() end
+    lists[i] = table.concat(items, ",")
+  end
+  return lists
+end
+
 -- 32 hash bytes of key k as 64 hex chars (a fixed mix of k; exact in doubles for k < 2^20).
 local primes = {2654435761, 2246822519, 3266489917, 668265263,
                 374761393, 1181783497, 2870177450, 3734741057}

@@ -77,6 +77,12 @@ class CheckpointTest : public ::testing::Test {
     return res.json();
   }
 
+  // The checkpoint file as it is on disk.
+  std::string checkpoint_bytes() const {
+    std::ifstream in(path_, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+
   fs::path dir_;
   std::string path_;
 };
@@ -129,11 +135,7 @@ TEST_F(CheckpointTest, CorruptCheckpointIsLoggedAndTheStartIsCold) {
     EXPECT_EQ(coordinator.stop(SIGTERM), 0);
   }
   // Flip one byte in the middle of the body.
-  std::string bytes;
-  {
-    std::ifstream in(path_, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string bytes = checkpoint_bytes();
   ASSERT_GT(bytes.size(), 100u);
   bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 1);
   std::ofstream(path_, std::ios::binary | std::ios::trunc) << bytes;
@@ -230,11 +232,7 @@ TEST_F(CheckpointTest, CheckpointOfAnOlderFormatIsLoggedAndTheStartIsCold) {
   }
   // Version 1 in the header (before the blend index was in the body); the digest covers the
   // body only, so the file is sound but of another format.
-  std::string bytes;
-  {
-    std::ifstream in(path_, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string bytes = checkpoint_bytes();
   ASSERT_GT(bytes.size(), 16u);
   ASSERT_EQ(bytes[8], 2);
   bytes[8] = 1;
