@@ -247,6 +247,24 @@ TEST_F(CheckpointTest, CheckpointOfAnOlderFormatIsLoggedAndTheStartIsCold) {
   EXPECT_NEAR(usage_bytes(client, "alpha"), 0.0, 1);
 }
 
+TEST_F(CheckpointTest, AnotherBlendChunkSizeIsALoggedColdStart) {
+  std::vector<std::string> args = this->args("0");
+  args.insert(args.end(), {"--blend-chunk-size", "4"});
+  {
+    CoordinatorProcess coordinator(args);
+    HttpTestClient client(coordinator.port());
+    post(client, store_batch("mp-1", 1, "alpha", 0, 20, 1000));
+    EXPECT_EQ(coordinator.stop(SIGTERM), 0);
+  }
+  // The saved fingerprints cover windows of 4 tokens: useless to an index of 8.
+  args.back() = "8";
+  CoordinatorProcess coordinator(args);
+  EXPECT_TRUE(coordinator.wait_for_log("its state does not load: starting cold"))
+      << coordinator.log();
+  HttpTestClient client(coordinator.port());
+  EXPECT_NEAR(usage_bytes(client, "alpha"), 0.0, 1);
+}
+
 TEST_F(CheckpointTest, MissingCheckpointIsAColdStart) {
   CoordinatorProcess coordinator(args("0"));
   EXPECT_TRUE(coordinator.wait_for_log("no checkpoint at " + path_)) << coordinator.log();
