@@ -23,7 +23,7 @@ duplicates, rejected, failed = 0, 0, 0  -- globals: done() reads them with threa
 local function event_json(k, is_store)
   local key = common.key_json(k, k % 8)
   if is_store then
-    return '{"type":"store","key":' .. key .. ',"bytes":' .. (2097152 + (k % 64) * 4096) .. '}'
+    return '{"type":"store","key":' .. key .. ',"bytes":' .. common.size_bytes(k) .. '}'
   end
   return '{"type":"lookup","key":' .. key .. '}'
 end
@@ -37,12 +37,11 @@ function init(args)
 end
 
 function request()
-  local slot = counter % slots
-  local seq = math.floor(counter / slots) + 1
+  local instance, seq = common.instance_and_seq(counter, slots)
   local events = pool[counter % lists + 1]
   counter = counter + 1
-  local body = '{"instance_id":"bench-' .. thread_id .. '-' .. slot .. '","seq":' .. seq ..
-    ',"events":[' .. events .. ']}'
+  local body = '{"instance_id":"' .. instance .. '","seq":' .. seq .. ',"events":[' ..
+    events .. ']}'
   return wrk.format(nil, "/l2/events", nil, body)
 end
 

@@ -33,7 +33,7 @@ end
 local function entry_json(k, is_store)
   local key = common.key_json(k, kv_rank(k % 8))
   if is_store then
-    return '{"key":' .. key .. ',"size_bytes":' .. (2097152 + (k % 64) * 4096) .. '}'
+    return '{"key":' .. key .. ',"size_bytes":' .. common.size_bytes(k) .. '}'
   end
   return '{"key":' .. key .. '}'
 end
@@ -50,14 +50,12 @@ function init(args)
 end
 
 function request()
-  local slot = counter % slots
-  local seq = math.floor(counter / slots) + 1
+  local instance, seq = common.instance_and_seq(counter, slots)
   local list = counter % lists + 1
   -- 7 store batches, then 3 access batches, in every run of 10.
   local is_store = counter % 10 < 7
   counter = counter + 1
-  local head = '{"batches":[{"instance_id":"bench-' .. thread_id .. '-' .. slot ..
-    '","incarnation":' .. incarnation .. ',"seq":' .. seq .. ',"tier":"l2","backend":"fs",' ..
+  local head = '{"batches":[{"instance_id":"' .. instance .. '","incarnation":' .. incarnation .. ',"seq":' .. seq .. ',"tier":"l2","backend":"fs",' ..
     '"shared":false,"ts":' .. (1788000000 + counter) .. ','
   local body
   if is_store then

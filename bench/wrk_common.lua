@@ -49,6 +49,18 @@ function common.chunk_hash_hex(k)
   return table.concat(parts)
 end
 
+-- The stored size of key k: 2 MiB plus up to 63 pages.
+function common.size_bytes(k)
+  return 2097152 + (k % 64) * 4096
+end
+
+-- The instance id and seq of the n-th request (from 0) of this thread, which spreads its
+-- requests over `slots` instance ids: seq grows by one per batch of an instance, and two batches
+-- of one instance are `slots` requests apart, so they arrive in order.
+function common.instance_and_seq(n, slots)
+  return "bench-" .. thread_id .. "-" .. (n % slots), math.floor(n / slots) + 1
+end
+
 -- The JSON key object of key k: a model name, kv_rank `rank` and one of 4 tenant salts.
 function common.key_json(k, rank)
   return string.format(
