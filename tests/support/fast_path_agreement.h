@@ -4,41 +4,39 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "http/request_validation.h"
 
 namespace lmcache::testing {
 
-// The three decoders of one request body and a plain-text form of their output, so two decodes
-// can be compared and printed. `Decoders` provides:
-//   using Output = ...;  (the decoded request, with a `rejected` list)
-//   static bool fast(std::string_view body, Output& out);
-//   static std::optional<Output> tree(std::string_view body, http::ValidationErrors& errors);
-//   static std::optional<Output> combined(std::string_view body, http::ValidationErrors& errors);
-//   static std::string describe(const Output& out);
-//
-// Decodes `body` all three ways; returns whether the fast path took it, and checks that when it
-// did it produced what the tree decoder produces, with nothing rejected, and that the combined
-// decoder (fast path first) always agrees with the tree decoder, errors included.
-template <typename Decoders>
-bool fast_path_agrees(const std::string& body) {
+// Decodes `body` three ways: `fast` (the fast path, false when it leaves the body to the tree
+// decoder), `tree` (the tree decoder) and `combined` (fast path first, as the routes decode);
+// `describe` renders an Output as plain text, so two decodes can be compared and printed.
+// Returns whether the fast path took the body, and checks that when it did it produced what the
+// tree decoder produces, with nothing rejected, and that the combined decoder always agrees with
+// the tree decoder, errors included.
+template <typename Output, typename Tree, typename Combined, typename Describe>
+bool fast_path_agrees(const std::string& body, bool (*fast)(std::string_view, Output&), Tree tree,
+                      Combined combined, Describe describe) {
   http::ValidationErrors tree_errors;
-  const auto tree = Decoders::tree(body, tree_errors);
-  typename Decoders::Output fast;
-  const bool took = Decoders::fast(body, fast);
+  const std::optional<Output> tree_out = tree(body, tree_errors);
+  Output fast_out;
+  const bool took = fast(body, fast_out);
   if (took) {
-    EXPECT_TRUE(tree.has_value()) << body;
-    if (tree.has_value()) {
-      EXPECT_EQ(Decoders::describe(fast), Decoders::describe(*tree)) << body;
-      EXPECT_TRUE(tree->rejected.empty()) << body;
+    EXPECT_TRUE(tree_out.has_value()) << body;
+    if (tree_out.has_value()) {
+      EXPECT_EQ(describe(fast_out), describe(*tree_out)) << body;
+      EXPECT_TRUE(tree_out->rejected.empty()) << body;
     }
   }
   http::ValidationErrors errors;
-  const auto combined = Decoders::combined(body, errors);
-  EXPECT_EQ(combined.has_value(), tree.has_value()) << body;
-  if (combined && tree) {
-    EXPECT_EQ(Decoders::describe(*combined), Decoders::describe(*tree)) << body;
+  const std::optional<Output> combined_out = combined(body, errors);
+  EXPECT_EQ(combined_out.has_value(), tree_out.has_value()) << body;
+  if (combined_out && tree_out) {
+    EXPECT_EQ(describe(*combined_out), describe(*tree_out)) << body;
   }
   EXPECT_EQ(errors.to_response().body(), tree_errors.to_response().body()) << body;
   return took;

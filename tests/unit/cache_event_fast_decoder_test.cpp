@@ -5,9 +5,7 @@
 
 #include <cstring>
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "http/cache_event_decoder.h"
@@ -44,24 +42,11 @@ std::string describe(const CacheEventRequest& request) {
   return out;
 }
 
-// The decoders under test, for the differential check of fast_path_agreement.h.
-struct Decoders {
-  using Output = CacheEventRequest;
-  static bool fast(std::string_view body, Output& out) {
-    return decode_cache_event_request_fast(body, out);
-  }
-  static std::optional<Output> tree(std::string_view body, ValidationErrors& errors) {
-    return decode_cache_event_request_from_tree(body, errors);
-  }
-  static std::optional<Output> combined(std::string_view body, ValidationErrors& errors) {
-    return decode_cache_event_request(body, errors);
-  }
-  static std::string describe(const Output& out) { return http::describe(out); }
-};
-
 // Whether the fast path took `body`; checks that every decoder agrees on it.
 bool fast_path_agrees(const std::string& body) {
-  return lmcache::testing::fast_path_agrees<Decoders>(body);
+  return lmcache::testing::fast_path_agrees(body, decode_cache_event_request_fast,
+                                            decode_cache_event_request_from_tree,
+                                            decode_cache_event_request, describe);
 }
 
 std::string request_of(const std::string& batches, const std::string& extra = "") {

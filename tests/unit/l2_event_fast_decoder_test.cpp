@@ -3,9 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "http/l2_event_decoder.h"
@@ -27,24 +25,11 @@ std::string describe(const L2EventBatch& batch) {
   return out;
 }
 
-// The decoders under test, for the differential check of fast_path_agreement.h.
-struct Decoders {
-  using Output = L2EventBatch;
-  static bool fast(std::string_view body, Output& out) {
-    return decode_l2_event_batch_fast(body, out);
-  }
-  static std::optional<Output> tree(std::string_view body, ValidationErrors& errors) {
-    return decode_l2_event_batch_from_tree(body, errors);
-  }
-  static std::optional<Output> combined(std::string_view body, ValidationErrors& errors) {
-    return decode_l2_event_batch(body, errors);
-  }
-  static std::string describe(const Output& out) { return http::describe(out); }
-};
-
 // Whether the fast path took `body`; checks that every decoder agrees on it.
 bool fast_path_agrees(const std::string& body) {
-  return lmcache::testing::fast_path_agrees<Decoders>(body);
+  return lmcache::testing::fast_path_agrees(body, decode_l2_event_batch_fast,
+                                            decode_l2_event_batch_from_tree, decode_l2_event_batch,
+                                            describe);
 }
 
 std::string batch_of(const std::string& events, const std::string& extra = "") {
