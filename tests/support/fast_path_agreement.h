@@ -42,4 +42,32 @@ bool fast_path_agrees(const std::string& body, bool (*fast)(std::string_view, Ou
   return took;
 }
 
+// A key object whose strings are escaped and longer than basic_parser's internal buffer, so
+// they reach the handler in several parts, with what they decode to.
+struct LongKey {
+  std::string json;        // the key object
+  std::string model_name;  // its model_name, unescaped
+  std::string chunk_hash;  // its chunk hash bytes
+};
+inline LongKey long_key() {
+  LongKey key;
+  std::string model_json;
+  for (int i = 0; i < 3000; ++i) {
+    key.model_name += "a/";
+    model_json += "a\\/";
+  }
+  key.chunk_hash = std::string(10000, '\xbb');
+  key.json = R"({"chunk_hash_hex":")" + std::string(20000, 'b') + R"(","model_name":")" +
+             model_json + R"(","kv_rank":0,"cache_s\u0061lt":"t"})";
+  return key;
+}
+
+// An escaped text longer than basic_parser's internal buffer (it arrives in parts), for a name
+// or string cut off by an invalid escape after it.
+inline std::string long_escaped_text() {
+  std::string text;
+  for (int i = 0; i < 3000; ++i) text += "\\/";
+  return text;
+}
+
 }  // namespace lmcache::testing

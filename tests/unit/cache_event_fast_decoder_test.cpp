@@ -279,22 +279,14 @@ TEST(CacheEventFastDecoderTest, LeavesLaxValuesInvalidBatchesAndBadBodiesToTheTr
 
 TEST(CacheEventFastDecoderTest, StringsLongerThanTheParsersBufferArriveWhole) {
   // Escaped strings longer than basic_parser's internal buffer come in several parts.
-  std::string model;
-  std::string model_json;
-  for (int i = 0; i < 3000; ++i) {
-    model += "a/";
-    model_json += "a\\/";
-  }
-  const std::string hash(20000, 'b');
-  const std::string body =
-      request_of(store_batch(R"({"key":{"chunk_hash_hex":")" + hash + R"(","model_name":")" +
-                             model_json + R"(","kv_rank":0,"cache_s\u0061lt":"t"}})"));
+  const lmcache::testing::LongKey key = lmcache::testing::long_key();
+  const std::string body = request_of(store_batch(R"({"key":)" + key.json + "}"));
   CacheEventRequest request;
   ASSERT_TRUE(decode_cache_event_request_fast(body, request));
   ASSERT_EQ(request.batches.size(), 1U);
   ASSERT_EQ(request.batches[0].entries.size(), 1U);
-  EXPECT_EQ(request.batches[0].entries[0].key.model_name, model);
-  EXPECT_EQ(request.batches[0].entries[0].key.chunk_hash, std::string(10000, '\xbb'));
+  EXPECT_EQ(request.batches[0].entries[0].key.model_name, key.model_name);
+  EXPECT_EQ(request.batches[0].entries[0].key.chunk_hash, key.chunk_hash);
   EXPECT_EQ(request.batches[0].entries[0].key.cache_salt, "t");
   EXPECT_TRUE(fast_path_agrees(body));
 }
@@ -302,8 +294,7 @@ TEST(CacheEventFastDecoderTest, StringsLongerThanTheParsersBufferArriveWhole) {
 TEST(CacheEventFastDecoderTest, AFailedParseLeavesNothingBehindForTheNext) {
   // Stop inside a field name and a string value that arrived in parts (an invalid escape), and
   // inside a batch and a token list.
-  std::string long_escaped;
-  for (int i = 0; i < 3000; ++i) long_escaped += "\\/";
+  const std::string long_escaped = lmcache::testing::long_escaped_text();
   for (const std::string& broken :
        {R"({")" + long_escaped + R"(\q":1})",
         request_of(R"({"instance_id":")" + long_escaped + R"(\q"})"),

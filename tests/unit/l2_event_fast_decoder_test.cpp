@@ -140,29 +140,20 @@ TEST(L2EventFastDecoderTest, LeavesLaxValuesInvalidEventsAndBadBatchesToTheTreeD
 
 TEST(L2EventFastDecoderTest, StringsLongerThanTheParsersBufferArriveWhole) {
   // Escaped strings longer than basic_parser's internal buffer come in several parts.
-  std::string model;
-  std::string model_json;
-  for (int i = 0; i < 3000; ++i) {
-    model += "a/";
-    model_json += "a\\/";
-  }
-  const std::string hash(20000, 'b');
-  const std::string body =
-      batch_of(R"({"type":"store","key":{"chunk_hash_hex":")" + hash + R"(","model_name":")" +
-               model_json + R"(","kv_rank":0,"cache_s\u0061lt":"t"},"bytes":1})");
+  const lmcache::testing::LongKey key = lmcache::testing::long_key();
+  const std::string body = batch_of(R"({"type":"store","key":)" + key.json + R"(,"bytes":1})");
   L2EventBatch batch;
   ASSERT_TRUE(decode_l2_event_batch_fast(body, batch));
   ASSERT_EQ(batch.events.size(), 1U);
-  EXPECT_EQ(batch.events[0].key.model_name, model);
-  EXPECT_EQ(batch.events[0].key.chunk_hash, std::string(10000, '\xbb'));
+  EXPECT_EQ(batch.events[0].key.model_name, key.model_name);
+  EXPECT_EQ(batch.events[0].key.chunk_hash, key.chunk_hash);
   EXPECT_EQ(batch.events[0].key.cache_salt, "t");
   EXPECT_TRUE(fast_path_agrees(body));
 }
 
 TEST(L2EventFastDecoderTest, AFailedParseLeavesNothingBehindForTheNext) {
   // Stop inside a field name and a string value that arrived in parts (an invalid escape).
-  std::string long_escaped;
-  for (int i = 0; i < 3000; ++i) long_escaped += "\\/";
+  const std::string long_escaped = lmcache::testing::long_escaped_text();
   for (const std::string& broken :
        {R"({")" + long_escaped + R"(\q":1})", R"({"instance_id":")" + long_escaped + R"(\q"})"}) {
     L2EventBatch ignored;
