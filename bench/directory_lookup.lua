@@ -8,14 +8,7 @@ local bodies = {}
 local counter = 0
 failed, short = 0, 0  -- globals: done() reads them with thread:get
 
-local threads = {}
-local next_thread = 0
-
-function setup(thread)
-  thread:set("thread_id", next_thread)
-  next_thread = next_thread + 1
-  table.insert(threads, thread)
-end
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "wrk_common.lua")
 
 function init(args)
   math.randomseed(3000 + thread_id)
@@ -25,8 +18,7 @@ function init(args)
     bodies[b] = '{"model_name":"meta-llama/Llama-3.1-8B-Instruct","world_size":8,' ..
       '"cache_salt":"tenant-0","token_ids":[' .. table.concat(ids, ",") .. ']}'
   end
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
+  common.post_json()
 end
 
 function request()
@@ -43,10 +35,6 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local f, s = 0, 0
-  for _, thread in ipairs(threads) do
-    f = f + thread:get("failed")
-    s = s + thread:get("short")
-  end
-  io.write(string.format("lookups: failed %d, without 128 chunks %d\n", f, s))
+  io.write(string.format("lookups: failed %d, without 128 chunks %d\n", common.sum("failed"),
+    common.sum("short")))
 end

@@ -14,61 +14,34 @@ local key_space = 1000000
 local lists = 128
 local slots = 64
 
-local threads = {}
-local next_thread = 0
-
-function setup(thread)
-  thread:set("thread_id", next_thread)
-  next_thread = next_thread + 1
-  table.insert(threads, thread)
-end
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "wrk_common.lua")
 
 local pool = {}  -- pool[i]: the JSON text of 256 events, without the brackets
 local counter = 0
 duplicates, rejected, failed = 0, 0, 0  -- globals: done() reads them with thread:get
 
--- 32 hash bytes of key k as 64 hex chars (a fixed mix of k; exact in doubles for k < 2^20).
-local primes = {2654435761, 2246822519, 3266489917, 668265263,
-                374761393, 1181783497, 2870177450, 3734741057}
-local function chunk_hash_hex(k)
-  local parts = {}
-  for i = 1, 8 do
-    parts[i] = string.format("%08x", (k * primes[i] + i * 40503) % 4294967296)
-  end
-  return table.concat(parts)
-end
-
 local function event_json(k, is_store)
-  local key = string.format(
-    '{"chunk_hash_hex":"%s","model_name":"meta-llama/Llama-3.1-8B-Instruct",' ..
-    '"kv_rank":%d,"object_group_id":0,"cache_salt":"tenant-%d"}',
-    chunk_hash_hex(k), k % 8, k % 4)
+  local key = common.key_json(k, k % 8)
   if is_store then
-    return '{"type":"store","key":' .. key .. ',"bytes":' .. (2097152 + (k % 64) * 4096) .. '}'
+    return '{"type":"store","key":' .. key .. ',"bytes":' .. common.size_bytes(k) .. '}'
   end
   return '{"type":"lookup","key":' .. key .. '}'
 end
 
 function init(args)
   math.randomseed(1000 + thread_id)
-  for i = 1, lists do
-    local events = {}
-    for j = 1, batch do
-      events[j] = event_json(math.random(0, key_space - 1), math.random() < 0.7)
-    end
-    pool[i] = table.concat(events, ",")
-  end
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
+  pool = common.json_lists(lists, batch, function()
+    return event_json(math.random(0, key_space - 1), math.random() < 0.7)
+  end)
+  common.post_json()
 end
 
 function request()
-  local slot = counter % slots
-  local seq = math.floor(counter / slots) + 1
+  local instance, seq = common.instance_and_seq(counter, slots)
   local events = pool[counter % lists + 1]
   counter = counter + 1
-  local body = '{"instance_id":"bench-' .. thread_id .. '-' .. slot .. '","seq":' .. seq ..
-    ',"events":[' .. events .. ']}'
+  local body = '{"instance_id":"' .. instance .. '","seq":' .. seq .. ',"events":[' ..
+    events .. ']}'
   return wrk.format(nil, "/l2/events", nil, body)
 end
 
@@ -83,11 +56,6 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local d, r, f = 0, 0, 0
-  for _, thread in ipairs(threads) do
-    d = d + thread:get("duplicates")
-    r = r + thread:get("rejected")
-    f = f + thread:get("failed")
-  end
-  io.write(string.format("batches: duplicate %d, with rejections %d, failed %d\n", d, r, f))
+  io.write(string.format("batches: duplicate %d, with rejections %d, failed %d\n",
+    common.sum("duplicates"), common.sum("rejected"), common.sum("failed")))
 end

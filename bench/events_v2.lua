@@ -18,30 +18,12 @@ local lists = 128
 local slots = 64
 local incarnation = 1788000000
 
-local threads = {}
-local next_thread = 0
-
-function setup(thread)
-  thread:set("thread_id", next_thread)
-  next_thread = next_thread + 1
-  table.insert(threads, thread)
-end
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "wrk_common.lua")
 
 local stores = {}    -- stores[i]: the JSON text of 256 store entries, without the brackets
 local accesses = {}  -- accesses[i]: the same for access entries
 local counter = 0
 duplicates, stale, rejected, failed = 0, 0, 0, 0  -- globals: done() reads them with thread:get
-
--- 32 hash bytes of key k as 64 hex chars (a fixed mix of k; exact in doubles for k < 2^20).
-local primes = {2654435761, 2246822519, 3266489917, 668265263,
-                374761393, 1181783497, 2870177450, 3734741057}
-local function chunk_hash_hex(k)
-  local parts = {}
-  for i = 1, 8 do
-    parts[i] = string.format("%08x", (k * primes[i] + i * 40503) % 4294967296)
-  end
-  return table.concat(parts)
-end
 
 -- kv_rank of worker w in world size 8, as the MP servers pack it.
 local function kv_rank(w)
@@ -49,40 +31,31 @@ local function kv_rank(w)
 end
 
 local function entry_json(k, is_store)
-  local key = string.format(
-    '{"chunk_hash_hex":"%s","model_name":"meta-llama/Llama-3.1-8B-Instruct",' ..
-    '"kv_rank":%d,"object_group_id":0,"cache_salt":"tenant-%d"}',
-    chunk_hash_hex(k), kv_rank(k % 8), k % 4)
+  local key = common.key_json(k, kv_rank(k % 8))
   if is_store then
-    return '{"key":' .. key .. ',"size_bytes":' .. (2097152 + (k % 64) * 4096) .. '}'
+    return '{"key":' .. key .. ',"size_bytes":' .. common.size_bytes(k) .. '}'
   end
   return '{"key":' .. key .. '}'
 end
 
 function init(args)
   math.randomseed(2000 + thread_id)
-  for i = 1, lists do
-    local s, a = {}, {}
-    for j = 1, batch do
-      s[j] = entry_json(math.random(0, key_space - 1), true)
-      a[j] = entry_json(math.random(0, key_space - 1), false)
-    end
-    stores[i] = table.concat(s, ",")
-    accesses[i] = table.concat(a, ",")
-  end
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
+  stores = common.json_lists(lists, batch, function()
+    return entry_json(math.random(0, key_space - 1), true)
+  end)
+  accesses = common.json_lists(lists, batch, function()
+    return entry_json(math.random(0, key_space - 1), false)
+  end)
+  common.post_json()
 end
 
 function request()
-  local slot = counter % slots
-  local seq = math.floor(counter / slots) + 1
+  local instance, seq = common.instance_and_seq(counter, slots)
   local list = counter % lists + 1
   -- 7 store batches, then 3 access batches, in every run of 10.
   local is_store = counter % 10 < 7
   counter = counter + 1
-  local head = '{"batches":[{"instance_id":"bench-' .. thread_id .. '-' .. slot ..
-    '","incarnation":' .. incarnation .. ',"seq":' .. seq .. ',"tier":"l2","backend":"fs",' ..
+  local head = '{"batches":[{"instance_id":"' .. instance .. '","incarnation":' .. incarnation .. ',"seq":' .. seq .. ',"tier":"l2","backend":"fs",' ..
     '"shared":false,"ts":' .. (1788000000 + counter) .. ','
   local body
   if is_store then
@@ -106,12 +79,6 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local d, s, r, f = 0, 0, 0, 0
-  for _, thread in ipairs(threads) do
-    d = d + thread:get("duplicates")
-    s = s + thread:get("stale")
-    r = r + thread:get("rejected")
-    f = f + thread:get("failed")
-  end
-  io.write(string.format("batches: duplicate %d, stale %d, rejected %d, failed %d\n", d, s, r, f))
+  io.write(string.format("batches: duplicate %d, stale %d, rejected %d, failed %d\n",
+    common.sum("duplicates"), common.sum("stale"), common.sum("rejected"), common.sum("failed")))
 end

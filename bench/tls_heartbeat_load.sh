@@ -31,43 +31,11 @@ openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
 
 start_coordinator $plain_port --instance-timeout 3600
 plain_pid=$coord_pid
-$build/lmcache coordinator --host 127.0.0.1 --port $tls_port --state-path :memory: \
-  --log-level warning --instance-timeout 3600 \
-  --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" &
-tls_pid=$!
-for _ in $(seq 50); do
-  curl -sf -o /dev/null --cacert "$pki/ca.pem" "https://127.0.0.1:$tls_port/healthz" && break
-  sleep 0.1
-done
+launch_coordinator $tls_port --instance-timeout 3600 \
+  --tls-cert "$pki/server.pem" --tls-key "$pki/server.key"
+tls_pid=$coord_pid
+wait_for_health "https://127.0.0.1:$tls_port" --cacert "$pki/ca.pem"
 
-register() {  # BASE_URL [CURL_ARGS...]
-  local base=$1
-  shift
-  for i in $(seq 0 999); do
-    curl -sf -o /dev/null "$@" -X POST "$base/instances" -H 'Content-Type: application/json' \
-      -d "{\"instance_id\":\"bench-$i\",\"ip\":\"127.0.0.1\",\"http_port\":$((20000 + i))}"
-  done
-  echo "registered on $base: $(curl -s "$@" "$base/instances" | grep -o '"instance_id"' | wc -l)"
-}
-register "http://127.0.0.1:$plain_port"
-register "https://127.0.0.1:$tls_port" --cacert "$pki/ca.pem"
-
-run_wrk() {  # url -> "requests_per_second p99_ms"
-  wrk -t2 -c64 -d"${duration}s" --latency -s bench/heartbeat.lua "$1" | wrk_summary |
-    awk '{print $1, $3}'
-}
-
-plain_rps=(); plain_p99=(); tls_rps=(); tls_p99=()
-for round in $(seq 1 "$rounds"); do
-  read -r rps p99 < <(run_wrk "http://127.0.0.1:$plain_port")
-  plain_rps+=("$rps"); plain_p99+=("$p99")
-  echo "round $round plain HTTP: $rps req/s, p99 $p99 ms"
-  read -r rps p99 < <(run_wrk "https://127.0.0.1:$tls_port")
-  tls_rps+=("$rps"); tls_p99+=("$p99")
-  echo "round $round HTTPS:      $rps req/s, p99 $p99 ms"
-done
-
-p=$(median "${plain_rps[@]}"); t=$(median "${tls_rps[@]}")
-echo "median plain HTTP: $p req/s, p99 $(median "${plain_p99[@]}") ms"
-echo "median HTTPS:      $t req/s, p99 $(median "${tls_p99[@]}") ms"
-awk -v p="$p" -v t="$t" 'BEGIN {printf "HTTPS / plain: %.1f%%\n", 100 * t / p}'
+register_instances "http://127.0.0.1:$plain_port"
+register_instances "https://127.0.0.1:$tls_port" --cacert "$pki/ca.pem"
+compare_heartbeats "plain HTTP" "http://127.0.0.1:$plain_port" HTTPS "https://127.0.0.1:$tls_port"

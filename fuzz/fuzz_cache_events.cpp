@@ -25,6 +25,7 @@
 #include "core/event_ingest.h"
 #include "core/l2_accounting.h"
 #include "core/snapshot_stream.h"
+#include "fast_path_check.h"
 #include "fuzz_support.h"
 #include "http/cache_event_decoder.h"
 #include "http/cache_event_fast_decoder.h"
@@ -36,15 +37,6 @@ namespace {
 using namespace lmcache;
 using fuzz::require;
 using verb = boost::beast::http::verb;
-
-std::optional<size_t> wire_batch_count(std::string_view body) {
-  boost::system::error_code ec;
-  const boost::json::value value = boost::json::parse(body, ec);
-  if (ec || !value.is_object()) return std::nullopt;
-  const boost::json::value* batches = value.get_object().if_contains("batches");
-  if (batches == nullptr || !batches->is_array()) return std::nullopt;
-  return batches->get_array().size();
-}
 
 uint64_t count_of(const boost::json::object& answer, const char* field) {
   const boost::json::value* v = answer.if_contains(field);
@@ -88,17 +80,6 @@ std::vector<BatchValues> values_of(const http::CacheEventRequest& request) {
   return values;
 }
 
-void check_fast_path(std::string_view body) {
-  http::CacheEventRequest fast;
-  if (!http::decode_cache_event_request_fast(body, fast)) return;
-  http::ValidationErrors errors;
-  const auto tree = http::decode_cache_event_request_from_tree(body, errors);
-  require(tree.has_value(), "the fast path took a body the tree decoder fails");
-  require(tree->rejected.empty(), "the fast path took a body with rejected batches");
-  require(fast.rejected.empty(), "the fast path rejected a batch");
-  require(values_of(fast) == values_of(*tree), "the fast path decoded other batches");
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -109,7 +90,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
 
-  check_fast_path(body);
+  fuzz::check_fast_path<http::CacheEventRequest>(body, http::decode_cache_event_request_fast,
+                                                 http::decode_cache_event_request_from_tree,
+                                                 values_of);
   core::L2Accounting l2{core::EvictionConfig{}};
   core::EventIngest ingest{l2};
   http::Router router;
@@ -117,7 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const auto first = fuzz::dispatch_sync(router, fuzz::make_request(verb::post, "/events", body));
   fuzz::check_response(first);
-  const std::optional<size_t> batches = wire_batch_count(body);
+  const std::optional<size_t> batches = fuzz::wire_list_size(body, "batches");
   if (first.result_int() != 200) {
     require(first.result_int() == 422, "POST /events answered neither 200 nor 422", &first);
     require(!batches.has_value(), "a body with a batches list was refused whole", &first);

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
@@ -28,6 +29,7 @@
 #include "core/l2_accounting.h"
 #include "core/object_key.h"
 #include "core/quota_store.h"
+#include "fast_path_check.h"
 #include "fuzz_support.h"
 #include "http/l2_event_decoder.h"
 #include "http/l2_event_fast_decoder.h"
@@ -40,16 +42,6 @@ using namespace lmcache;
 using fuzz::require;
 using verb = boost::beast::http::verb;
 
-// The number of entries of the body's "events" list, when the body has one.
-std::optional<size_t> wire_event_count(std::string_view body) {
-  boost::system::error_code ec;
-  const boost::json::value value = boost::json::parse(body, ec);
-  if (ec || !value.is_object()) return std::nullopt;
-  const boost::json::value* events = value.get_object().if_contains("events");
-  if (events == nullptr || !events->is_array()) return std::nullopt;
-  return events->get_array().size();
-}
-
 void check_decoded(const http::L2EventBatch& batch, std::string_view body) {
   require(batch.seq >= 1, "decoded seq < 1");
   size_t previous = 0;
@@ -58,7 +50,7 @@ void check_decoded(const http::L2EventBatch& batch, std::string_view body) {
     require(!batch.rejected[i].error.empty(), "rejected event without a reason");
     previous = batch.rejected[i].index;
   }
-  if (auto count = wire_event_count(body)) {
+  if (auto count = fuzz::wire_list_size(body, "events")) {
     require(batch.events.size() + batch.rejected.size() == *count,
             "events + rejected != the events sent");
     require(batch.rejected.empty() || batch.rejected.back().index < *count,
@@ -75,26 +67,15 @@ void check_decoded(const http::L2EventBatch& batch, std::string_view body) {
   }
 }
 
-// The events of a batch as comparable values.
-std::vector<std::tuple<core::L2EventType, core::ObjectKey, uint64_t>> values_of(
+// A batch's instance_id, seq and events as comparable values.
+using EventValues = std::tuple<core::L2EventType, core::ObjectKey, uint64_t>;
+std::tuple<std::string, uint64_t, std::vector<EventValues>> values_of(
     const http::L2EventBatch& batch) {
-  std::vector<std::tuple<core::L2EventType, core::ObjectKey, uint64_t>> values;
+  std::vector<EventValues> events;
   for (const auto& event : batch.events) {
-    values.emplace_back(event.type, event.key.to_key(), event.bytes);
+    events.emplace_back(event.type, event.key.to_key(), event.bytes);
   }
-  return values;
-}
-
-void check_fast_path(std::string_view body) {
-  http::L2EventBatch fast;
-  if (!http::decode_l2_event_batch_fast(body, fast)) return;
-  http::ValidationErrors errors;
-  const auto tree = http::decode_l2_event_batch_from_tree(body, errors);
-  require(tree.has_value(), "the fast path took a body the tree decoder fails");
-  require(tree->rejected.empty(), "the fast path took a body with rejected events");
-  require(fast.instance_id == tree->instance_id && fast.seq == tree->seq,
-          "the fast path decoded another instance_id or seq");
-  require(values_of(fast) == values_of(*tree), "the fast path decoded other events");
+  return {batch.instance_id, batch.seq, std::move(events)};
 }
 
 }  // namespace
@@ -107,7 +88,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
 
-  check_fast_path(body);
+  fuzz::check_fast_path<http::L2EventBatch>(body, http::decode_l2_event_batch_fast,
+                                            http::decode_l2_event_batch_from_tree, values_of);
   http::ValidationErrors errors;
   const auto batch = http::decode_l2_event_batch(body, errors);
   require(batch.has_value() == errors.empty(), "decoder result and errors disagree");

@@ -29,6 +29,9 @@
 
 #include "app/checkpoint_file.h"
 #include "app/checkpointer.h"
+#include "core/blend_feed.h"
+#include "core/blend_index.h"
+#include "core/derived_state.h"
 #include "core/event_ingest.h"
 #include "core/l2_accounting.h"
 
@@ -123,6 +126,8 @@ int main(int argc, char** argv) {
 
   core::L2Accounting l2{core::EvictionConfig{}};
   core::EventIngest ingest{l2};
+  core::BlendIndex blend{256, 1};  // empty: this measures the ledger and directory
+  core::BlendFeed blend_feed{blend};
   BatchMaker filler;
   filler.instance = "mp-fill";
   const Clock::time_point fill_start = Clock::now();
@@ -157,7 +162,7 @@ int main(int argc, char** argv) {
 
   const double huge_at_fork = huge_mb();
   prometheus::Registry metrics;
-  app::Checkpointer checkpointer(path, ingest, metrics);
+  app::Checkpointer checkpointer(path, core::DerivedState(ingest, blend, blend_feed), metrics);
   const Clock::time_point start = Clock::now();
   phase = 1;
   if (!checkpointer.start()) {
@@ -181,8 +186,11 @@ int main(int argc, char** argv) {
   const double verify_s = ms(Clock::now() - load_start) / 1000;
   core::L2Accounting l2_again{core::EvictionConfig{}};
   core::EventIngest ingest_again{l2_again};
+  core::BlendIndex blend_again{256, 1};
+  core::BlendFeed blend_feed_again{blend_again};
   core::SnapshotReader reader(loaded->body());
-  const bool ok = ingest_again.load(reader) && reader.at_end();
+  const bool ok = core::DerivedState(ingest_again, blend_again, blend_feed_again).load(reader) &&
+                  reader.at_end();
   const double load_s = ms(Clock::now() - load_start) / 1000;
 
   std::printf(

@@ -20,7 +20,9 @@ namespace lmcache::app {
 // `path` holds either the previous checkpoint or the new one, never a mix.
 class CheckpointFile {
  public:
-  static constexpr uint32_t kVersion = 1;
+  // 2: the body holds the blend index and feed after the ingest (core::DerivedState). A file of
+  // another version is refused like a corrupt one: the start is cold.
+  static constexpr uint32_t kVersion = 2;
 
   // Writes a checkpoint whose body `write_body` produces. Returns the bytes written (the file's
   // size), or an error message (nothing replaced `path` then). Plain blocking file I/O: for a

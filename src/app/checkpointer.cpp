@@ -41,10 +41,10 @@ void close_inherited(int from, int keep) {
 
 }  // namespace
 
-Checkpointer::Checkpointer(std::string path, core::EventIngest& ingest,
+Checkpointer::Checkpointer(std::string path, core::DerivedState state,
                            prometheus::Registry& metrics)
     : path_(std::move(path)),
-      ingest_(ingest),
+      state_(state),
       written_(prometheus::BuildCounter()
                    .Name("checkpoint_writes_total")
                    .Help("Checkpoints of the derived state, by outcome")
@@ -76,7 +76,7 @@ void Checkpointer::wait_for_child() {
 
 CheckpointFile::WriteResult Checkpointer::write_file() const {
   return CheckpointFile::write(path_, [this](core::SnapshotWriter& out) {
-    ingest_.save(out);
+    state_.save(out);
     return out.ok();
   });
 }
@@ -92,7 +92,7 @@ bool Checkpointer::start() {
   }
   const Clock::time_point before = Clock::now();
   pid_t pid = -1;
-  ingest_.freeze([&] { pid = ::fork(); });
+  state_.freeze([&] { pid = ::fork(); });
   if (pid == 0) {
     // The child: the frozen state is its own. Nothing here may wait for a lock another thread
     // of the parent held at the fork (no logging); it writes and leaves without destructors.
@@ -161,7 +161,7 @@ bool Checkpointer::write_now() {
   wait_for_child();
   const Clock::time_point before = Clock::now();
   CheckpointFile::WriteResult result;
-  ingest_.freeze([&] { result = write_file(); });
+  state_.freeze([&] { result = write_file(); });
   if (!result.error.empty()) {
     failed_.Increment();
     spdlog::error("checkpoint failed: {}", result.error);

@@ -10,13 +10,13 @@
 #include <string>
 
 #include "app/checkpoint_file.h"
-#include "core/event_ingest.h"
+#include "core/derived_state.h"
 #include "core/mutex.h"
 #include "core/thread_annotations.h"
 
 namespace lmcache::app {
 
-// A checkpoint is taken by freezing the derived state (core::EventIngest::freeze, every lock of
+// A checkpoint is taken by freezing the derived state (core::DerivedState::freeze, every lock of
 // it held) just long enough to fork(). The child owns a still, copy-on-write image of the state
 // and writes it to the file (app/checkpoint_file.h) while this process goes on serving; the
 // state's large memory is backed by huge pages, so the fork copies few page tables and the
@@ -31,7 +31,7 @@ class Checkpointer {
   using Clock = std::chrono::steady_clock;
 
   // Registers its metrics (writes by outcome, last pause, duration and size) in `metrics`.
-  Checkpointer(std::string path, core::EventIngest& ingest, prometheus::Registry& metrics);
+  Checkpointer(std::string path, core::DerivedState state, prometheus::Registry& metrics);
   // Waits for a running child.
   ~Checkpointer();
   Checkpointer(const Checkpointer&) = delete;
@@ -58,7 +58,7 @@ class Checkpointer {
   CheckpointFile::WriteResult write_file() const;
 
   const std::string path_;
-  core::EventIngest& ingest_;
+  core::DerivedState state_;
   prometheus::Counter& written_;
   prometheus::Counter& failed_;
   prometheus::Gauge& last_pause_;

@@ -35,6 +35,7 @@
 #include "core/admin_tokens.h"
 #include "core/blend_feed.h"
 #include "core/blend_index.h"
+#include "core/derived_state.h"
 #include "core/event_ingest.h"
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
@@ -106,7 +107,7 @@ struct CoordinatorApp::Impl {
                      [this](const std::string& id) { events.on_instance_timed_out(id); }) {
     if (!config.checkpoint_path.empty()) {
       if (load_checkpoint) warm_start();
-      checkpointer.emplace(config.checkpoint_path, events, metrics);
+      checkpointer.emplace(config.checkpoint_path, derived_state(), metrics);
     }
     http::MembershipHooks hooks;
     hooks.on_registered = [this](const std::string& id) { l2.on_instance_registered(id); };
@@ -175,6 +176,9 @@ struct CoordinatorApp::Impl {
     }
   }
 
+  // What a checkpoint holds.
+  core::DerivedState derived_state() { return {events, blend, blend_feed}; }
+
   // Loads the derived state from the checkpoint, if one is there and sound. A missing or
   // corrupt file means a cold start (logged); a sound file that does not load throws
   // CheckpointRejected, so the caller starts again without it.
@@ -192,13 +196,13 @@ struct CoordinatorApp::Impl {
       return;
     }
     core::SnapshotReader reader(loaded->body());
-    if (!events.load(reader) || !reader.at_end()) {
+    if (!derived_state().load(reader) || !reader.at_end()) {
       throw CheckpointRejected(config.checkpoint_path +
                                " passed its checks but its state does not load");
     }
-    spdlog::info("warm start from {}: {} L2 keys, {} event cursors, {:.3f} s",
+    spdlog::info("warm start from {}: {} L2 keys, {} event cursors, {} blend entries, {:.3f} s",
                  config.checkpoint_path, l2.counters().tracked_keys, events.gate().cursor_count(),
-                 std::chrono::duration<double>(Clock::now() - before).count());
+                 blend.entry_count(), std::chrono::duration<double>(Clock::now() - before).count());
   }
 
   // Loads the operator tokens and the fleet networks (both validated by the config parser).

@@ -172,4 +172,71 @@ size_t BlendFeed::chunk_count() const {
   return live_.size();
 }
 
+void BlendFeed::freeze(const std::function<void()>& during) {
+  MutexLock lock(mu_);
+  during();
+}
+
+void BlendFeed::save(SnapshotWriter& out) const {
+  InternedStringWriter strings;
+  out.u64(live_.size());
+  for (const auto& [chunk, placements] : live_) {
+    out.str(chunk.chunk_hash);
+    strings.put(out, chunk.model_name);
+    out.u32(static_cast<uint32_t>(chunk.kv_rank));
+    strings.put(out, chunk.cache_salt);
+    out.u32(static_cast<uint32_t>(placements.size()));
+    for (const Placement& p : placements) {
+      out.u32(static_cast<uint32_t>(p.kv_rank));
+      out.u32(p.object_group_id);
+      out.u8(static_cast<uint8_t>(p.tier));
+      out.boolean(p.shared);
+      strings.put(out, p.backend);
+      strings.put(out, p.instance_id);
+    }
+  }
+}
+
+bool BlendFeed::load(SnapshotReader& in) {
+  MutexLock lock(mu_);
+  if (!live_.empty()) return false;
+  InternedStringReader strings;
+  // A chunk takes at least 20 bytes: its hash's length, model, rank, salt and placement count.
+  const uint64_t chunks = in.count(20);
+  for (uint64_t i = 0; i < chunks && in.ok(); ++i) {
+    const std::string_view hash = in.str();
+    const std::string_view model = strings.get(in);
+    const auto kv_rank = static_cast<int32_t>(in.u32());
+    const std::string_view salt = strings.get(in);
+    const uint32_t count = in.u32();
+    // A placement takes at least 18 bytes: rank, group, tier, shared, backend and instance ids.
+    if (!in.ok() || count == 0 || count > in.remaining() / 18) return false;
+    const ObjectKeyView view(hash, model, kv_rank, 0, salt);
+    const std::optional<ObjectKeyView> chunk = chunk_of(view);
+    if (!chunk || chunk->kv_rank != kv_rank || live_.contains(view)) return false;
+    ObjectKey key = view.to_key();
+    const std::string indexed = index_key(key);
+    if (!index_.contains(scope(key.model_name, key.cache_salt, world_size_of(key.kv_rank)),
+                         indexed)) {
+      return false;
+    }
+    std::vector<Placement> placements;
+    placements.reserve(count);
+    for (uint32_t p = 0; p < count; ++p) {
+      Placement placement;
+      placement.kv_rank = static_cast<int32_t>(in.u32());
+      placement.object_group_id = in.u32();
+      const uint8_t tier = in.u8();
+      placement.shared = in.boolean();
+      placement.backend = strings.get(in);
+      placement.instance_id = strings.get(in);
+      if (!in.ok() || tier > static_cast<uint8_t>(CacheTier::kL2)) return false;
+      placement.tier = static_cast<CacheTier>(tier);
+      placements.push_back(std::move(placement));
+    }
+    live_.emplace(std::move(key), std::move(placements));
+  }
+  return in.ok();
+}
+
 }  // namespace lmcache::core

@@ -6,6 +6,7 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include "core/cache_event.h"
 #include "core/mutex.h"
 #include "core/object_key.h"
+#include "core/snapshot_stream.h"
 #include "core/thread_annotations.h"
 
 namespace lmcache::core {
@@ -65,6 +67,16 @@ class BlendFeed {
   Counters counters() const;
   // Chunks currently indexed through this feed.
   size_t chunk_count() const EXCLUDES(mu_);
+
+  // Runs `during` with this feed's lock held, so no placement changes meanwhile (see
+  // EventIngest::freeze; the lock is taken after the gate's and before the index's).
+  void freeze(const std::function<void()>& during) EXCLUDES(mu_);
+  // Writes every indexed chunk with its placements (not the index itself: BlendIndex::save).
+  // Only inside freeze()'s `during`, or when no other thread can reach this object.
+  void save(SnapshotWriter& out) const NO_THREAD_SAFETY_ANALYSIS;
+  // Loads what save() wrote into this empty feed, after the index was loaded, before any
+  // request. False on malformed input, a chunk listed twice or one the index does not hold.
+  bool load(SnapshotReader& in) EXCLUDES(mu_);
 
  private:
   struct Placement {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <random>
+#include <span>
 #include <stdexcept>
 
 #include "core/mutex.h"
@@ -389,6 +390,47 @@ class BlendIndex::Shard {
     for (size_t i = first; i < produced; ++i) lookup(ring[i % kDistance]);
   }
 
+  // Every content with its entries in publish order: u64 content count; per content the
+  // fingerprint (u64 a, u64 b) and a u32 entry count, then per entry u64 old_st and the key.
+  void save(SnapshotWriter& out) const REQUIRES_SHARED(mu) {
+    out.u64(by_content_.size());
+    by_content_.for_each([&](uint32_t head) {
+      out.u64(entries_[head].fp.a);
+      out.u64(entries_[head].fp.b);
+      uint32_t count = 0;
+      for (uint32_t e = head; e != kNil; e = entries_[e].next_same_content) ++count;
+      out.u32(count);
+      for (uint32_t e = head; e != kNil; e = entries_[e].next_same_content) {
+        out.u64(entries_[e].old_st);
+        out.str(arena_.get(entries_[e].key_ref));
+      }
+    });
+  }
+
+  // Inserts what save() wrote, in its order (so each content's earliest key stays first).
+  // False on a fingerprint outside the field, a content listed twice or without entries, a key
+  // too long, or a (content, key) pair listed twice.
+  bool load(SnapshotReader& in) REQUIRES(mu) {
+    // A content takes at least 32 bytes: its fingerprint, its entry count and one entry.
+    const uint64_t contents = in.count(32);
+    for (uint64_t c = 0; c < contents && in.ok(); ++c) {
+      const Fingerprint fp{in.u64(), in.u64()};
+      const uint32_t count = in.u32();
+      // An entry takes at least 12 bytes: old_st and the key's length.
+      if (!in.ok() || fp.a >= BlendFingerprinter::kPrime || fp.b >= BlendFingerprinter::kPrime ||
+          count == 0 || count > in.remaining() / 12 || find_content(fp) != kNotFound) {
+        return false;
+      }
+      for (uint32_t i = 0; i < count; ++i) {
+        const uint64_t old_st = in.u64();
+        const std::string_view key = in.str();
+        if (!in.ok() || key.size() > kMaxObjectKeyBytes) return false;
+        if (!insert(fp, old_st, key, key_hash(key))) return false;
+      }
+    }
+    return in.ok();
+  }
+
   const Entry& entry(uint32_t i) const REQUIRES_SHARED(mu) { return entries_[i]; }
   std::string_view key_of(const Entry& e) const REQUIRES_SHARED(mu) {
     return arena_.get(e.key_ref);
@@ -497,11 +539,19 @@ uint64_t random_seed() {
 BlendIndex::BlendIndex(size_t chunk_size, size_t probe_stride)
     : BlendIndex(chunk_size, probe_stride, random_seed()) {}
 
+namespace {
+uint64_t key_hash_seed_of(uint64_t seed) { return mix64(seed ^ 0x5DEECE66Dull); }
+
+// The version of save()'s layout, its first value.
+constexpr uint32_t kSnapshotFormat = 1;
+}  // namespace
+
 BlendIndex::BlendIndex(size_t chunk_size, size_t probe_stride, uint64_t seed)
     : chunk_size_(chunk_size),
       probe_stride_(probe_stride),
+      seed_(seed),
       hasher_(std::max<size_t>(chunk_size, 1), seed),
-      key_hash_seed_(mix64(seed ^ 0x5DEECE66Dull)),
+      key_hash_seed_(key_hash_seed_of(seed)),
       scopes_(std::make_unique<ScopeMap>()) {
   if (chunk_size == 0) throw std::invalid_argument("BlendIndex: chunk_size must be >= 1");
   if (probe_stride == 0) throw std::invalid_argument("BlendIndex: probe_stride must be >= 1");
@@ -609,6 +659,69 @@ std::vector<BlendMatch> BlendIndex::match(std::string_view model_scope,
 std::vector<BlendMatch> BlendIndex::match(std::string_view model_scope,
                                           std::span<const uint32_t> tokens) const {
   return match_impl(model_scope, tokens);
+}
+
+bool BlendIndex::contains(std::string_view model_scope, std::string_view object_key) const {
+  const Shard* shard = find_shard(model_scope);
+  if (shard == nullptr) return false;
+  const uint64_t kh = shard->key_hash(object_key);
+  ReaderMutexLock lock(shard->mu);
+  return shard->contains_key(object_key, kh);
+}
+
+void BlendIndex::freeze(const std::function<void()>& during) const {
+  ReaderMutexLock lock(scopes_mu_);
+  std::vector<const Shard*> shards;
+  shards.reserve(scopes_->shards.size());
+  for (const auto& [scope, shard] : scopes_->shards) shards.push_back(shard.get());
+  // A count of locks the analysis cannot follow: each shard's lock is taken and released here.
+  struct SharedLocks {
+    std::span<const Shard* const> shards;
+    size_t held = 0;
+    void lock() NO_THREAD_SAFETY_ANALYSIS {
+      for (; held < shards.size(); ++held) shards[held]->mu.lock_shared();
+    }
+    ~SharedLocks() NO_THREAD_SAFETY_ANALYSIS {
+      while (held > 0) shards[--held]->mu.unlock_shared();
+    }
+  } locks{shards};
+  locks.lock();
+  during();
+}
+
+void BlendIndex::save(SnapshotWriter& out) const {
+  out.u32(kSnapshotFormat);
+  out.u64(chunk_size_);
+  out.u64(seed_);
+  out.u64(scopes_->shards.size());
+  for (const auto& [scope, shard] : scopes_->shards) {
+    out.str(scope);
+    shard->save(out);
+  }
+}
+
+bool BlendIndex::load(SnapshotReader& in) {
+  const uint32_t format = in.u32();
+  const uint64_t chunk_size = in.u64();
+  const uint64_t seed = in.u64();
+  if (!in.ok() || format != kSnapshotFormat || chunk_size != chunk_size_) return false;
+  {
+    ReaderMutexLock lock(scopes_mu_);
+    if (!scopes_->shards.empty()) return false;
+  }
+  seed_ = seed;
+  hasher_ = BlendFingerprinter(chunk_size_, seed);
+  key_hash_seed_ = key_hash_seed_of(seed);
+  // A scope takes at least 12 bytes: its name's length and its content count.
+  const uint64_t scopes = in.count(12);
+  for (uint64_t i = 0; i < scopes && in.ok(); ++i) {
+    const std::string scope(in.str());
+    if (!in.ok() || find_shard(scope) != nullptr) return false;
+    Shard& shard = find_or_create_shard(scope);
+    WriterMutexLock lock(shard.mu);
+    if (!shard.load(in)) return false;
+  }
+  return in.ok();
 }
 
 size_t BlendIndex::entry_count() const {

@@ -12,12 +12,15 @@
 //   scope never waits for a publish or remove in another scope, except that
 //   remove briefly write-locks each scope holding one of its keys.
 // - match() does work linear in the request length (plus the matches found).
+// - save() and load() carry the whole index, fingerprint seed included, so a loaded index
+//   answers every match() as the saved one did (a checkpoint, a follower's catch-up).
 
 #ifndef LMCACHE_CORE_BLEND_INDEX_H_
 #define LMCACHE_CORE_BLEND_INDEX_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -26,6 +29,7 @@
 
 #include "core/blend_fingerprint.h"
 #include "core/mutex.h"
+#include "core/snapshot_stream.h"
 #include "core/thread_annotations.h"
 
 namespace lmcache::core {
@@ -104,6 +108,9 @@ class BlendIndex {
   std::vector<BlendMatch> match(std::string_view model_scope,
                                 std::span<const uint32_t> tokens) const;
 
+  // True when object_key holds a chunk in model_scope.
+  bool contains(std::string_view model_scope, std::string_view object_key) const;
+
   // Live (content, object key) pairs over all scopes.
   size_t entry_count() const;
   BlendIndexStats stats() const;
@@ -111,6 +118,19 @@ class BlendIndex {
   size_t memory_bytes() const;
   // Bytes of the live object keys themselves (part of memory_bytes()).
   size_t object_key_bytes() const;
+
+  // Runs `during` with the scope map's and every scope's lock held shared, so no publish or
+  // remove changes the index meanwhile (matches go on). A checkpoint forks inside `during`.
+  void freeze(const std::function<void()>& during) const;
+  // Writes the index: its chunk size, its fingerprint seed and, per scope, every content with
+  // its entries in publish order. Only inside freeze()'s `during` (a forked child holds the
+  // locks), or when no other thread can reach this object.
+  void save(SnapshotWriter& out) const NO_THREAD_SAFETY_ANALYSIS;
+  // Loads what save() wrote into this empty index, adopting the saved fingerprint seed, before
+  // other threads reach it. False on malformed input, on a snapshot of another chunk size (its
+  // fingerprints cover other windows) or when this index is not empty; the index is then
+  // partial and must be discarded. Never crashes and allocates in proportion to the input.
+  bool load(SnapshotReader& in);
 
   // Test hook: sends every chunk of scopes created afterwards to the same hash
   // table bucket, so tests can check that colliding chunks are all kept.
@@ -125,10 +145,11 @@ class BlendIndex {
   Shard* find_shard(std::string_view model_scope) const EXCLUDES(scopes_mu_);
   Shard& find_or_create_shard(const std::string& model_scope) EXCLUDES(scopes_mu_);
 
-  const size_t chunk_size_;          // tokens per chunk (window length)
-  const size_t probe_stride_;        // match probes windows starting at multiples of this
-  const BlendFingerprinter hasher_;  // one random evaluation point for the whole index
-  const uint64_t key_hash_seed_;     // mixed into object key hashes
+  const size_t chunk_size_;    // tokens per chunk (window length)
+  const size_t probe_stride_;  // match probes windows starting at multiples of this
+  uint64_t seed_;              // hasher_ and key_hash_seed_ derive from it; set anew by load()
+  BlendFingerprinter hasher_;  // one random evaluation point for the whole index
+  uint64_t key_hash_seed_;     // mixed into object key hashes
   bool single_bucket_for_testing_ = false;
 
   struct ScopeMap;

@@ -578,7 +578,8 @@ bool KeyDirectory::load(SnapshotReader& in) {
     const std::string_view raw = in.raw(tokens * sizeof(uint32_t));
     if (!in.ok()) return false;
     binding->token_ids.resize(tokens);
-    std::memcpy(binding->token_ids.data(), raw.data(), raw.size());
+    // No copy without tokens: data() of an empty vector may be null, which memcpy must not get.
+    if (!raw.empty()) std::memcpy(binding->token_ids.data(), raw.data(), raw.size());
     bindings_.insert_or_assign(std::string(hash), std::move(binding));
   }
   return in.ok();

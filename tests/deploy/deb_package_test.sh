@@ -15,25 +15,9 @@ set -euo pipefail
 build_dir="$1"
 version="$2"
 
-for tool in cpack dpkg dpkg-deb dpkg-shlibdeps systemd-analyze gzip; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool is not installed (scripts/install-deps.sh installs it)"
-    exit 77
-  fi
-done
-
-tmp=$(mktemp -d)
-coordinator_pid=""
-cleanup() {
-  if [ -n "$coordinator_pid" ]; then kill -KILL "$coordinator_pid" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/deploy/deploy_test_common.sh
+source "$(dirname "$0")/deploy_test_common.sh"
+require_tools cpack dpkg dpkg-deb dpkg-shlibdeps systemd-analyze gzip
 
 cpack --config "$build_dir/CPackConfig.cmake" -B "$tmp/out" >"$tmp/cpack.log" 2>&1 ||
   { cat "$tmp/cpack.log"; echo "FAIL: cpack"; exit 1; }
@@ -113,15 +97,9 @@ done
   exec "$binary" coordinator
 ) 2>"$tmp/run.log" &
 coordinator_pid=$!
-for _ in $(seq 100); do
-  grep -q 'MP coordinator listening on' "$tmp/run.log" && break
-  kill -0 "$coordinator_pid" 2>/dev/null || break
-  sleep 0.1
-done
-grep -q 'MP coordinator listening on' "$tmp/run.log" || { cat "$tmp/run.log"; fail "the packaged binary did not start"; }
-kill -TERM "$coordinator_pid"
-wait "$coordinator_pid" || fail "the packaged binary did not exit 0 on SIGTERM"
-coordinator_pid=""
+[ -n "$(wait_for_log "$tmp/run.log" '(MP coordinator listening on)')" ] ||
+  { cat "$tmp/run.log"; fail "the packaged binary did not start"; }
+stop_coordinator "the packaged binary"
 [ -f "$tmp/lmcache-coordinator.db" ] || fail "no state file written at LMCACHE_MP_COORDINATOR_STATE_PATH"
 
 # The man page: valid, and every option it documents is one the binary has (it is written by
@@ -146,8 +124,4 @@ verify=$(cd "$tmp/units" && MANPATH="$root/usr/share/man" systemd-analyze verify
 systemd-analyze security --offline=yes --threshold=20 "$tmp/units/lmcache-coordinator.service" >"$tmp/security" 2>&1 ||
   { tail -3 "$tmp/security"; fail "systemd-analyze security: exposure above 2.0"; }
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "package $deb: all checks passed"
+finish "package $deb: all checks passed"

@@ -18,20 +18,9 @@ service="$k8s/service.yaml"
 # failed; delete the entry once it does.
 pending_routes=(/readyz)
 
-command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 77; }
-
-tmp=$(mktemp -d)
-coordinator_pid=""
-cleanup() {
-  if [ -n "$coordinator_pid" ]; then kill -KILL "$coordinator_pid" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/deploy/deploy_test_common.sh
+source "$(dirname "$0")/deploy_test_common.sh"
+require_tools curl
 
 # The binary's defaults, from its --help.
 "$binary" coordinator --help >"$tmp/help"
@@ -91,13 +80,7 @@ done
 # --- The probed routes answer 200 on the real binary.
 "$binary" coordinator --host 127.0.0.1 --port 0 --state-path :memory: 2>"$tmp/log" &
 coordinator_pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(sed -nE 's/.*MP coordinator listening on http:\/\/127\.0\.0\.1:([0-9]+).*/\1/p' "$tmp/log")
-  [ -n "$port" ] && break
-  kill -0 "$coordinator_pid" 2>/dev/null || break
-  sleep 0.1
-done
+port=$(wait_for_log "$tmp/log" 'MP coordinator listening on http:\/\/127\.0\.0\.1:([0-9]+)')
 [ -n "$port" ] || { cat "$tmp/log"; echo "FAIL: the binary did not start"; exit 1; }
 for route in "$liveness" "$readiness"; do
   status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$route")
@@ -108,12 +91,6 @@ for route in "$liveness" "$readiness"; do
   fi
   fail "GET $route answers $status, not 200"
 done
-kill -TERM "$coordinator_pid"
-wait "$coordinator_pid" || fail "the binary did not exit 0 on SIGTERM"
-coordinator_pid=""
+stop_coordinator "the binary"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "Dockerfile and deploy/kubernetes: all checks passed"
+finish "Dockerfile and deploy/kubernetes: all checks passed"

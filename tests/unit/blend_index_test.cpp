@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/snapshot_stream.h"
+
 namespace lmcache::core {
 namespace {
 
@@ -329,6 +331,137 @@ TEST(BlendIndexTest, ConcurrentScopesReachExpectedState) {
       }
     }
   }
+}
+
+// --- save() and load(): a loaded index answers as the saved one did; a malformed snapshot fails
+// the load without crashing.
+
+// The index as save() writes it, taken inside freeze().
+std::string saved(const BlendIndex& index) {
+  std::string bytes;
+  SnapshotWriter out([&bytes](std::string_view chunk) {
+    bytes.append(chunk);
+    return true;
+  });
+  index.freeze([&] { index.save(out); });
+  EXPECT_TRUE(out.finish());
+  return bytes;
+}
+
+// Whether load() takes all of `bytes`.
+bool load(BlendIndex& index, std::string_view bytes) {
+  SnapshotReader in(bytes);
+  return index.load(in) && in.at_end();
+}
+
+// Two scopes; one content under two keys; a key removed again.
+struct Published {
+  std::vector<uint64_t> a = random_tokens(3 * kChunk, 1);
+  std::vector<uint64_t> b = random_tokens(2 * kChunk, 2);
+  BlendIndex index{kChunk, 1};  // a random seed, as in production
+
+  Published() {
+    publish_one(index, range("s1", a, {"a0", "a1", "a2"}, 100));
+    publish_one(index,
+                range("s1", {a.begin(), a.begin() + kChunk}, {"dup"}, 7));  // a0's content again
+    publish_one(index, range("s2", b, {"b0", "b1"}));
+    publish_one(index, range("s2", random_tokens(kChunk, 3), {"gone"}));
+    const std::string gone = "gone";
+    index.remove(std::span(&gone, 1));
+  }
+};
+
+TEST(BlendIndexTest, SnapshotLoadedIndexMatchesAsTheSavedOne) {
+  Published before;
+  BlendIndex after(kChunk, 1);  // another random seed: load adopts the saved one
+  ASSERT_TRUE(load(after, saved(before.index)));
+
+  // Two tokens, then the first two chunks of a.
+  std::vector<uint64_t> request = {9, 9};
+  request.insert(request.end(), before.a.begin(), before.a.begin() + 2 * kChunk);
+  EXPECT_EQ(match(after, "s1", request), match(before.index, "s1", request));
+  const auto matches = match(after, "s1", request);
+  ASSERT_EQ(matches.size(), 2u);
+  EXPECT_EQ(matches[0], (BlendMatch{"a0", 100, 2}));  // the earliest key of that content
+  EXPECT_EQ(matches[1], (BlendMatch{"a1", 100 + kChunk, 2 + kChunk}));
+  EXPECT_EQ(match(after, "s2", before.b), match(before.index, "s2", before.b));
+  EXPECT_EQ(match(after, "s1", before.b).size(), 0u);  // scopes apart
+
+  const BlendIndexStats s = after.stats();
+  const BlendIndexStats t = before.index.stats();
+  EXPECT_EQ(s.scopes, t.scopes);
+  EXPECT_EQ(s.contents, t.contents);
+  EXPECT_EQ(s.keys, t.keys);
+  EXPECT_EQ(s.entries, t.entries);
+  EXPECT_EQ(after.object_key_bytes(), before.index.object_key_bytes());
+  EXPECT_TRUE(after.contains("s1", "dup"));
+  EXPECT_FALSE(after.contains("s2", "gone"));
+
+  // Same fingerprints after the load: a republish inserts nothing, and the second key of a
+  // content takes over when the first goes.
+  const BlendRange again{"s1", before.a, {"a0", "a1", "a2"}, 100};
+  EXPECT_EQ(after.publish(std::span(&again, 1)).inserted, 0u);
+  const std::string a0 = "a0";
+  EXPECT_EQ(after.remove(std::span(&a0, 1)), 1u);
+  EXPECT_EQ(match(after, "s1", request)[0], (BlendMatch{"dup", 7, 2}));
+}
+
+TEST(BlendIndexTest, SnapshotEmptyIndexRoundTrips) {
+  const BlendIndex before(kChunk, 2);
+  BlendIndex after(kChunk, 2);
+  ASSERT_TRUE(load(after, saved(before)));
+  EXPECT_EQ(after.stats().scopes, 0u);
+  publish_one(after, range("s", random_tokens(kChunk, 4), {"k"}));
+  EXPECT_EQ(match(after, "s", random_tokens(kChunk, 4)).size(), 1u);
+}
+
+TEST(BlendIndexTest, SnapshotAnotherChunkSizeOrANonEmptyIndexIsRefused) {
+  Published before;
+  const std::string bytes = saved(before.index);
+  BlendIndex other_chunk(kChunk + 1, 1);
+  EXPECT_FALSE(load(other_chunk, bytes));
+  BlendIndex not_empty(kChunk, 1);
+  publish_one(not_empty, range("s", random_tokens(kChunk, 5), {"k"}));
+  EXPECT_FALSE(load(not_empty, bytes));
+}
+
+TEST(BlendIndexTest, SnapshotEveryTruncationFailsTheLoad) {
+  Published before;
+  const std::string bytes = saved(before.index);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    BlendIndex after(kChunk, 1);
+    EXPECT_FALSE(load(after, std::string_view(bytes).substr(0, cut))) << "cut at " << cut;
+  }
+}
+
+TEST(BlendIndexTest, SnapshotCorruptBytesNeverCrashTheLoad) {
+  Published before;
+  const std::string bytes = saved(before.index);
+  size_t refused = 0;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (const char flip : {'\x01', '\x80', '\xff'}) {
+      std::string corrupt = bytes;
+      corrupt[i] = static_cast<char>(corrupt[i] ^ flip);
+      BlendIndex after(kChunk, 1);
+      refused += load(after, corrupt) ? 0 : 1;
+    }
+  }
+  // Lengths, counts, the format and the chunk size are checked; most flips are refused.
+  EXPECT_GT(refused, bytes.size());
+}
+
+TEST(BlendIndexTest, SnapshotContentListedTwiceIsRefused) {
+  BlendIndex before(kChunk, 1, 3);
+  publish_one(before, range("s", random_tokens(kChunk, 6), {"k"}));
+  std::string bytes = saved(before);
+  // Header (4 + 8 + 8), scope count (8), scope "s" (4 + 1): then the content count and its one
+  // content. Listing that content twice makes a malformed snapshot.
+  const size_t contents_at = 4 + 8 + 8 + 8 + 4 + 1;
+  const std::string content = bytes.substr(contents_at + 8);
+  bytes[contents_at] = 2;
+  bytes += content;
+  BlendIndex after(kChunk, 1);
+  EXPECT_FALSE(load(after, bytes));
 }
 
 }  // namespace

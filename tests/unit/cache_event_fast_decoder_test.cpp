@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "http/cache_event_decoder.h"
+#include "support/fast_path_agreement.h"
 
 namespace lmcache::http {
 namespace {
@@ -41,29 +42,11 @@ std::string describe(const CacheEventRequest& request) {
   return out;
 }
 
-// Decodes `body` both ways; returns whether the fast path took it and checks that, when it
-// did, it produced what the tree decoder produces. Also checks that decode_cache_event_request
-// (fast path first) always agrees with the tree decoder, errors included.
+// Whether the fast path took `body`; checks that every decoder agrees on it.
 bool fast_path_agrees(const std::string& body) {
-  ValidationErrors tree_errors;
-  const auto tree = decode_cache_event_request_from_tree(body, tree_errors);
-  CacheEventRequest fast;
-  const bool took = decode_cache_event_request_fast(body, fast);
-  if (took) {
-    EXPECT_TRUE(tree.has_value()) << body;
-    if (tree.has_value()) {
-      EXPECT_EQ(describe(fast), describe(*tree)) << body;
-      EXPECT_TRUE(tree->rejected.empty()) << body;
-    }
-  }
-  ValidationErrors errors;
-  const auto combined = decode_cache_event_request(body, errors);
-  EXPECT_EQ(combined.has_value(), tree.has_value()) << body;
-  if (combined && tree) {
-    EXPECT_EQ(describe(*combined), describe(*tree)) << body;
-  }
-  EXPECT_EQ(errors.to_response().body(), tree_errors.to_response().body()) << body;
-  return took;
+  return lmcache::testing::fast_path_agrees(body, decode_cache_event_request_fast,
+                                            decode_cache_event_request_from_tree,
+                                            decode_cache_event_request, describe);
 }
 
 std::string request_of(const std::string& batches, const std::string& extra = "") {
@@ -296,22 +279,14 @@ TEST(CacheEventFastDecoderTest, LeavesLaxValuesInvalidBatchesAndBadBodiesToTheTr
 
 TEST(CacheEventFastDecoderTest, StringsLongerThanTheParsersBufferArriveWhole) {
   // Escaped strings longer than basic_parser's internal buffer come in several parts.
-  std::string model;
-  std::string model_json;
-  for (int i = 0; i < 3000; ++i) {
-    model += "a/";
-    model_json += "a\\/";
-  }
-  const std::string hash(20000, 'b');
-  const std::string body =
-      request_of(store_batch(R"({"key":{"chunk_hash_hex":")" + hash + R"(","model_name":")" +
-                             model_json + R"(","kv_rank":0,"cache_s\u0061lt":"t"}})"));
+  const lmcache::testing::LongKey key = lmcache::testing::long_key();
+  const std::string body = request_of(store_batch(R"({"key":)" + key.json + "}"));
   CacheEventRequest request;
   ASSERT_TRUE(decode_cache_event_request_fast(body, request));
   ASSERT_EQ(request.batches.size(), 1U);
   ASSERT_EQ(request.batches[0].entries.size(), 1U);
-  EXPECT_EQ(request.batches[0].entries[0].key.model_name, model);
-  EXPECT_EQ(request.batches[0].entries[0].key.chunk_hash, std::string(10000, '\xbb'));
+  EXPECT_EQ(request.batches[0].entries[0].key.model_name, key.model_name);
+  EXPECT_EQ(request.batches[0].entries[0].key.chunk_hash, key.chunk_hash);
   EXPECT_EQ(request.batches[0].entries[0].key.cache_salt, "t");
   EXPECT_TRUE(fast_path_agrees(body));
 }
@@ -319,8 +294,7 @@ TEST(CacheEventFastDecoderTest, StringsLongerThanTheParsersBufferArriveWhole) {
 TEST(CacheEventFastDecoderTest, AFailedParseLeavesNothingBehindForTheNext) {
   // Stop inside a field name and a string value that arrived in parts (an invalid escape), and
   // inside a batch and a token list.
-  std::string long_escaped;
-  for (int i = 0; i < 3000; ++i) long_escaped += "\\/";
+  const std::string long_escaped = lmcache::testing::long_escaped_text();
   for (const std::string& broken :
        {R"({")" + long_escaped + R"(\q":1})",
         request_of(R"({"instance_id":")" + long_escaped + R"(\q"})"),

@@ -5,11 +5,16 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "app/checkpoint_file.h"
+#include "core/blend_feed.h"
+#include "core/blend_index.h"
+#include "core/derived_state.h"
 #include "core/l2_accounting.h"
 
 namespace lmcache::app {
@@ -44,30 +49,48 @@ class CheckpointerTest : public ::testing::Test {
     return true;
   }
 
-  // The L2 usage of salt "t" in the checkpoint on disk.
-  uint64_t usage_on_disk() {
+  core::DerivedState state() { return {events_, blend_, feed_}; }
+
+  // Publishes one chunk of `tokens` under `key` in scope "s".
+  void publish(std::vector<uint64_t> tokens, std::string key) {
+    const core::BlendRange range{"s", std::move(tokens), {std::move(key)}, 0};
+    blend_.publish(std::span(&range, 1));
+  }
+
+  // The derived state in the checkpoint on disk.
+  struct OnDisk {
+    core::L2Accounting l2{core::EvictionConfig{}};
+    core::EventIngest events{l2};
+    core::BlendIndex blend{2, 1};
+    core::BlendFeed feed{blend};
+  };
+  std::unique_ptr<OnDisk> load_from_disk() {
     std::string error;
     bool missing = false;
     const auto loaded = CheckpointFile::load(path_, error, missing);
     EXPECT_NE(loaded, nullptr) << error;
-    if (!loaded) return 0;
-    core::L2Accounting l2{core::EvictionConfig{}};
-    core::EventIngest events{l2};
+    auto state = std::make_unique<OnDisk>();
+    if (!loaded) return state;
     core::SnapshotReader in(loaded->body());
-    EXPECT_TRUE(events.load(in));
+    EXPECT_TRUE(core::DerivedState(state->events, state->blend, state->feed).load(in));
     EXPECT_TRUE(in.at_end());
-    return l2.usage_bytes("t");
+    return state;
   }
+
+  // The L2 usage of salt "t" in the checkpoint on disk.
+  uint64_t usage_on_disk() { return load_from_disk()->l2.usage_bytes("t"); }
 
   fs::path dir_;
   std::string path_;
   prometheus::Registry metrics_;
   core::L2Accounting l2_{core::EvictionConfig{}};
   core::EventIngest events_{l2_};
+  core::BlendIndex blend_{2, 1};
+  core::BlendFeed feed_{blend_};
 };
 
 TEST_F(CheckpointerTest, ForkedChildWritesTheStateAsItWasAtTheFork) {
-  Checkpointer checkpointer(path_, events_, metrics_);
+  Checkpointer checkpointer(path_, state(), metrics_);
   store('a', 1);
   store('b', 2);
   ASSERT_TRUE(checkpointer.start());
@@ -82,8 +105,21 @@ TEST_F(CheckpointerTest, ForkedChildWritesTheStateAsItWasAtTheFork) {
   EXPECT_EQ(usage_on_disk(), 30u);
 }
 
+TEST_F(CheckpointerTest, ForkedChildWritesTheBlendIndexAsItWasAtTheFork) {
+  Checkpointer checkpointer(path_, state(), metrics_);
+  publish({1, 2}, "before");
+  ASSERT_TRUE(checkpointer.start());
+  publish({3, 4}, "after");
+  ASSERT_TRUE(wait_for_child(checkpointer));
+  const auto on_disk = load_from_disk();
+  const std::vector<uint64_t> request = {1, 2, 3, 4};
+  const auto matches = on_disk->blend.match("s", std::span(request));
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].object_key, "before");
+}
+
 TEST_F(CheckpointerTest, OneChildAtATime) {
-  Checkpointer checkpointer(path_, events_, metrics_);
+  Checkpointer checkpointer(path_, state(), metrics_);
   store('a', 1);
   ASSERT_TRUE(checkpointer.start());
   const bool second = checkpointer.start();
@@ -94,7 +130,7 @@ TEST_F(CheckpointerTest, OneChildAtATime) {
 }
 
 TEST_F(CheckpointerTest, WriteNowWritesInThisProcess) {
-  Checkpointer checkpointer(path_, events_, metrics_);
+  Checkpointer checkpointer(path_, state(), metrics_);
   store('a', 1);
   ASSERT_TRUE(checkpointer.start());
   store('b', 2);
@@ -106,12 +142,12 @@ TEST_F(CheckpointerTest, WriteNowWritesInThisProcess) {
 
 TEST_F(CheckpointerTest, AFailedChildIsCountedAndTheOldFileKept) {
   {
-    Checkpointer checkpointer(path_, events_, metrics_);
+    Checkpointer checkpointer(path_, state(), metrics_);
     store('a', 1);
     ASSERT_TRUE(checkpointer.write_now());
   }
   prometheus::Registry metrics;
-  Checkpointer broken((dir_ / "missing-folder" / "x.ckpt").string(), events_, metrics);
+  Checkpointer broken((dir_ / "missing-folder" / "x.ckpt").string(), state(), metrics);
   ASSERT_TRUE(broken.start());
   ASSERT_TRUE(wait_for_child(broken));
   EXPECT_FALSE(broken.write_now());

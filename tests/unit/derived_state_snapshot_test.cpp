@@ -1,6 +1,7 @@
 // The derived state written into a checkpoint and read back: core::EventIngest::save and load,
 // covering the v2 cursors, the capacity declarations and the L2 accounting (sizes, owners, each
-// salt's LRU order, the seed-era sequence cursors).
+// salt's LRU order, the seed-era sequence cursors), and core::DerivedState with the blend index
+// and feed.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,9 +11,14 @@
 #include <tuple>
 #include <vector>
 
+#include "core/blend_feed.h"
+#include "core/blend_index.h"
+#include "core/derived_state.h"
 #include "core/event_ingest.h"
 #include "core/l2_accounting.h"
+#include "core/object_key.h"
 #include "core/snapshot_stream.h"
+#include "core/token_chain_hasher.h"
 
 namespace lmcache::core {
 namespace {
@@ -199,6 +205,127 @@ TEST(DerivedStateSnapshotTest, DirectoryPlacementsBindingsAndLastAccessComeBack)
   // The L1 placements are fenced as before the restart.
   after.events.on_instance_deregistered("a");
   EXPECT_EQ(listing(after).size(), 2u);
+}
+
+// Regression: a token binding without tokens (the UBSan nonnull failure in
+// fuzz_checkpoint_load: memcpy from an empty vector's null data()).
+TEST(DerivedStateSnapshotTest, BindingWithoutTokensLoads) {
+  State empty;
+  std::string bytes = empty.saved();
+  // The body ends with the directory's binding count: 0. Make it one binding of no tokens.
+  ASSERT_GE(bytes.size(), 8u);
+  ASSERT_EQ(bytes.substr(bytes.size() - 8), std::string(8, '\0'));
+  bytes.resize(bytes.size() - 8);
+  SnapshotWriter out([&bytes](std::string_view chunk) {
+    bytes.append(chunk);
+    return true;
+  });
+  out.u64(1);          // bindings
+  out.str(hash('h'));  // its chunk hash
+  out.i64(0);          // token_offset
+  out.u64(0);          // no tokens
+  ASSERT_TRUE(out.finish());
+
+  State after;
+  SnapshotReader in(bytes);
+  ASSERT_TRUE(after.events.load(in));
+  EXPECT_TRUE(in.at_end());
+  EXPECT_EQ(after.saved(), bytes);
+}
+
+// The whole checkpoint body: the ingest, then the blend index and the feed's placements.
+struct BlendState {
+  static constexpr size_t kChunk = 4;
+  State core;
+  BlendIndex blend{kChunk, 1};
+  BlendFeed feed{blend};
+  DerivedState derived{core.events, blend, feed};
+
+  BlendState() { core.events.set_blend_feed(&feed); }
+
+  // A store (or delete) of chunk `c` of world size 1 at offset 64, on tier L2 of instance "a".
+  void post(uint64_t seq, CacheEventType type, char c, std::vector<int64_t> tokens) {
+    const std::string h = hash(c);
+    const CacheEventEntry entries[] = {
+        {ObjectKeyView(h, "m", kv_rank_from_wire(pack_kv_rank(1, 0)), 0, "t"), 100, tokens,
+         tokens.empty() ? -1 : 64}};
+    CacheEventBatch batch;
+    batch.instance_id = "a";
+    batch.incarnation = 1;
+    batch.seq = seq;
+    batch.type = type;
+    batch.tier = CacheTier::kL2;
+    batch.backend = "fs";
+    batch.entries = entries;
+    core.events.ingest(batch);
+  }
+
+  std::vector<BlendMatch> match(const std::vector<uint64_t>& tokens) const {
+    return blend.match(BlendFeed::scope("m", "t", 1), std::span(tokens));
+  }
+
+  std::string saved() {
+    std::string bytes;
+    SnapshotWriter out([&bytes](std::string_view chunk) {
+      bytes.append(chunk);
+      return true;
+    });
+    derived.freeze([&] { derived.save(out); });
+    EXPECT_TRUE(out.finish());
+    return bytes;
+  }
+};
+
+TEST(DerivedStateSnapshotTest, BlendChunksAndTheirPlacementsComeBack) {
+  BlendState before;
+  before.post(1, CacheEventType::kStore, 'a', {1, 2, 3, 4});
+  before.post(2, CacheEventType::kStore, 'b', {5, 6, 7, 8});
+  const std::string bytes = before.saved();
+
+  BlendState after;
+  SnapshotReader in(bytes);
+  ASSERT_TRUE(after.derived.load(in));
+  EXPECT_TRUE(in.at_end());
+  EXPECT_EQ(after.feed.chunk_count(), 2u);
+  const std::vector<uint64_t> request = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+  EXPECT_EQ(after.match(request), before.match(request));
+  ASSERT_EQ(after.match(request).size(), 2u);
+  EXPECT_EQ(after.match(request)[0].old_st, 64u);
+  // The placements came back too: deleting the only one takes the chunk out of the index.
+  after.post(3, CacheEventType::kDelete, 'a', {});
+  ASSERT_EQ(after.match(request).size(), 1u);
+  EXPECT_EQ(after.match(request)[0].cur_st, 5u);
+  EXPECT_EQ(after.feed.chunk_count(), 1u);
+}
+
+TEST(DerivedStateSnapshotTest, EveryTruncationOfTheBlendPartsFailsTheLoad) {
+  BlendState before;
+  before.post(1, CacheEventType::kStore, 'a', {1, 2, 3, 4});
+  const std::string bytes = before.saved();
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    BlendState after;
+    SnapshotReader in(std::string_view(bytes).substr(0, cut));
+    EXPECT_FALSE(after.derived.load(in) && in.at_end()) << "cut at " << cut;
+  }
+}
+
+TEST(DerivedStateSnapshotTest, FeedChunkMissingFromTheIndexIsRefused) {
+  BlendState before;
+  before.post(1, CacheEventType::kStore, 'a', {1, 2, 3, 4});
+  // The same placements over an empty index: the feed names a chunk the index does not hold.
+  std::string bytes;
+  SnapshotWriter out([&bytes](std::string_view chunk) {
+    bytes.append(chunk);
+    return true;
+  });
+  const BlendIndex empty{BlendState::kChunk, 1};
+  before.core.events.save(out);
+  empty.save(out);
+  before.feed.save(out);
+  ASSERT_TRUE(out.finish());
+  BlendState after;
+  SnapshotReader in(bytes);
+  EXPECT_FALSE(after.derived.load(in));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "http/l2_event_decoder.h"
+#include "support/fast_path_agreement.h"
 
 namespace lmcache::http {
 namespace {
@@ -24,29 +25,11 @@ std::string describe(const L2EventBatch& batch) {
   return out;
 }
 
-// Decodes `body` both ways; returns whether the fast path took it and checks that, when it
-// did, it produced what the tree decoder produces. Also checks that decode_l2_event_batch (fast
-// path first) always agrees with the tree decoder.
+// Whether the fast path took `body`; checks that every decoder agrees on it.
 bool fast_path_agrees(const std::string& body) {
-  ValidationErrors tree_errors;
-  const auto tree = decode_l2_event_batch_from_tree(body, tree_errors);
-  L2EventBatch fast;
-  const bool took = decode_l2_event_batch_fast(body, fast);
-  if (took) {
-    EXPECT_TRUE(tree.has_value()) << body;
-    if (tree.has_value()) {
-      EXPECT_EQ(describe(fast), describe(*tree)) << body;
-      EXPECT_TRUE(tree->rejected.empty()) << body;
-    }
-  }
-  ValidationErrors errors;
-  const auto combined = decode_l2_event_batch(body, errors);
-  EXPECT_EQ(combined.has_value(), tree.has_value()) << body;
-  if (combined && tree) {
-    EXPECT_EQ(describe(*combined), describe(*tree)) << body;
-  }
-  EXPECT_EQ(errors.to_response().body(), tree_errors.to_response().body()) << body;
-  return took;
+  return lmcache::testing::fast_path_agrees(body, decode_l2_event_batch_fast,
+                                            decode_l2_event_batch_from_tree, decode_l2_event_batch,
+                                            describe);
 }
 
 std::string batch_of(const std::string& events, const std::string& extra = "") {
@@ -157,29 +140,20 @@ TEST(L2EventFastDecoderTest, LeavesLaxValuesInvalidEventsAndBadBatchesToTheTreeD
 
 TEST(L2EventFastDecoderTest, StringsLongerThanTheParsersBufferArriveWhole) {
   // Escaped strings longer than basic_parser's internal buffer come in several parts.
-  std::string model;
-  std::string model_json;
-  for (int i = 0; i < 3000; ++i) {
-    model += "a/";
-    model_json += "a\\/";
-  }
-  const std::string hash(20000, 'b');
-  const std::string body =
-      batch_of(R"({"type":"store","key":{"chunk_hash_hex":")" + hash + R"(","model_name":")" +
-               model_json + R"(","kv_rank":0,"cache_s\u0061lt":"t"},"bytes":1})");
+  const lmcache::testing::LongKey key = lmcache::testing::long_key();
+  const std::string body = batch_of(R"({"type":"store","key":)" + key.json + R"(,"bytes":1})");
   L2EventBatch batch;
   ASSERT_TRUE(decode_l2_event_batch_fast(body, batch));
   ASSERT_EQ(batch.events.size(), 1U);
-  EXPECT_EQ(batch.events[0].key.model_name, model);
-  EXPECT_EQ(batch.events[0].key.chunk_hash, std::string(10000, '\xbb'));
+  EXPECT_EQ(batch.events[0].key.model_name, key.model_name);
+  EXPECT_EQ(batch.events[0].key.chunk_hash, key.chunk_hash);
   EXPECT_EQ(batch.events[0].key.cache_salt, "t");
   EXPECT_TRUE(fast_path_agrees(body));
 }
 
 TEST(L2EventFastDecoderTest, AFailedParseLeavesNothingBehindForTheNext) {
   // Stop inside a field name and a string value that arrived in parts (an invalid escape).
-  std::string long_escaped;
-  for (int i = 0; i < 3000; ++i) long_escaped += "\\/";
+  const std::string long_escaped = lmcache::testing::long_escaped_text();
   for (const std::string& broken :
        {R"({")" + long_escaped + R"(\q":1})", R"({"instance_id":")" + long_escaped + R"(\q"})"}) {
     L2EventBatch ignored;
