@@ -7,7 +7,8 @@
 # happens. One "RESULT PASS|FAIL target: figure (goal)" line per target of spec/ha.md; the exit
 # status says whether the run was carried out, not whether the targets were met. About a minute.
 #
-# Usage: bench/ha_failover.sh [LEASE_S=2] [BEFORE_S=10] [AFTER_S=6] [WINDOW_S=3]
+# Usage: bench/ha_failover.sh [LEASE_S=2] [BEFORE_S=10] [AFTER_S=6] [WINDOW_S=2] [kill|stop]
+# (stop: the leader is paused with SIGSTOP instead, and resumed after the takeover)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/load_common.sh
@@ -19,7 +20,13 @@ build_release lmcache ha_failover
 
 set -m  # the driver gets a process group of its own: etcd and the coordinators join it
 driver_pid=
-trap 'if [ -n "$driver_pid" ]; then kill -TERM -- "-$driver_pid" 2>/dev/null || true; fi' EXIT
+stop_driver() {  # TERM to the whole group; CONT so that a paused coordinator gets it too
+  if [ -n "$driver_pid" ]; then
+    kill -TERM -- "-$driver_pid" 2>/dev/null || true
+    kill -CONT -- "-$driver_pid" 2>/dev/null || true
+  fi
+}
+trap stop_driver EXIT
 $build/bench/ha_failover "$@" &
 driver_pid=$!
 status=0
