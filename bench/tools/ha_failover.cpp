@@ -305,7 +305,19 @@ struct Window {
 // id and its seq, which go on across windows (the same process sends them all).
 class CostLoad {
  public:
-  explicit CostLoad(uint16_t port) : port_(port), next_seq_(kCostConnections, 0) {}
+  explicit CostLoad(uint16_t port) : port_(port), next_seq_(kCostConnections, 0) {
+    // Built once: the load tool shares the 2 cores with the leader.
+    for (uint64_t slice = 0; slice < kCostKeys / kCostBatch; ++slice) {
+      std::string entries;
+      for (uint64_t k = slice * kCostBatch; k < (slice + 1) * kCostBatch; ++k) {
+        // Never the "evict" salt; tenant-0..3 in turn.
+        const KeyRef key{1000, k * kEvictEvery + 1 + k % 4};
+        if (!entries.empty()) entries += ',';
+        entries += fmt::format(R"({{"key":{},"size_bytes":{}}})", key.json(), key.bytes());
+      }
+      entries_.push_back(std::move(entries));
+    }
+  }
 
   // Stores every key once (not timed), so each window re-stores the same keys.
   void warm() {
@@ -353,22 +365,17 @@ class CostLoad {
   }
 
  private:
-  // Batch of store entries for keys [slice * 256, slice * 256 + 256) of the cost key space.
+  // The batch storing keys [slice * 256, slice * 256 + 256) of the cost key set.
   std::string body(int connection, uint64_t slice) {
-    std::string entries;
-    for (uint64_t k = slice * kCostBatch; k < (slice + 1) * kCostBatch; ++k) {
-      const KeyRef key{1000, k * kEvictEvery + 1};  // never the "evict" salt
-      if (!entries.empty()) entries += ',';
-      entries += fmt::format(R"({{"key":{},"size_bytes":{}}})", key.json(), key.bytes());
-    }
     return fmt::format(
         R"({{"batches":[{{"instance_id":"cost-{}","incarnation":{},"seq":{},"event_type":"store",)"
         R"("tier":"l2","backend":"fs","shared":false,"ts":1788000000.5,"entries":[{}]}}]}})",
-        connection, kV2Incarnation, ++next_seq_[static_cast<size_t>(connection)], entries);
+        connection, kV2Incarnation, ++next_seq_[static_cast<size_t>(connection)], entries_[slice]);
   }
 
   uint16_t port_;
-  std::vector<uint64_t> next_seq_;  // each element touched by its own connection only
+  std::vector<uint64_t> next_seq_;    // each element touched by its own connection only
+  std::vector<std::string> entries_;  // per slice: the JSON of its 256 store entries
 };
 
 // ---------------------------------------------------------------------------------------------
