@@ -63,6 +63,7 @@
 #include "etcd_process.h"
 #include "fake_mp_server.h"
 #include "http_test_client.h"
+#include "metrics_scrape.h"
 
 namespace {
 
@@ -226,6 +227,28 @@ bool wait_for_role(uint16_t port, const std::string& role, std::chrono::millisec
     std::this_thread::sleep_for(20ms);
   }
   return false;
+}
+
+// A follower's replication lag in entries (GET /metrics); nullopt when it reports none (a build
+// without warm followers) or cannot be reached.
+std::optional<double> replication_lag(uint16_t port) {
+  try {
+    HttpTestClient client(port, 1s);
+    return lmcache::testing::metric_value(client, "lmcache_coordinator_replication_lag_entries");
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// Waits until the follower at `port` reports a lag of 0 (at most 15 s), or 1 s when it reports
+// no lag at all.
+void wait_caught_up(uint16_t port) {
+  const auto start = Clock::now();
+  while (Clock::now() - start < 15s) {
+    const auto lag = replication_lag(port);
+    if (lag ? *lag == 0 : Clock::now() - start >= 1s) return;
+    std::this_thread::sleep_for(100ms);
+  }
 }
 
 // Runs `step` paced to `per_sec` until `stop`; a step late by more than 100 ms resets the
@@ -680,7 +703,7 @@ bool measure_follow_cost(Cluster& cluster, int window_s, int rounds) {
       if (on && !cluster.running(i) && !cluster.start(i, "follower")) return false;
       if (!on && cluster.running(i)) cluster.stop(i, SIGTERM);
     }
-    if (on) std::this_thread::sleep_for(1s);  // followers catch up before the window
+    for (size_t i = 1; on && i < Cluster::size(); ++i) wait_caught_up(cluster.node(i).port());
     return true;
   };
   CostLoad load(leader);
@@ -781,6 +804,12 @@ bool measure_failover(Cluster& cluster, int lease_s, int before_s, int after_s, 
   }
   const auto [control_recalled, control_asked] = blend_recall(old_leader, published_early);
 
+  std::string lags;
+  for (size_t i = 1; i < Cluster::size(); ++i) {
+    const auto lag = replication_lag(ports[i]);
+    lags += lag ? fmt::format(" {:.0f}", *lag) : std::string(" none");
+  }
+
   // Events and publishes pause only while in-flight ones finish and /l2/status is read.
   const auto held = Clock::now();
   if (!control.hold_and_drain() || setup.send(old_leader, verb::get, "/l2/status") != 200) {
@@ -797,11 +826,11 @@ bool measure_failover(Cluster& cluster, int lease_s, int before_s, int after_s, 
   std::printf(
       "before the kill (%d s of load): %llu event batches, %llu heartbeats, %zu blend chunks "
       "published (the old leader recalls %zu of %zu sampled), leader epoch %lld; events held "
-      "%.1f ms before the kill\n",
+      "%.1f ms before the kill; followers' replication lag in entries:%s\n",
       before_s, static_cast<unsigned long long>(counts.batches_ok.load()),
       static_cast<unsigned long long>(counts.heartbeats_ok.load()), published_before.size(),
       control_recalled, control_asked, static_cast<long long>(old_epoch),
-      1e3 * seconds_between(held, Clock::now()));
+      1e3 * seconds_between(held, Clock::now()), lags.c_str());
 
   const auto killed = Clock::now();
   control.leader = 0;
