@@ -77,6 +77,15 @@ class CheckpointTest : public ::testing::Test {
     return res.json();
   }
 
+  // Stores 20 keys of salt alpha in a coordinator started with `args`, then stops it cleanly,
+  // which writes the checkpoint.
+  static void write_checkpoint_of_alpha(const std::vector<std::string>& args) {
+    CoordinatorProcess coordinator(args);
+    HttpTestClient client(coordinator.port());
+    post(client, store_batch("mp-1", 1, "alpha", 0, 20, 1000));
+    EXPECT_EQ(coordinator.stop(SIGTERM), 0);
+  }
+
   // The checkpoint file as it is on disk.
   std::string checkpoint_bytes() const {
     std::ifstream in(path_, std::ios::binary);
@@ -128,12 +137,7 @@ TEST_F(CheckpointTest, PeriodicCheckpointSurvivesAKill) {
 }
 
 TEST_F(CheckpointTest, CorruptCheckpointIsLoggedAndTheStartIsCold) {
-  {
-    CoordinatorProcess coordinator(args("0"));
-    HttpTestClient client(coordinator.port());
-    post(client, store_batch("mp-1", 1, "alpha", 0, 20, 1000));
-    EXPECT_EQ(coordinator.stop(SIGTERM), 0);
-  }
+  write_checkpoint_of_alpha(args("0"));
   // Flip one byte in the middle of the body.
   std::string bytes = checkpoint_bytes();
   ASSERT_GT(bytes.size(), 100u);
@@ -224,12 +228,7 @@ TEST_F(CheckpointTest, BlendContentPublishedBeforeARestartIsFoundAfterIt) {
 }
 
 TEST_F(CheckpointTest, CheckpointOfAnOlderFormatIsLoggedAndTheStartIsCold) {
-  {
-    CoordinatorProcess coordinator(args("0"));
-    HttpTestClient client(coordinator.port());
-    post(client, store_batch("mp-1", 1, "alpha", 0, 20, 1000));
-    EXPECT_EQ(coordinator.stop(SIGTERM), 0);
-  }
+  write_checkpoint_of_alpha(args("0"));
   // Version 1 in the header (before the blend index was in the body); the digest covers the
   // body only, so the file is sound but of another format.
   std::string bytes = checkpoint_bytes();
@@ -250,12 +249,7 @@ TEST_F(CheckpointTest, CheckpointOfAnOlderFormatIsLoggedAndTheStartIsCold) {
 TEST_F(CheckpointTest, AnotherBlendChunkSizeIsALoggedColdStart) {
   std::vector<std::string> args = this->args("0");
   args.insert(args.end(), {"--blend-chunk-size", "4"});
-  {
-    CoordinatorProcess coordinator(args);
-    HttpTestClient client(coordinator.port());
-    post(client, store_batch("mp-1", 1, "alpha", 0, 20, 1000));
-    EXPECT_EQ(coordinator.stop(SIGTERM), 0);
-  }
+  write_checkpoint_of_alpha(args);
   // The saved fingerprints cover windows of 4 tokens: useless to an index of 8.
   args.back() = "8";
   CoordinatorProcess coordinator(args);
