@@ -9,6 +9,10 @@
 //   BM_DirectoryLookupByTokens10M  the same with key views, in a directory of 10,000,000 other
 //                         keys (built once, ~25 s and ~1.2 GB): the request's 1,024 keys are
 //                         found among them, so the index probes miss the CPU caches
+//   BM_ReadLookupBody     the HTTP side: reading the ~200 KB JSON body of that request
+//                         (http/token_keys_fast_reader.h)
+//   BM_WriteLookupAnswer  the HTTP side: writing its ~230 KB answer for 1,024 unknown keys
+//                         (http/directory_lookup_answer.h)
 // Run: ./build-rel/bench/token_chain_bench --benchmark_repetitions=3
 //        --benchmark_report_aggregates_only=true
 
@@ -24,6 +28,8 @@
 
 #include "core/l2_accounting.h"
 #include "core/token_chain_hasher.h"
+#include "http/directory_lookup_answer.h"
+#include "http/token_keys_fast_reader.h"
 
 namespace {
 
@@ -198,6 +204,38 @@ void BM_DirectoryLookupByTokens10M(benchmark::State& state) {
   if (found != kTokens / kChunkSize * kWorldSize) state.SkipWithError("request keys not found");
 }
 BENCHMARK(BM_DirectoryLookupByTokens10M)->Unit(benchmark::kMicrosecond);
+
+std::string lookup_body(const std::vector<uint32_t>& tokens) {
+  std::string body = R"({"model_name":"meta-llama/Llama-3.1-8B-Instruct","world_size":8,)"
+                     R"("cache_salt":"tenant-0","token_ids":[)";
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (i != 0) body += ',';
+    body += std::to_string(tokens[i]);
+  }
+  return body + "]}";
+}
+
+void BM_ReadLookupBody(benchmark::State& state) {
+  const std::string body = lookup_body(request_tokens());
+  for (auto _ : state) {
+    auto read = lmcache::http::read_token_keys_fast(body, lmcache::http::TokenKeysRules{1, false});
+    if (!read) state.SkipWithError("body declined");
+    benchmark::DoNotOptimize(read);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_ReadLookupBody)->Unit(benchmark::kMicrosecond);
+
+void BM_WriteLookupAnswer(benchmark::State& state) {
+  const std::vector<ChunkHash> hashes = TokenChainHasher(kChunkSize).chunk_hashes(request_tokens());
+  const std::vector<ObjectKeyView> keys = key_views(hashes);
+  const lmcache::core::L2Accounting l2{lmcache::core::EvictionConfig{}};
+  const auto found = l2.lookup(keys);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(lmcache::http::lookup_answer_text(hashes.size(), keys, found));
+  }
+}
+BENCHMARK(BM_WriteLookupAnswer)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

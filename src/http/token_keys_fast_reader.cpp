@@ -15,6 +15,16 @@ namespace lmcache::http {
 namespace {
 
 // A cursor over the body. Every read checks the end; a false return means "not plainly valid".
+// The value of the first `digits` (1..8) bytes of `x`, eight bytes read little-endian with '0'
+// already subtracted by XOR (so digit bytes are 0..9): the digits moved to the high bytes (the
+// low ones then read as leading zeros) and combined pairwise, 2, 4, then 8 digits a lane.
+uint64_t swar_value(uint64_t x, int digits) {
+  uint64_t v = (x << (8 * (8 - digits))) & 0x0F0F0F0F0F0F0F0FULL;
+  v = (v * 2561) >> 8;
+  v = ((v & 0x00FF00FF00FF00FFULL) * 6553601) >> 16;
+  return ((v & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32;
+}
+
 class Reader {
  public:
   explicit Reader(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
@@ -94,12 +104,7 @@ class Reader {
     if (no_digit == 0) return false;  // 8 digits or more
     const int digits = __builtin_ctzll(no_digit) / 8;
     if (digits == 0) return false;
-    // The digits moved to the high bytes (so the low ones read as leading zeros), then
-    // combined pairwise: 2, 4, then 8 digits a lane.
-    uint64_t v = (x << (8 * (8 - digits))) & 0x0F0F0F0F0F0F0F0FULL;
-    v = (v * 2561) >> 8;
-    v = ((v & 0x00FF00FF00FF00FFULL) * 6553601) >> 16;
-    value = ((v & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32;
+    value = swar_value(x, digits);
     p_ += digits;
     return true;
   }
@@ -108,8 +113,17 @@ class Reader {
   bool token_list(std::vector<uint32_t>& out) {
     if (!take('[')) return false;
     if (take(']')) return true;
+    // In a valid list the first ']' closes it: no strings or nested lists can come before.
+    const auto* close =
+        static_cast<const char*>(std::memchr(p_, ']', static_cast<size_t>(end_ - p_)));
+    if (close == nullptr) return false;
     // At least two bytes a token ("1,"): enough room for the list without a reallocation.
-    out.reserve(std::min(static_cast<size_t>(end_ - p_) / 2 + 1, kMaxRequestTokens));
+    out.reserve(std::min(static_cast<size_t>(close - p_) / 2 + 1, kMaxRequestTokens + 1));
+    if (dense_tokens(close, out)) {
+      p_ = close + 1;
+      return true;
+    }
+    out.clear();  // white space or something else inside: token by token
     constexpr uint64_t kMaxToken = std::numeric_limits<uint32_t>::max();
     for (;;) {
       uint64_t token = 0;
@@ -123,6 +137,68 @@ class Reader {
       if (take(']')) return true;
       if (!take(',')) return false;
     }
+  }
+
+  // The tokens of [p_, close) when it holds nothing but digits and commas (how clients print a
+  // list): the commas are found 64 bytes at a time first, so each token is read from its known
+  // bounds and no token waits for the end of the previous one to be found. False (with `out`
+  // partly filled) when anything else appears or a token is invalid.
+  bool dense_tokens(const char* close, std::vector<uint32_t>& out) const {
+    const char* start = p_;  // of the current token
+    for (const char* block = p_; block < close; block += 64) {
+      const size_t size = std::min<size_t>(64, static_cast<size_t>(close - block));
+      uint64_t commas = 0;  // bit i: block[i] is a comma
+      size_t i = 0;
+      for (; i + 8 <= size; i += 8) {
+        uint64_t word;
+        std::memcpy(&word, block + i, 8);
+        if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+        const uint64_t x = word ^ 0x3030303030303030ULL;
+        const uint64_t no_digit =
+            (((x & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
+        const uint64_t y = word ^ 0x2C2C2C2C2C2C2C2CULL;  // ',' bytes become 0
+        const uint64_t no_comma =
+            (((y & 0x7F7F7F7F7F7F7F7FULL) + 0x7F7F7F7F7F7F7F7FULL) | y) & 0x8080808080808080ULL;
+        if ((no_digit & no_comma) != 0) return false;
+        // The high bit of each comma byte, gathered into 8 bits (byte k -> bit k).
+        const uint64_t comma_bits = (~no_comma & 0x8080808080808080ULL) >> 7;
+        commas |= ((comma_bits * 0x0102040810204080ULL) >> 56) << i;
+      }
+      for (; i < size; ++i) {
+        if (block[i] == ',') {
+          commas |= uint64_t{1} << i;
+        } else if (static_cast<unsigned char>(block[i] - '0') >= 10) {
+          return false;
+        }
+      }
+      for (; commas != 0; commas &= commas - 1) {
+        const char* comma = block + __builtin_ctzll(commas);
+        if (!push_token(start, comma, out)) return false;
+        start = comma + 1;
+      }
+    }
+    return push_token(start, close, out);
+  }
+
+  // The token of the digits [start, stop) (checked to be digits), if valid and room remains.
+  bool push_token(const char* start, const char* stop, std::vector<uint32_t>& out) const {
+    const auto digits = stop - start;
+    if (digits == 0 || (digits > 1 && *start == '0') || digits > 10) return false;
+    if (out.size() == kMaxRequestTokens) return false;  // the tree path answers 400
+    uint64_t value = 0;
+    if (digits <= 8 && end_ - start >= 8) {
+      uint64_t bytes;
+      std::memcpy(&bytes, start, 8);
+      if constexpr (std::endian::native == std::endian::big) bytes = __builtin_bswap64(bytes);
+      value = swar_value(bytes ^ 0x3030303030303030ULL, static_cast<int>(digits));
+    } else {
+      for (const char* d = start; d != stop; ++d) {
+        value = value * 10 + static_cast<uint64_t>(*d - '0');
+      }
+      if (value > std::numeric_limits<uint32_t>::max()) return false;
+    }
+    out.push_back(static_cast<uint32_t>(value));
+    return true;
   }
 
  private:

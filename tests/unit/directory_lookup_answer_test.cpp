@@ -112,9 +112,9 @@ TEST(DirectoryLookupAnswerTest, FastAndTreeReadBodiesGetTheSameAnswer) {
   Router router;
   add_directory_routes(router, l2, blend, hasher);
 
-  std::vector<uint32_t> tokens;
+  std::vector<uint32_t> tokens(6 * kChunk + 2);  // 6 full chunks and a partial one
   std::mt19937 rng(9);
-  for (int i = 0; i < 6 * static_cast<int>(kChunk) + 2; ++i) tokens.push_back(rng());
+  for (uint32_t& token : tokens) token = static_cast<uint32_t>(rng());
   const auto hashes = hasher.chunk_hashes(tokens);
   const auto keys = *core::expand_object_keys(hashes, "m", kWorld, "t");
   // Half the keys stored, in two tiers by two instances; chunks bound to their tokens.
