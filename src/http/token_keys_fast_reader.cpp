@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/object_key.h"
 #include "core/token_chain_hasher.h"
 
@@ -142,34 +146,15 @@ class Reader {
   // The tokens of [p_, close) when it holds nothing but digits and commas (how clients print a
   // list): the commas are found 64 bytes at a time first, so each token is read from its known
   // bounds and no token waits for the end of the previous one to be found. False (with `out`
-  // partly filled) when anything else appears or a token is invalid.
+  // partly filled) when anything else appears or a token is invalid: every byte that is no
+  // comma lies in some token, whose bytes push_token checks are digits.
   bool dense_tokens(const char* close, std::vector<uint32_t>& out) const {
     const char* start = p_;  // of the current token
     for (const char* block = p_; block < close; block += 64) {
       const size_t size = std::min<size_t>(64, static_cast<size_t>(close - block));
-      uint64_t commas = 0;  // bit i: block[i] is a comma
-      size_t i = 0;
-      for (; i + 8 <= size; i += 8) {
-        uint64_t word;
-        std::memcpy(&word, block + i, 8);
-        if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
-        const uint64_t x = word ^ 0x3030303030303030ULL;
-        const uint64_t no_digit =
-            (((x & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
-        const uint64_t y = word ^ 0x2C2C2C2C2C2C2C2CULL;  // ',' bytes become 0
-        const uint64_t no_comma =
-            (((y & 0x7F7F7F7F7F7F7F7FULL) + 0x7F7F7F7F7F7F7F7FULL) | y) & 0x8080808080808080ULL;
-        if ((no_digit & no_comma) != 0) return false;
-        // The high bit of each comma byte, gathered into 8 bits (byte k -> bit k).
-        const uint64_t comma_bits = (~no_comma & 0x8080808080808080ULL) >> 7;
-        commas |= ((comma_bits * 0x0102040810204080ULL) >> 56) << i;
-      }
-      for (; i < size; ++i) {
-        if (block[i] == ',') {
-          commas |= uint64_t{1} << i;
-        } else if (static_cast<unsigned char>(block[i] - '0') >= 10) {
-          return false;
-        }
+      uint64_t commas = size == 64 ? comma_bits(block) : 0;  // bit i: block[i] is a comma
+      if (size < 64) {
+        for (size_t i = 0; i < size; ++i) commas |= uint64_t{block[i] == ','} << i;
       }
       for (; commas != 0; commas &= commas - 1) {
         const char* comma = block + __builtin_ctzll(commas);
@@ -180,7 +165,25 @@ class Reader {
     return push_token(start, close, out);
   }
 
-  // The token of the digits [start, stop) (checked to be digits), if valid and room remains.
+  // Bit i set when block[i] is a comma, for the 64 bytes at `block`.
+  static uint64_t comma_bits(const char* block) {
+#if defined(__SSE2__)
+    const __m128i comma = _mm_set1_epi8(',');
+    uint64_t bits = 0;
+    for (int i = 0; i < 4; ++i) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * i));
+      const auto mask = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, comma)));
+      bits |= uint64_t{mask} << (16 * i);
+    }
+    return bits;
+#else
+    uint64_t bits = 0;
+    for (size_t i = 0; i < 64; ++i) bits |= uint64_t{block[i] == ','} << i;
+    return bits;
+#endif
+  }
+
+  // The token of [start, stop), if those are 1..10 digits of a valid token and room remains.
   bool push_token(const char* start, const char* stop, std::vector<uint32_t>& out) const {
     const auto digits = stop - start;
     if (digits == 0 || (digits > 1 && *start == '0') || digits > 10) return false;
@@ -190,9 +193,15 @@ class Reader {
       uint64_t bytes;
       std::memcpy(&bytes, start, 8);
       if constexpr (std::endian::native == std::endian::big) bytes = __builtin_bswap64(bytes);
-      value = swar_value(bytes ^ 0x3030303030303030ULL, static_cast<int>(digits));
+      const uint64_t x = bytes ^ 0x3030303030303030ULL;
+      const uint64_t no_digit =
+          (((x & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
+      const int run = no_digit == 0 ? 8 : __builtin_ctzll(no_digit) / 8;  // leading digits
+      if (run < digits) return false;
+      value = swar_value(x, static_cast<int>(digits));
     } else {
       for (const char* d = start; d != stop; ++d) {
+        if (static_cast<unsigned char>(*d - '0') >= 10) return false;
         value = value * 10 + static_cast<uint64_t>(*d - '0');
       }
       if (value > std::numeric_limits<uint32_t>::max()) return false;
