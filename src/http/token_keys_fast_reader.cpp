@@ -170,7 +170,7 @@ class Reader {
 #if defined(__SSE2__)
     const __m128i comma = _mm_set1_epi8(',');
     uint64_t bits = 0;
-    for (int i = 0; i < 4; ++i) {
+    for (size_t i = 0; i < 4; ++i) {
       const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * i));
       const auto mask = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, comma)));
       bits |= uint64_t{mask} << (16 * i);
