@@ -9,6 +9,8 @@
 //   BM_DirectoryLookupByTokens10M  the same with key views, in a directory of 10,000,000 other
 //                         keys (built once, ~25 s and ~1.2 GB): the request's 1,024 keys are
 //                         found among them, so the index probes miss the CPU caches
+//   BM_DirectoryLookupByTokens10MOwningKeys  the same through the per-key path of before (owning
+//                         keys, one directory and binding look-up per key)
 //   BM_ReadLookupBody     the HTTP side: reading the ~200 KB JSON body of that request
 //                         (http/token_keys_fast_reader.h)
 //   BM_WriteLookupAnswer  the HTTP side: writing its ~230 KB answer for 1,024 unknown keys
@@ -204,6 +206,19 @@ void BM_DirectoryLookupByTokens10M(benchmark::State& state) {
   if (found != kTokens / kChunkSize * kWorldSize) state.SkipWithError("request keys not found");
 }
 BENCHMARK(BM_DirectoryLookupByTokens10M)->Unit(benchmark::kMicrosecond);
+
+// The same through the per-key path the route used before: owning keys, one lookup per key.
+void BM_DirectoryLookupByTokens10MOwningKeys(benchmark::State& state) {
+  const auto tokens = request_tokens();
+  const TokenChainHasher hasher(kChunkSize);
+  const lmcache::core::L2Accounting& l2 = big_directory(tokens);
+  for (auto _ : state) {
+    const std::vector<ChunkHash> hashes = hasher.chunk_hashes(tokens);
+    const auto keys = *lmcache::core::expand_object_keys(hashes, kModel, kWorldSize, "");
+    benchmark::DoNotOptimize(l2.lookup(keys));
+  }
+}
+BENCHMARK(BM_DirectoryLookupByTokens10MOwningKeys)->Unit(benchmark::kMicrosecond);
 
 std::string lookup_body(const std::vector<uint32_t>& tokens) {
   std::string body = R"({"model_name":"meta-llama/Llama-3.1-8B-Instruct","world_size":8,)"
