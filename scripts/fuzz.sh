@@ -23,7 +23,7 @@ fi
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-fuzz"
-targets="${FUZZ_TARGETS:-fuzz_router fuzz_l2_events fuzz_blend fuzz_registration fuzz_cache_events fuzz_checkpoint_load}"
+targets="${FUZZ_TARGETS:-fuzz_router fuzz_l2_events fuzz_blend fuzz_registration fuzz_cache_events fuzz_checkpoint_load fuzz_token_keys}"
 jobs="${FUZZ_JOBS:-2}"
 
 as_root() {

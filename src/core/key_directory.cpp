@@ -368,9 +368,35 @@ void KeyDirectory::apply_seed_delete(ObjectKeyView key) {
 // ---------------------------------------------------------------------------------- Reading
 
 std::vector<Placement> KeyDirectory::placements(ObjectKeyView key) const {
-  std::vector<Placement> out;
   const uint32_t id = ledger_.find_record(key);
-  if (id == UsageLedger::kNoRecord) return out;
+  if (id == UsageLedger::kNoRecord) return {};
+  return record_placements(id);
+}
+
+void KeyDirectory::placements(std::span<const ObjectKeyView> keys,
+                              std::vector<std::vector<Placement>>& out) const {
+  out.clear();
+  out.resize(keys.size());
+  std::vector<uint32_t> ids(keys.size());
+  ledger_.find_records(keys, ids);
+  // The slots of found keys are fetched while the next ones are read: random keys of a large
+  // directory miss the caches.
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < std::min(kAhead, ids.size()); ++i) prefetch_slot(ids[i]);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i + kAhead < ids.size()) prefetch_slot(ids[i + kAhead]);
+    if (ids[i] != UsageLedger::kNoRecord) out[i] = record_placements(ids[i]);
+  }
+}
+
+void KeyDirectory::prefetch_slot(uint32_t id) const {
+  if (id != UsageLedger::kNoRecord && (id >> kBlockBits) < blocks_.size()) {
+    __builtin_prefetch(&slot(id));
+  }
+}
+
+std::vector<Placement> KeyDirectory::record_placements(uint32_t id) const {
+  std::vector<Placement> out;
   Placements packed;
   load(id, packed);
   out.reserve(packed.size());

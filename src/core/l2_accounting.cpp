@@ -71,6 +71,24 @@ std::vector<L2Accounting::KeyLookup> L2Accounting::lookup(std::span<const Object
   return out;
 }
 
+L2Accounting::KeysLookup L2Accounting::lookup(std::span<const ObjectKeyView> keys) const {
+  KeysLookup out;
+  out.bindings.resize(keys.size());
+  MutexLock lock(mutex_);
+  ++lookups_;
+  directory_.placements(keys, out.placements);
+  const TokenBinding* binding = nullptr;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i == 0 || keys[i].chunk_hash != keys[i - 1].chunk_hash) {
+      auto held = directory_.binding(keys[i].chunk_hash);
+      binding = held.get();
+      if (held) out.held.push_back(std::move(held));
+    }
+    out.bindings[i] = binding;
+  }
+  return out;
+}
+
 std::pair<uint64_t, std::vector<DirectoryEntry>> L2Accounting::list_keys(
     const PlacementFilter& filter, uint64_t offset, uint64_t limit) const {
   MutexLock lock(mutex_);

@@ -91,6 +91,15 @@ class L2Accounting {
   };
   // Looks keys up, in order, under one lock; counted as one directory lookup.
   std::vector<KeyLookup> lookup(std::span<const ObjectKey> keys) const;
+  // The same answers for key views, laid out for a large lookup (1,024 keys of a 32,768-token
+  // request at world size 8): no allocation for an unknown key, and one binding look-up per run
+  // of keys with the same chunk hash (the ranks of one chunk), not one per key.
+  struct KeysLookup {
+    std::vector<std::vector<Placement>> placements;         // per key (sorted; empty when unknown)
+    std::vector<const TokenBinding*> bindings;              // per key: its chunk's binding, or null
+    std::vector<std::shared_ptr<const TokenBinding>> held;  // keeps `bindings` alive
+  };
+  KeysLookup lookup(std::span<const ObjectKeyView> keys) const;
   // A page of the directory and the number of matching keys (KeyDirectory::list).
   std::pair<uint64_t, std::vector<DirectoryEntry>> list_keys(const PlacementFilter& filter,
                                                              uint64_t offset, uint64_t limit) const;

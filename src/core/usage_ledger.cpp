@@ -81,6 +81,30 @@ uint32_t UsageLedger::find_record(ObjectKeyView key) const {
   return it == index_.end() ? kNone : *it;
 }
 
+void UsageLedger::find_records(std::span<const ObjectKeyView> keys, std::span<uint32_t> out) const {
+  // Views of one request usually point at the same bytes: compare the pointers first.
+  auto same = [](std::string_view a, std::string_view b) {
+    return (a.data() == b.data() && a.size() == b.size()) || a == b;
+  };
+  std::optional<uint32_t> model;
+  std::optional<uint32_t> salt;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const ObjectKeyView& key = keys[i];
+    if (i == 0 || !same(key.model_name, keys[i - 1].model_name)) {
+      model = models_.find(key.model_name);
+    }
+    if (i == 0 || !same(key.cache_salt, keys[i - 1].cache_salt)) {
+      salt = salt_names_.find(key.cache_salt);
+    }
+    if (!model || !salt) {
+      out[i] = kNone;
+      continue;
+    }
+    auto it = index_.find(Probe{key.chunk_hash, *model, *salt, key.kv_rank, key.object_group_id});
+    out[i] = it == index_.end() ? kNone : *it;
+  }
+}
+
 uint32_t UsageLedger::find(ObjectKeyView key) const {
   const uint32_t id = find_record(key);
   return id != kNone && rec(id).state != State::kDetached ? id : kNone;

@@ -141,6 +141,9 @@ class UsageLedger {
 
   // The record of a key, in L2 or detached; kNoRecord when none.
   uint32_t find_record(ObjectKeyView key) const;
+  // find_record for each key into `out` (of the same size), the model and salt names looked up
+  // once per run of keys that share them.
+  void find_records(std::span<const ObjectKeyView> keys, std::span<uint32_t> out) const;
   // The record of a key, created detached when missing.
   uint32_t acquire_record(ObjectKeyView key);
   // Puts a record in L2 (if detached) with `bytes`, makes it most recent and `owner` its owner.

@@ -11,9 +11,11 @@
 #include <variant>
 #include <vector>
 
+#include "http/directory_lookup_answer.h"
 #include "http/json_response.h"
 #include "http/query_params.h"
 #include "http/request_validation.h"
+#include "http/token_keys_fast_reader.h"
 #include "http/token_keys_request.h"
 #include "wire/object_key_codec.h"
 
@@ -25,22 +27,6 @@ using status = beast_http::status;
 namespace {
 
 constexpr int64_t kMaxPageLimit = 10'000;
-
-json::object placement_json(const core::Placement& p) {
-  return json::object{{"instance_id", p.instance_id},
-                      {"incarnation", p.incarnation},
-                      {"tier", core::cache_tier_name(p.tier)},
-                      {"backend", p.backend},
-                      {"size_bytes", p.size_bytes},
-                      {"shared", p.shared}};
-}
-
-json::array placements_json(const std::vector<core::Placement>& placements) {
-  json::array out;
-  out.reserve(placements.size());
-  for (const core::Placement& p : placements) out.push_back(placement_json(p));
-  return out;
-}
 
 // A present, non-null field.
 bool given(const json::object& body, std::string_view name) {
@@ -63,53 +49,65 @@ std::variant<std::vector<core::ObjectKey>, HttpResponse> decode_keys(const json:
   return out;
 }
 
+// `/directory/lookup` takes the default world size 1 and an empty token list.
+const TokenKeysRules kLookupRules{1, false};
+
+// A 200 whose body is JSON text already.
+HttpResponse json_text_response(std::string text) {
+  HttpResponse response{status::ok, 11};
+  response.set(beast_http::field::content_type, "application/json");
+  response.body() = std::move(text);
+  response.prepare_payload();
+  return response;
+}
+
 HttpResponse lookup(const core::L2Accounting& l2, const core::TokenChainHasher& hasher,
                     const RouteRequest& request) {
-  ValidationErrors errors;
-  auto body = parse_json_body(request.message.body(), errors);
-  const json::object* object = body ? body_object(*body, errors) : nullptr;
-  if (object == nullptr) return errors.to_response();
-  if (given(*object, "keys") == given(*object, "token_ids")) {
-    errors.add("value_error", json::array{"body"},
-               "Value error, give exactly one of 'keys' or 'token_ids'", *object);
-    return errors.to_response();
-  }
-  FieldReader fields(*object, json::array{"body"}, errors);
-  std::vector<core::ObjectKey> keys;
-  size_t chunks = 0;
-  if (given(*object, "keys")) {
-    const json::array* listed = fields.array("keys", true);
-    if (listed == nullptr) return errors.to_response();
-    auto decoded = decode_keys(*listed);
-    if (auto* refused = std::get_if<HttpResponse>(&decoded)) return std::move(*refused);
-    keys = std::move(std::get<std::vector<core::ObjectKey>>(decoded));
-    chunks = keys.size();
-  } else {
-    std::optional<HttpResponse> too_many;
-    auto tokens = read_token_keys_request(fields, TokenKeysRules{1, false}, too_many);
-    if (too_many) return std::move(*too_many);
-    if (!tokens || !errors.empty()) return errors.to_response();
-    ResolvedKeys resolved = resolve_object_keys(hasher, *tokens);
-    chunks = resolved.chunks;
-    keys = std::move(resolved.keys);
+  // The common request, a plainly valid tokens form, is read without a JSON tree; every other
+  // body goes through the tree, which also reports every error.
+  std::optional<TokenKeysRequest> tokens =
+      read_token_keys_fast(request.message.body(), kLookupRules);
+  std::vector<core::ObjectKey> listed_keys;  // the keys form
+  if (!tokens) {
+    ValidationErrors errors;
+    auto body = parse_json_body(request.message.body(), errors);
+    const json::object* object = body ? body_object(*body, errors) : nullptr;
+    if (object == nullptr) return errors.to_response();
+    if (given(*object, "keys") == given(*object, "token_ids")) {
+      errors.add("value_error", json::array{"body"},
+                 "Value error, give exactly one of 'keys' or 'token_ids'", *object);
+      return errors.to_response();
+    }
+    FieldReader fields(*object, json::array{"body"}, errors);
+    if (given(*object, "keys")) {
+      const json::array* listed = fields.array("keys", true);
+      if (listed == nullptr) return errors.to_response();
+      auto decoded = decode_keys(*listed);
+      if (auto* refused = std::get_if<HttpResponse>(&decoded)) return std::move(*refused);
+      listed_keys = std::move(std::get<std::vector<core::ObjectKey>>(decoded));
+    } else {
+      std::optional<HttpResponse> too_many;
+      tokens = read_token_keys_request(fields, kLookupRules, too_many);
+      if (too_many) return std::move(*too_many);
+      if (!tokens || !errors.empty()) return errors.to_response();
+    }
   }
 
-  const std::vector<core::L2Accounting::KeyLookup> found = l2.lookup(keys);
-  json::array results;
-  results.reserve(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    json::array tokens;
-    if (found[i].binding) {
-      const std::vector<uint32_t>& ids = found[i].binding->token_ids;
-      tokens.reserve(ids.size());
-      for (const uint32_t id : ids) tokens.emplace_back(id);
-    }
-    results.push_back(json::object{{"key", wire::encode_object_key(keys[i])},
-                                   {"placements", placements_json(found[i].placements)},
-                                   {"token_ids", std::move(tokens)}});
+  std::vector<core::ChunkHash> hashes;
+  std::vector<core::ObjectKeyView> keys;
+  size_t chunks = 0;
+  if (tokens) {
+    hashes = hasher.chunk_hashes(tokens->token_ids);
+    chunks = hashes.size();
+    keys.reserve(chunks * static_cast<size_t>(tokens->world_size));
+    // The world size was validated, so the expansion exists.
+    core::for_each_object_key(hashes, tokens->model_name, tokens->world_size, tokens->cache_salt,
+                              [&keys](const core::ObjectKeyView& key) { keys.push_back(key); });
+  } else {
+    keys.assign(listed_keys.begin(), listed_keys.end());
+    chunks = keys.size();
   }
-  return json_response(status::ok,
-                       json::object{{"chunks", chunks}, {"results", std::move(results)}});
+  return json_text_response(lookup_answer_text(chunks, keys, l2.lookup(keys)));
 }
 
 // An integer query parameter within [min, max], `fallback` when absent.
