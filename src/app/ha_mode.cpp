@@ -20,6 +20,15 @@ std::string url_host(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
+// Deadlines of one etcd request on one endpoint: at most a quarter of the lease, so that a hung
+// member (it accepts connections but does not answer) is passed over for the next endpoint
+// while the leader's lease still holds, even when it is the last of three tried.
+client::MpTimeouts etcd_timeouts(int64_t lease_s) {
+  const auto quarter = std::chrono::milliseconds(lease_s * 1000 / 4);
+  return {std::min<std::chrono::milliseconds>(quarter, std::chrono::milliseconds(1000)),
+          std::min<std::chrono::milliseconds>(quarter, std::chrono::milliseconds(2000))};
+}
+
 // hostname-pid-random: unique per process, readable in /cluster.
 std::string make_node_id() {
   std::array<char, 256> host{};
@@ -63,7 +72,8 @@ bool hop_by_hop(std::string_view name) {
 
 HaMode::HaMode(const boost::asio::any_io_executor& executor, const CoordinatorConfig& config,
                uint16_t port, core::QuotaStore& quotas, core::Pins& pins, const Duties& duties)
-    : etcd_(executor, *client::EtcdClient::parse_endpoints(config.etcd_endpoints, nullptr)),
+    : etcd_(executor, *client::EtcdClient::parse_endpoints(config.etcd_endpoints, nullptr),
+            etcd_timeouts(static_cast<int64_t>(config.leader_lease_s))),
       forward_client_(executor),
       writes_([this](const std::string& etcd_key, const std::optional<std::string>& value,
                      std::function<void(std::string)> done) {

@@ -455,6 +455,38 @@ TEST_F(HaEtcdClusterTest, LosingOneEtcdMemberOfThreeTheServiceGoesOn) {
       5s));
 }
 
+TEST_F(HaEtcdClusterTest, AHungEtcdMemberIsPassedOverWithinTheLease) {
+  // The member tried first is paused (it accepts connections and never answers); it is not
+  // etcd's Raft leader, so the cluster itself goes on. The leader must reach the others before
+  // its 2 s lease runs out, at every renewal.
+  const size_t hung = (etcd_leader() + 1) % cluster_->size();
+  endpoints_ = cluster_->member(hung).client_url();
+  for (size_t i = 0; i < cluster_->size(); ++i) {
+    if (i != hung) endpoints_ += "," + cluster_->member(i).client_url();
+  }
+  auto a = start_node("leader");
+  auto b = start_node("follower");
+  const int64_t epoch = epoch_of(a->port());
+  ASSERT_EQ(kill(cluster_->member(hung).pid(), SIGSTOP), 0);
+
+  HttpTestClient to_b(b->port());
+  const TestResponse put = to_b.put("/l2/quota/paused", R"({"limit_gb": 1})");
+  EXPECT_EQ(put.status, 200) << put.body;
+  HttpTestClient to_a(a->port());
+  const auto renewed = to_a.get("/cluster").json().at("last_lease_renewal").as_double();
+  EXPECT_TRUE(eventually(
+      [&] {
+        return to_a.get("/cluster").json().at("last_lease_renewal").as_double() > renewed + 3.0;
+      },
+      10s))
+      << a->log();
+  EXPECT_EQ(role_of(a->port()), "leader");
+  EXPECT_EQ(epoch_of(a->port()), epoch);
+  EXPECT_EQ(a->log().find("stepping down"), std::string::npos) << a->log();
+  EXPECT_EQ(role_of(b->port()), "follower");
+  ASSERT_EQ(kill(cluster_->member(hung).pid(), SIGCONT), 0);
+}
+
 TEST_F(HaEtcdClusterTest, LosingAllEtcdMembersTheLeaderStepsDownInTheLeaseAndNobodyEvicts) {
   FakeMpServer mp;
   auto a = start_node("leader", kEvicting);
