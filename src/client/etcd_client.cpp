@@ -224,10 +224,10 @@ void EtcdClient::post_to(const std::shared_ptr<std::string>& path,
 }
 
 template <typename Result>
-void EtcdClient::call(std::string path, const json::object& request,
+void EtcdClient::call(std::string_view path, const json::object& request,
                       std::function<void(const json::object&, Result&)> read,
                       std::function<void(Result)> done) {
-  post(std::move(path), json::serialize(request),
+  post(std::string(path), json::serialize(request),
        [read = std::move(read), done = std::move(done)](std::string error, std::string body) {
          Result result;
          if (error.empty()) {
@@ -249,8 +249,9 @@ void EtcdClient::grant_lease(int64_t ttl_seconds, LeaseCallback done) {
       [](const json::object& answer, EtcdLeaseResult& result) {
         result.id = int_field(answer, "ID");
         result.ttl = int_field(answer, "TTL");
-        if (result.id == 0)
+        if (result.id == 0) {
           result.error = "etcd granted no lease: " + string_field(answer, "error");
+        }
       },
       std::move(done));
 }

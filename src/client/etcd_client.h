@@ -111,7 +111,7 @@ class EtcdClient {
   // The one request/answer path: POSTs `request` to `path`; `read` fills the result from the
   // parsed answer (and may set its `error`); transport, HTTP and parse failures set `error`.
   template <typename Result>
-  void call(std::string path, const boost::json::object& request,
+  void call(std::string_view path, const boost::json::object& request,
             std::function<void(const boost::json::object&, Result&)> read,
             std::function<void(Result)> done);
   void range(const boost::json::object& request, RangeCallback done);

@@ -355,6 +355,7 @@ TEST_F(HaTest, ConcurrentQuotaWritesOfOneSaltLeaveEtcdHoldingTheLeadersValue) {
   auto b = start_node("follower");
   // Eight writers, half through the follower, each setting its own values in turn.
   std::vector<std::thread> writers;
+  writers.reserve(8);
   std::atomic<int> failures{0};
   for (int w = 0; w < 8; ++w) {
     writers.emplace_back([&, w] {

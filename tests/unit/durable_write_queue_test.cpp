@@ -37,7 +37,7 @@ class DurableWriteQueueTest : public ::testing::Test {
 
   // Admits a write named `client` of `name`; returns what the route calls to answer.
   http::Respond admit(const std::string& name, const std::string& client) {
-    return queue_.admit(key(name), [this, client](http::HttpResponse response) {
+    return queue_.admit(key(name), [this, client](const http::HttpResponse& response) {
       answers_.push_back(client + " " + std::to_string(response.result_int()));
     });
   }
