@@ -110,6 +110,38 @@ std::optional<std::string> etcd_value_b64(uint16_t etcd_port, const std::string&
 
 std::string b64(const std::string& text) { return base64_encode(text.data(), text.size()); }
 
+// Waits until `mp` received a request carrying `epoch` after its first `from` requests, then
+// checks that every request after those carries it: nothing was sent with another epoch.
+void expect_dispatches_only_with(const FakeMpServer& mp, size_t from, const std::string& epoch) {
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto requests = mp.requests();
+        for (size_t i = from; i < requests.size(); ++i) {
+          if (requests[i].epoch == epoch) return true;
+        }
+        return false;
+      },
+      10s));
+  const auto requests = mp.requests();
+  for (size_t i = from; i < requests.size(); ++i) {
+    EXPECT_EQ(requests[i].epoch, epoch) << requests[i].method << " " << requests[i].target;
+  }
+}
+
+// Checks that `leader` goes on leading with `epoch` through three more seconds of lease
+// renewals, never having stepped down, and that `follower` follows it.
+void expect_leads_on(const CoordinatorProcess& leader, const CoordinatorProcess& follower,
+                     int64_t epoch) {
+  HttpTestClient client(leader.port());
+  auto renewal = [&] { return client.get("/cluster").json().at("last_lease_renewal").as_double(); };
+  const double renewed = renewal();
+  EXPECT_TRUE(eventually([&] { return renewal() > renewed + 3.0; }, 10s)) << leader.log();
+  EXPECT_EQ(role_of(leader.port()), "leader");
+  EXPECT_EQ(epoch_of(leader.port()), epoch);
+  EXPECT_EQ(leader.log().find("stepping down"), std::string::npos) << leader.log();
+  EXPECT_EQ(role_of(follower.port()), "follower");
+}
+
 class HaTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -134,6 +166,18 @@ class HaTest : public ::testing::Test {
         << "never became " << role << ":\n"
         << node->log();
     return node;
+  }
+
+  // Starts two evicting nodes, `a` leading, and has `a` dispatch deletes to `mp` that fail, so
+  // it sends them again at every sweep; returns a's epoch once `mp` has seen three.
+  std::string start_dispatching(FakeMpServer& mp, std::unique_ptr<CoordinatorProcess>& a,
+                                std::unique_ptr<CoordinatorProcess>& b) {
+    a = start_node("leader", kEvicting);
+    b = start_node("follower", kEvicting);
+    mp.set_fail_all(500);
+    store_keys(a->port(), mp, 1);
+    EXPECT_TRUE(mp.wait_for_requests(3, 10s));
+    return std::to_string(epoch_of(a->port()));
   }
 
   std::unique_ptr<EtcdProcess> etcd_;
@@ -257,15 +301,11 @@ TEST_F(HaTest, AfterKillNineTheFollowerLeadsWithinLeasePlusOneSecondWithQuotasAn
 
 TEST_F(HaTest, PausedLeaderComesBackAsFollowerAndSendsNothingWithItsOldEpoch) {
   FakeMpServer mp;
-  auto a = start_node("leader", kEvicting);
-  auto b = start_node("follower", kEvicting);
-  const std::string old_epoch = std::to_string(epoch_of(a->port()));
-
-  // Failed deletes are sent again at every sweep: the leader is dispatching when it is paused,
-  // and its eviction timer is due before its lease timer when it resumes.
-  mp.set_fail_all(500);
-  store_keys(a->port(), mp, 1);
-  ASSERT_TRUE(mp.wait_for_requests(3, 10s));
+  std::unique_ptr<CoordinatorProcess> a;
+  std::unique_ptr<CoordinatorProcess> b;
+  // The leader is dispatching when it is paused, and its eviction timer is due before its lease
+  // timer when it resumes.
+  const std::string old_epoch = start_dispatching(mp, a, b);
   for (const auto& request : mp.requests()) EXPECT_EQ(request.epoch, old_epoch);
 
   ASSERT_EQ(kill(a->pid(), SIGSTOP), 0);
@@ -279,19 +319,7 @@ TEST_F(HaTest, PausedLeaderComesBackAsFollowerAndSendsNothingWithItsOldEpoch) {
 
   // The new leader learns the instance and the keys (as after any takeover) and dispatches.
   store_keys(b->port(), mp, 1);
-  EXPECT_TRUE(eventually(
-      [&] {
-        const auto requests = mp.requests();
-        for (size_t i = before_resume; i < requests.size(); ++i) {
-          if (requests[i].epoch == new_epoch) return true;
-        }
-        return false;
-      },
-      10s));
-  const auto requests = mp.requests();
-  for (size_t i = before_resume; i < requests.size(); ++i) {
-    EXPECT_EQ(requests[i].epoch, new_epoch) << requests[i].method << " " << requests[i].target;
-  }
+  expect_dispatches_only_with(mp, before_resume, new_epoch);
 }
 
 TEST_F(HaTest, ACleanStopHandsOverWithoutWaitingForTheLease) {
@@ -404,6 +432,14 @@ class HaEtcdClusterTest : public HaTest {
     return leader.value_or(0);
   }
 
+  // Lists member `first`'s endpoint first in --etcd-endpoints, so the coordinators use it.
+  void try_first(size_t first) {
+    endpoints_ = cluster_->member(first).client_url();
+    for (size_t i = 0; i < cluster_->size(); ++i) {
+      if (i != first) endpoints_ += "," + cluster_->member(i).client_url();
+    }
+  }
+
   std::unique_ptr<EtcdCluster> cluster_;
 };
 
@@ -413,10 +449,7 @@ TEST_F(HaEtcdClusterTest, LosingOneEtcdMemberOfThreeTheServiceGoesOn) {
   // (5 s here: etcd's own election may take 1-2 s).
   lease_ = 5s;
   const size_t lost = etcd_leader();
-  endpoints_ = cluster_->member(lost).client_url();
-  for (size_t i = 0; i < cluster_->size(); ++i) {
-    if (i != lost) endpoints_ += "," + cluster_->member(i).client_url();
-  }
+  try_first(lost);
   auto a = start_node("leader");
   auto b = start_node("follower");
   const int64_t epoch = epoch_of(a->port());
@@ -435,18 +468,7 @@ TEST_F(HaEtcdClusterTest, LosingOneEtcdMemberOfThreeTheServiceGoesOn) {
   EXPECT_EQ(
       etcd_value_b64(cluster_->member(next).client_port(), "/lmcache-coordinator/quota/after"),
       b64(std::to_string(2ULL << 30)));
-  // The same leader leads on through three more renewals, and the follower follows it.
-  const auto renewed = to_a.get("/cluster").json().at("last_lease_renewal").as_double();
-  EXPECT_TRUE(eventually(
-      [&] {
-        const json::value now = to_a.get("/cluster").json();
-        return now.at("last_lease_renewal").as_double() > renewed + 3.0;
-      },
-      10s));
-  EXPECT_EQ(role_of(a->port()), "leader");
-  EXPECT_EQ(epoch_of(a->port()), epoch);
-  EXPECT_EQ(a->log().find("stepping down"), std::string::npos) << a->log();
-  EXPECT_EQ(role_of(b->port()), "follower");
+  expect_leads_on(*a, *b, epoch);
   EXPECT_TRUE(eventually(
       [&] {
         return local_metric(b->port(),
@@ -461,10 +483,7 @@ TEST_F(HaEtcdClusterTest, AHungEtcdMemberIsPassedOverWithinTheLease) {
   // etcd's Raft leader, so the cluster itself goes on. The leader must reach the others before
   // its 2 s lease runs out, at every renewal.
   const size_t hung = (etcd_leader() + 1) % cluster_->size();
-  endpoints_ = cluster_->member(hung).client_url();
-  for (size_t i = 0; i < cluster_->size(); ++i) {
-    if (i != hung) endpoints_ += "," + cluster_->member(i).client_url();
-  }
+  try_first(hung);
   auto a = start_node("leader");
   auto b = start_node("follower");
   const int64_t epoch = epoch_of(a->port());
@@ -473,30 +492,15 @@ TEST_F(HaEtcdClusterTest, AHungEtcdMemberIsPassedOverWithinTheLease) {
   HttpTestClient to_b(b->port());
   const TestResponse put = to_b.put("/l2/quota/paused", R"({"limit_gb": 1})");
   EXPECT_EQ(put.status, 200) << put.body;
-  HttpTestClient to_a(a->port());
-  const auto renewed = to_a.get("/cluster").json().at("last_lease_renewal").as_double();
-  EXPECT_TRUE(eventually(
-      [&] {
-        return to_a.get("/cluster").json().at("last_lease_renewal").as_double() > renewed + 3.0;
-      },
-      10s))
-      << a->log();
-  EXPECT_EQ(role_of(a->port()), "leader");
-  EXPECT_EQ(epoch_of(a->port()), epoch);
-  EXPECT_EQ(a->log().find("stepping down"), std::string::npos) << a->log();
-  EXPECT_EQ(role_of(b->port()), "follower");
+  expect_leads_on(*a, *b, epoch);
   ASSERT_EQ(kill(cluster_->member(hung).pid(), SIGCONT), 0);
 }
 
 TEST_F(HaEtcdClusterTest, LosingAllEtcdMembersTheLeaderStepsDownInTheLeaseAndNobodyEvicts) {
   FakeMpServer mp;
-  auto a = start_node("leader", kEvicting);
-  auto b = start_node("follower", kEvicting);
-  const std::string old_epoch = std::to_string(epoch_of(a->port()));
-  // Failed deletes are sent again at every sweep: the leader is dispatching when etcd goes.
-  mp.set_fail_all(500);
-  store_keys(a->port(), mp, 1);
-  ASSERT_TRUE(mp.wait_for_requests(3, 10s));
+  std::unique_ptr<CoordinatorProcess> a;
+  std::unique_ptr<CoordinatorProcess> b;
+  const std::string old_epoch = start_dispatching(mp, a, b);  // dispatching when etcd goes
 
   for (size_t i = 0; i < cluster_->size(); ++i) cluster_->member(i).kill_now();
   const auto killed = Clock::now();
@@ -523,19 +527,7 @@ TEST_F(HaEtcdClusterTest, LosingAllEtcdMembersTheLeaderStepsDownInTheLeaseAndNob
   const std::string new_epoch = std::to_string(epoch_of(leader_port));
   ASSERT_NE(new_epoch, old_epoch);
   store_keys(leader_port, mp, 2);
-  EXPECT_TRUE(eventually(
-      [&] {
-        const auto requests = mp.requests();
-        for (size_t i = after_step_down; i < requests.size(); ++i) {
-          if (requests[i].epoch == new_epoch) return true;
-        }
-        return false;
-      },
-      10s));
-  const auto requests = mp.requests();
-  for (size_t i = after_step_down; i < requests.size(); ++i) {
-    EXPECT_EQ(requests[i].epoch, new_epoch) << requests[i].method << " " << requests[i].target;
-  }
+  expect_dispatches_only_with(mp, after_step_down, new_epoch);
 }
 
 }  // namespace
