@@ -346,6 +346,22 @@ TEST_F(HaTest, LeaderStepsDownWithinTheLeaseWhenEtcdIsGone) {
   EXPECT_EQ(client.get("/instances").status, 503);
 }
 
+TEST_F(HaTest, AFollowerForwardsToTheLeaderItLastSawWhileEtcdCannotBeRead) {
+  auto a = start_node("leader");
+  auto b = start_node("follower");
+  etcd_->kill_now();
+  // The follower has failed to read the leader key; the leader still holds its lease (2/3 of it
+  // at least, less the follower's 200 ms poll) and serves what is forwarded to it.
+  ASSERT_TRUE(b->wait_for_log("reading the leader key failed", 5s)) << b->log();
+  HttpTestClient to_b(b->port());
+  const TestResponse relayed = to_b.get("/instances");
+  EXPECT_EQ(relayed.status, 200) << relayed.body;
+  EXPECT_EQ(role_of(b->port()), "follower");
+  // Once a lease has passed without etcd, it knows no leader.
+  EXPECT_TRUE(eventually([&] { return role_of(b->port()) == "candidate"; }, kLease + 2s));
+  EXPECT_EQ(to_b.get("/instances").status, 503);
+}
+
 TEST_F(HaTest, FollowersKeepAReadCopyOfQuotasTheDefaultAndPins) {
   auto a = start_node("leader");
   auto b = start_node("follower");
