@@ -50,8 +50,9 @@ struct EtcdTxnResult {
 // never blocks the executor's threads. Keys and values are base64 on the wire; int64 fields are
 // read whether etcd sends them as strings or numbers.
 //
-// Endpoints: a request goes to the endpoint that answered last; on a transport error or a 5xx it
-// is retried on the next one, each endpoint at most once per request. Callbacks run on the
+// Endpoints: a request goes to the endpoint that answered last; on a transport error (refused,
+// or no answer within the timeouts: a hung member) or a 5xx it is retried on the next one, each
+// endpoint at most once per request. Callbacks run on the
 // executor, exactly once unless the io_context is stopped first. The client must outlive its
 // pending requests (the app owns it for the io_context's life).
 //
