@@ -3,15 +3,12 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/beast/http/field.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <charconv>
 #include <random>
 
 #include "http/json_response.h"
-#include "wire/object_key_codec.h"
 
 namespace lmcache::app {
 namespace {
@@ -23,19 +20,21 @@ std::string url_host(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
+// Deadlines of one etcd request on one endpoint: at most a quarter of the lease, so that a hung
+// member (it accepts connections but does not answer) is passed over for the next endpoint
+// while the leader's lease still holds, even when it is the last of three tried.
+client::MpTimeouts etcd_timeouts(int64_t lease_s) {
+  const auto quarter = std::chrono::milliseconds(lease_s * 1000 / 4);
+  return {std::min<std::chrono::milliseconds>(quarter, std::chrono::milliseconds(1000)),
+          std::min<std::chrono::milliseconds>(quarter, std::chrono::milliseconds(2000))};
+}
+
 // hostname-pid-random: unique per process, readable in /cluster.
 std::string make_node_id() {
   std::array<char, 256> host{};
   if (gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
   std::random_device random;
   return fmt::format("{}-{}-{:04x}", host.data(), getpid(), random() & 0xffffU);
-}
-
-std::optional<uint64_t> parse_bytes(const std::string& text) {
-  uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
 }
 
 // The request's path without the query, split at '/'; a quota route has 2 or 3 segments.
@@ -69,46 +68,17 @@ bool hop_by_hop(std::string_view name) {
   return false;
 }
 
-std::string encode_pins(const std::vector<core::PinCount>& pins) {
-  boost::json::array out;
-  out.reserve(pins.size());
-  for (const core::PinCount& pin : pins) {
-    out.emplace_back(boost::json::object{
-        {"key", wire::encode_object_key(core::ObjectKeyView(pin.key))}, {"count", pin.count}});
-  }
-  return boost::json::serialize(out);
-}
-
-std::optional<std::vector<core::PinCount>> decode_pins(const std::string& text) {
-  boost::system::error_code ec;
-  const boost::json::value value = boost::json::parse(text, ec);
-  if (ec || !value.is_array()) return std::nullopt;
-  std::vector<core::PinCount> out;
-  for (const boost::json::value& entry : value.get_array()) {
-    const boost::json::object* object = entry.if_object();
-    if (object == nullptr || !object->contains("key") || !object->contains("count")) {
-      return std::nullopt;
-    }
-    core::ObjectKeyResult key = wire::decode_object_key(object->at("key"));
-    const boost::json::value& count = object->at("count");
-    if (!key.ok() || !count.is_number()) return std::nullopt;
-    boost::system::error_code count_ec;
-    const auto n = count.to_number<uint64_t>(count_ec);
-    if (count_ec || n == 0) return std::nullopt;
-    out.push_back({std::move(*key.key), n});
-  }
-  return out;
-}
-
 }  // namespace
 
 HaMode::HaMode(const boost::asio::any_io_executor& executor, const CoordinatorConfig& config,
                uint16_t port, core::QuotaStore& quotas, core::Pins& pins, const Duties& duties)
-    : quotas_(quotas),
-      pins_(pins),
-      prefix_(config.etcd_prefix),
-      etcd_(executor, *client::EtcdClient::parse_endpoints(config.etcd_endpoints, nullptr)),
-      forward_client_(executor) {
+    : etcd_(executor, *client::EtcdClient::parse_endpoints(config.etcd_endpoints, nullptr),
+            etcd_timeouts(static_cast<int64_t>(config.leader_lease_s))),
+      forward_client_(executor),
+      writes_([this](const std::string& etcd_key, const std::optional<std::string>& value,
+                     std::function<void(std::string)> done) {
+        write_durable(etcd_key, value, std::move(done));
+      }) {
   LeaderElectionOptions options;
   options.prefix = config.etcd_prefix;
   options.node_id = make_node_id();
@@ -117,7 +87,9 @@ HaMode::HaMode(const boost::asio::any_io_executor& executor, const CoordinatorCo
                               : config.advertise_url;
   options.lease = std::chrono::seconds(config.leader_lease_s);
   LeaderElection::Hooks hooks;
-  hooks.prepare = [this](int64_t, std::function<void(bool)> ready) { load(std::move(ready)); };
+  hooks.prepare = [this](int64_t, std::function<void(bool)> ready) {
+    read_copy_->load(std::move(ready));
+  };
   hooks.on_elected = [start = duties.start](int64_t) {
     if (start) start();
   };
@@ -125,12 +97,25 @@ HaMode::HaMode(const boost::asio::any_io_executor& executor, const CoordinatorCo
   spdlog::info("HA mode: etcd {}, prefix {}, node {} at {}, lease {} s", config.etcd_endpoints,
                options.prefix, options.node_id, options.advertise_url, options.lease.count());
   spdlog::info("HA mode: quotas live in etcd; the state file {} is not used", config.state_path);
+  // As often as a follower reads the leader key (LeaderElection).
+  const auto poll = std::clamp<std::chrono::milliseconds>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.lease) / 10,
+      std::chrono::milliseconds(100), std::chrono::milliseconds(500));
   election_ =
       std::make_shared<LeaderElection>(executor, etcd_, std::move(options), std::move(hooks));
+  read_copy_ = std::make_shared<EtcdReadCopy>(executor, etcd_, config.etcd_prefix, quotas, pins,
+                                              poll, [this] { return election_->serving(); });
 }
 
-void HaMode::start() { election_->start(); }
-void HaMode::stop() { election_->stop(); }
+void HaMode::start() {
+  election_->start();
+  read_copy_->start();
+}
+
+void HaMode::stop() {
+  read_copy_->stop();
+  election_->stop();
+}
 bool HaMode::stopped() const { return election_->stopped(); }
 
 std::optional<uint64_t> HaMode::dispatch_epoch() const { return election_->dispatch_epoch(); }
@@ -158,13 +143,9 @@ bool HaMode::front(http::HttpRequest& request, http::Respond& respond) {
     return false;
   }
   if (election_->serving()) {  // the fast path of every request the leader serves
-    std::optional<QuotaWrite> write = quota_write(request);
-    if (!write) return false;
-    respond = [this, write = std::move(*write),
-               respond = std::move(respond)](http::HttpResponse response) mutable {
-      if (response.result_int() / 100 != 2) return respond(std::move(response));
-      persist(write, std::move(response), std::move(respond));
-    };
+    std::optional<DurableKey> key = durable_key(request);
+    if (!key) return false;
+    respond = writes_.admit(std::move(*key), std::move(respond));
     return false;
   }
   const LeadershipView view = election_->view();
@@ -206,22 +187,17 @@ void HaMode::forward(http::HttpRequest& request, http::Respond& respond,
                        });
 }
 
-std::optional<HaMode::QuotaWrite> HaMode::quota_write(const http::HttpRequest& request) const {
+std::optional<DurableKey> HaMode::durable_key(const http::HttpRequest& request) const {
   const verb method = request.method();
   const auto segments = path_segments(request.target());
-  QuotaWrite write;
   if (segments.size() == 2 && segments[0] == "cache" && segments[1] == "pins") {
     if (method != verb::post && method != verb::delete_) return std::nullopt;
-    write.kind = QuotaWrite::Kind::kPins;
-    write.pins_before = pins_.keys().sorted();
-    return write;
+    return read_copy_->pins_key();
   }
   if (method != verb::put && method != verb::delete_) return std::nullopt;
   if (segments.size() == 2 && segments[0] == "quota" && segments[1] == "config") {
     if (method != verb::put) return std::nullopt;
-    write.kind = QuotaWrite::Kind::kDefault;
-    write.default_before = quotas_.default_limit();
-    return write;
+    return read_copy_->default_key();
   }
   std::string_view encoded;
   if (segments.size() == 2 && segments[0] == "quota") {
@@ -233,116 +209,24 @@ std::optional<HaMode::QuotaWrite> HaMode::quota_write(const http::HttpRequest& r
   }
   auto salt = http::percent_decode(encoded);
   if (!salt || salt->empty()) return std::nullopt;  // the route answers the error
-  write.salt = std::move(*salt);
-  write.salt_before = quotas_.get(write.salt);
-  return write;
+  return read_copy_->salt_key(*salt);
 }
 
-void HaMode::persist(const QuotaWrite& write, http::HttpResponse response, http::Respond respond) {
+void HaMode::write_durable(const std::string& etcd_key, const std::optional<std::string>& value,
+                           std::function<void(std::string)> done) {
   const std::optional<uint64_t> epoch = election_->dispatch_epoch();
-  if (!epoch) {
-    undo(write);
-    return respond(unavailable("this coordinator lost its leadership; retry"));
-  }
-  // TODO(ha): two concurrent writes of one salt may reach etcd out of order; each writes the
-  // store's value at its own answer, so the later one usually carries the newer value, but
-  // there is no sequencing. Serialise per salt if operators write concurrently.
-  auto done = [this, write, response = std::move(response),
-               respond = std::move(respond)](const client::EtcdTxnResult& result) mutable {
-    if (!result.error.empty() || !result.succeeded) {
-      undo(write);
-      const std::string why = result.error.empty() ? "the write was fenced: a newer leader exists"
-                                                   : "etcd: " + result.error;
-      spdlog::warn("HA: quota write not committed: {}", why);
-      return respond(unavailable("the quota was not stored: " + why));
-    }
-    respond(std::move(response));
+  if (!epoch) return done("this coordinator lost its leadership; retry");
+  auto committed = [done = std::move(done)](const client::EtcdTxnResult& result) {
+    if (!result.error.empty()) return done("etcd: " + result.error);
+    if (!result.succeeded) return done("the write was fenced: a newer leader exists");
+    done({});
   };
-  const std::string& leader_key = election_->leader_key();
   const auto guard = static_cast<int64_t>(*epoch);
-  if (write.kind == QuotaWrite::Kind::kPins) {
-    etcd_.put_if_guard(leader_key, guard, prefix_ + "pins", encode_pins(pins_.keys().sorted()),
-                       std::move(done));
-    return;
-  }
-  if (write.kind == QuotaWrite::Kind::kDefault) {
-    const core::DefaultLimit now = quotas_.default_limit();
-    etcd_.put_if_guard(leader_key, guard, prefix_ + "quota-default",
-                       now ? std::to_string(*now) : "none", std::move(done));
-    return;
-  }
-  const std::string key = prefix_ + "quota/" + write.salt;
-  if (const std::optional<uint64_t> now = quotas_.get(write.salt)) {
-    etcd_.put_if_guard(leader_key, guard, key, std::to_string(*now), std::move(done));
+  if (value) {
+    etcd_.put_if_guard(election_->leader_key(), guard, etcd_key, *value, std::move(committed));
   } else {
-    etcd_.delete_if_guard(leader_key, guard, key, std::move(done));
+    etcd_.delete_if_guard(election_->leader_key(), guard, etcd_key, std::move(committed));
   }
-}
-
-void HaMode::undo(const QuotaWrite& write) {
-  try {
-    if (write.kind == QuotaWrite::Kind::kPins) {
-      pins_.replace_all(write.pins_before);
-    } else if (write.kind == QuotaWrite::Kind::kDefault) {
-      quotas_.set_default_limit(write.default_before);
-    } else if (write.salt_before) {
-      quotas_.set(write.salt, *write.salt_before);
-    } else {
-      quotas_.remove(write.salt);
-    }
-  } catch (const core::QuotaStoreError& error) {
-    spdlog::error("HA: could not undo a quota write: {}", error.what());
-  }
-}
-
-void HaMode::load(std::function<void(bool)> ready) {
-  etcd_.get_prefix(prefix_, [this, ready = std::move(ready)](client::EtcdRangeResult result) {
-    if (!result.error.empty()) {
-      spdlog::warn("HA: could not load quotas from etcd: {}", result.error);
-      return ready(false);
-    }
-    const std::string salt_prefix = prefix_ + "quota/";
-    const std::string default_key = prefix_ + "quota-default";
-    core::QuotaMap stored;
-    std::optional<core::DefaultLimit> stored_default;
-    std::vector<core::PinCount> stored_pins;
-    for (const client::EtcdKeyValue& kv : result.kvs) {
-      if (kv.key == prefix_ + "pins") {
-        auto pins = decode_pins(kv.value);
-        if (!pins) {
-          spdlog::error("HA: the pins in etcd do not parse; not leading");
-          return ready(false);
-        }
-        stored_pins = std::move(*pins);
-        continue;
-      }
-      if (kv.key == default_key) {
-        if (kv.value == "none") {
-          stored_default = core::DefaultLimit{};
-        } else if (auto bytes = parse_bytes(kv.value)) {
-          stored_default = bytes;
-        }
-      } else if (kv.key.starts_with(salt_prefix)) {
-        if (auto bytes = parse_bytes(kv.value)) {
-          stored[kv.key.substr(salt_prefix.size())] = *bytes;
-        }
-      }
-    }
-    try {
-      for (const auto& [salt, limit] : quotas_.all()) {
-        if (!stored.contains(salt)) quotas_.remove(salt);
-      }
-      for (const auto& [salt, limit] : stored) quotas_.set(salt, limit);
-      if (stored_default) quotas_.set_default_limit(*stored_default);
-      pins_.replace_all(stored_pins);
-    } catch (const core::QuotaStoreError& error) {
-      spdlog::error("HA: could not apply quotas from etcd: {}", error.what());
-      return ready(false);
-    }
-    spdlog::info("HA: loaded {} quotas and {} pinned keys from etcd", stored.size(),
-                 stored_pins.size());
-    ready(true);
-  });
 }
 
 }  // namespace lmcache::app

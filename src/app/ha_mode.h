@@ -8,6 +8,8 @@
 #include <string>
 
 #include "app/coordinator_config.h"
+#include "app/durable_write_queue.h"
+#include "app/etcd_read_copy.h"
 #include "app/leader_election.h"
 #include "client/etcd_client.h"
 #include "client/mp_client.h"
@@ -28,12 +30,12 @@ namespace lmcache::app {
 //   PUT/DELETE /quota/{salt}, PUT /quota/config, POST/DELETE /cache/pins) answered 2xx is then
 //   written to etcd in a transaction fenced by the epoch, and answered only after etcd committed
 //   it; when etcd refuses or cannot be reached the local change is undone and the answer is 503.
-// - On winning, before serving, a leader loads every quota, the default and the pins from etcd.
+//   Writes of one key reach etcd one at a time, in the order they are answered
+//   (DurableWriteQueue).
+// - Every node keeps the quotas, the default and the pins in etcd as its local read copy
+//   (EtcdReadCopy); on winning, before serving, a leader loads them once more.
 //
-// etcd layout under the prefix: `leader` (see LeaderElection), `quota/<salt>` = limit bytes in
-// decimal, `quota-default` = bytes or "none", `pins` = the whole pin table as a JSON array of
-// {"key": EncodedObjectKey, "count": N} (rewritten at each pin write: pins are operator actions,
-// few and rare).
+// etcd layout under the prefix: `leader` (see LeaderElection), the rest as in EtcdReadCopy.
 class HaMode {
  public:
   // The leader-only background work (health sweep, eviction loop, startup resync).
@@ -63,30 +65,18 @@ class HaMode {
   static constexpr const char* kForwardedHeader = "X-LMCache-Forwarded-By";
 
  private:
-  // What a durable write changes, to write it to etcd or undo it.
-  struct QuotaWrite {
-    enum class Kind { kSalt, kDefault, kPins };
-    Kind kind = Kind::kSalt;
-    std::string salt;                         // kSalt
-    std::optional<uint64_t> salt_before;      // kSalt: the salt's quota before the write
-    core::DefaultLimit default_before;        // kDefault: the default before the write
-    std::vector<core::PinCount> pins_before;  // kPins: the pin table before the write
-  };
-
-  std::optional<QuotaWrite> quota_write(const http::HttpRequest& request) const;
+  // The durable key a request changes, when it is a quota or pin write.
+  std::optional<DurableKey> durable_key(const http::HttpRequest& request) const;
   void forward(http::HttpRequest& request, http::Respond& respond, const std::string& leader);
-  // Writes the local result of `write` to etcd, then answers `response` (or 503).
-  void persist(const QuotaWrite& write, http::HttpResponse response, http::Respond respond);
-  void undo(const QuotaWrite& write);
-  // Loads quotas and the default from etcd into the store; `ready(false)` on failure.
-  void load(std::function<void(bool)> ready);
+  // Writes one durable key in etcd, fenced by this leader's epoch (DurableWriteQueue::Write).
+  void write_durable(const std::string& etcd_key, const std::optional<std::string>& value,
+                     std::function<void(std::string)> done);
 
-  core::QuotaStore& quotas_;
-  core::Pins& pins_;
-  std::string prefix_;
   client::EtcdClient etcd_;
   client::MpClient forward_client_;  // relays to the leader; never gated
   std::shared_ptr<LeaderElection> election_;
+  std::shared_ptr<EtcdReadCopy> read_copy_;
+  DurableWriteQueue writes_;
 };
 
 }  // namespace lmcache::app

@@ -139,8 +139,12 @@ void LeaderElection::follow_or_campaign() {
   etcd_.get(leader_key_, on_strand([this, term](const client::EtcdRangeResult& result) {
               if (stopped_ || term != term_ || leading_) return;
               if (!result.error.empty()) {
-                // Without etcd nobody can be confirmed as leader: forward nowhere.
-                set_view(Role::kCandidate, std::nullopt, 0);
+                // Without etcd no leader can be confirmed, but the one last seen may lead on
+                // for up to its lease (an etcd election, a lost member): keep forwarding to it
+                // until a lease has passed since it was last seen.
+                if (Clock::now() - leader_seen_ >= options_.lease) {
+                  set_view(Role::kCandidate, std::nullopt, 0);
+                }
                 return retry_later("reading the leader key", result.error);
               }
               etcd_failing_ = false;
@@ -154,6 +158,7 @@ void LeaderElection::follow_or_campaign() {
                 set_view(Role::kCandidate, std::nullopt, kv.create_revision);
               } else {
                 set_view(Role::kFollower, leader.url, kv.create_revision);
+                leader_seen_ = Clock::now();
               }
               const auto poll =
                   std::clamp<Clock::duration>(options_.lease / 10, std::chrono::milliseconds(100),

@@ -48,7 +48,9 @@ struct LeaderElectionOptions {
 // down at once when that time is up without a new confirmation: on_deposed runs and
 // dispatch_epoch() answers nullopt from that instant, also if the process was paused. Others
 // read the leader key every lease/10 (at least 100 ms, at most 500 ms) and campaign when it is
-// gone. Failures to reach etcd are retried with backoff (100 ms doubling to 2 s).
+// gone; when etcd cannot be read they keep the leader they last saw for one lease time after
+// they saw it, then know none. Failures to reach etcd are retried with backoff (100 ms doubling
+// to 2 s).
 //
 // Runs on a strand of the executor; view() and dispatch_epoch() may be called from any thread.
 class LeaderElection : public std::enable_shared_from_this<LeaderElection> {
@@ -130,7 +132,8 @@ class LeaderElection : public std::enable_shared_from_this<LeaderElection> {
   int64_t epoch_ = 0;     // while leading
   Clock::time_point lease_deadline_;
   Clock::duration backoff_{};
-  bool etcd_failing_ = false;  // logged once per outage
+  bool etcd_failing_ = false;      // logged once per outage
+  Clock::time_point leader_seen_;  // when another node was last read as leader
 
   // Read from any thread by dispatch_epoch().
   std::atomic<bool> serving_{false};

@@ -1,5 +1,6 @@
 #include "client/etcd_client.h"
 
+#include <algorithm>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/parse.hpp>
@@ -93,11 +94,32 @@ std::string prefix_end(std::string_view prefix) {
   return end;
 }
 
-std::string leader_compare(std::string_view guard_key, int64_t guard_revision) {
-  return json::serialize(json::object{{"key", etcd_base64_encode(guard_key)},
-                                      {"target", "CREATE"},
-                                      {"result", "EQUAL"},
-                                      {"create_revision", std::to_string(guard_revision)}});
+json::object leader_compare(std::string_view guard_key, int64_t guard_revision) {
+  return json::object{{"key", etcd_base64_encode(guard_key)},
+                      {"target", "CREATE"},
+                      {"result", "EQUAL"},
+                      {"create_revision", std::to_string(guard_revision)}};
+}
+
+// Reads a TxnResponse: whether it succeeded and, when it did not and the failure branch read
+// a key (create_if_absent), that key.
+void decode_txn(const json::object& object, EtcdTxnResult& result) {
+  result.revision = header_revision(object);
+  const json::value* succeeded = object.if_contains("succeeded");
+  result.succeeded = succeeded != nullptr && succeeded->is_bool() && succeeded->get_bool();
+  const json::value* responses = object.if_contains("responses");
+  if (result.succeeded || responses == nullptr || !responses->is_array() ||
+      responses->get_array().empty()) {
+    return;
+  }
+  const json::value& first = responses->get_array().front();
+  const json::value* range =
+      first.is_object() ? first.get_object().if_contains("response_range") : nullptr;
+  if (range != nullptr && range->is_object()) {
+    EtcdRangeResult existing;
+    decode_range(range->get_object(), existing);
+    if (!existing.kvs.empty()) result.existing = std::move(existing.kvs.front());
+  }
 }
 
 }  // namespace
@@ -201,166 +223,131 @@ void EtcdClient::post_to(const std::shared_ptr<std::string>& path,
                 });
 }
 
-void EtcdClient::grant_lease(int64_t ttl_seconds, LeaseCallback done) {
-  post("/v3/lease/grant", json::serialize(json::object{{"TTL", std::to_string(ttl_seconds)}}),
-       [done = std::move(done)](std::string error, const std::string& body) {
-         EtcdLeaseResult result;
-         std::optional<json::object> object;
-         if (error.empty()) object = parse_object(body, error);
-         if (object) {
-           result.id = int_field(*object, "ID");
-           result.ttl = int_field(*object, "TTL");
-           if (result.id == 0) error = "etcd granted no lease: " + string_field(*object, "error");
+template <typename Result>
+void EtcdClient::call(std::string_view path, const json::object& request,
+                      std::function<void(const json::object&, Result&)> read,
+                      std::function<void(Result)> done) {
+  post(std::string(path), json::serialize(request),
+       [read = std::move(read), done = std::move(done)](std::string error, std::string body) {
+         Result result;
+         if (error.empty()) {
+           // The gateway writes one JSON object a line; a streaming call's first line is its
+           // first answer.
+           body.resize(std::min(body.size(), body.find('\n')));
+           if (std::optional<json::object> object = parse_object(body, error)) {
+             read(*object, result);
+           }
          }
-         result.error = std::move(error);
+         if (result.error.empty()) result.error = std::move(error);
          done(std::move(result));
        });
+}
+
+void EtcdClient::grant_lease(int64_t ttl_seconds, LeaseCallback done) {
+  call<EtcdLeaseResult>(
+      "/v3/lease/grant", json::object{{"TTL", std::to_string(ttl_seconds)}},
+      [](const json::object& answer, EtcdLeaseResult& result) {
+        result.id = int_field(answer, "ID");
+        result.ttl = int_field(answer, "TTL");
+        if (result.id == 0) {
+          result.error = "etcd granted no lease: " + string_field(answer, "error");
+        }
+      },
+      std::move(done));
 }
 
 void EtcdClient::keep_alive(int64_t lease_id, LeaseCallback done) {
   // A streaming call on the gateway: one request object in, one {"result": ...} line out.
-  post("/v3/lease/keepalive", json::serialize(json::object{{"ID", std::to_string(lease_id)}}),
-       [done = std::move(done), lease_id](std::string error, std::string body) {
-         EtcdLeaseResult result;
-         const size_t line_end = body.find('\n');
-         if (line_end != std::string::npos) body.resize(line_end);
-         std::optional<json::object> object;
-         if (error.empty()) object = parse_object(body, error);
-         if (object) {
-           const json::value* inner = object->if_contains("result");
-           if (inner != nullptr && inner->is_object()) {
-             result.id = lease_id;
-             result.ttl = int_field(inner->get_object(), "TTL");
-           } else {
-             error = "etcd keep-alive failed: " + body.substr(0, 200);
-           }
-         }
-         result.error = std::move(error);
-         done(std::move(result));
-       });
+  call<EtcdLeaseResult>(
+      "/v3/lease/keepalive", json::object{{"ID", std::to_string(lease_id)}},
+      [lease_id](const json::object& answer, EtcdLeaseResult& result) {
+        const json::value* inner = answer.if_contains("result");
+        if (inner == nullptr || !inner->is_object()) {
+          result.error = "etcd keep-alive failed: " + json::serialize(answer).substr(0, 200);
+          return;
+        }
+        result.id = lease_id;
+        result.ttl = int_field(inner->get_object(), "TTL");
+      },
+      std::move(done));
 }
 
 void EtcdClient::revoke_lease(int64_t lease_id, std::function<void(std::string error)> done) {
-  post("/v3/lease/revoke", json::serialize(json::object{{"ID", std::to_string(lease_id)}}),
-       [done = std::move(done)](std::string error, const std::string&) {
-         if (done) done(std::move(error));
-       });
+  call<EtcdLeaseResult>(
+      "/v3/lease/revoke", json::object{{"ID", std::to_string(lease_id)}},
+      [](const json::object&, EtcdLeaseResult&) {},
+      [done = std::move(done)](EtcdLeaseResult result) {
+        if (done) done(std::move(result.error));
+      });
+}
+
+void EtcdClient::range(const json::object& request, RangeCallback done) {
+  call<EtcdRangeResult>("/v3/kv/range", request, decode_range, std::move(done));
 }
 
 void EtcdClient::get(std::string_view key, RangeCallback done) {
-  post("/v3/kv/range", json::serialize(json::object{{"key", etcd_base64_encode(key)}}),
-       [done = std::move(done)](std::string error, const std::string& body) {
-         EtcdRangeResult result;
-         std::optional<json::object> object;
-         if (error.empty()) object = parse_object(body, error);
-         if (object) decode_range(*object, result);
-         if (result.error.empty()) result.error = std::move(error);
-         done(std::move(result));
-       });
+  range(json::object{{"key", etcd_base64_encode(key)}}, std::move(done));
 }
 
 void EtcdClient::get_prefix(std::string_view prefix, RangeCallback done) {
-  post("/v3/kv/range",
-       json::serialize(json::object{{"key", etcd_base64_encode(prefix)},
-                                    {"range_end", etcd_base64_encode(prefix_end(prefix))}}),
-       [done = std::move(done)](std::string error, const std::string& body) {
-         EtcdRangeResult result;
-         std::optional<json::object> object;
-         if (error.empty()) object = parse_object(body, error);
-         if (object) decode_range(*object, result);
-         if (result.error.empty()) result.error = std::move(error);
-         done(std::move(result));
-       });
+  range(json::object{{"key", etcd_base64_encode(prefix)},
+                     {"range_end", etcd_base64_encode(prefix_end(prefix))}},
+        std::move(done));
+}
+
+void EtcdClient::current_revision(std::string_view key, RangeCallback done) {
+  range(json::object{{"key", etcd_base64_encode(key)}, {"count_only", true}}, std::move(done));
+}
+
+void EtcdClient::txn(const json::object& request, TxnCallback done) {
+  call<EtcdTxnResult>("/v3/kv/txn", request, decode_txn, std::move(done));
 }
 
 void EtcdClient::create_if_absent(std::string_view key, std::string_view value, int64_t lease,
                                   TxnCallback done) {
   json::object put{{"key", etcd_base64_encode(key)}, {"value", etcd_base64_encode(value)}};
   if (lease != 0) put["lease"] = std::to_string(lease);
-  json::object txn{
-      {"compare", json::array{json::object{{"key", etcd_base64_encode(key)},
-                                           {"target", "CREATE"},
-                                           {"result", "EQUAL"},
-                                           {"create_revision", "0"}}}},
-      {"success", json::array{json::object{{"request_put", std::move(put)}}}},
-      {"failure", json::array{json::object{
-                      {"request_range", json::object{{"key", etcd_base64_encode(key)}}}}}}};
-  post("/v3/kv/txn", json::serialize(txn),
-       [done = std::move(done)](std::string error, const std::string& body) {
-         EtcdTxnResult result;
-         std::optional<json::object> object;
-         if (error.empty()) object = parse_object(body, error);
-         if (object) {
-           result.revision = header_revision(*object);
-           const json::value* succeeded = object->if_contains("succeeded");
-           result.succeeded = succeeded != nullptr && succeeded->is_bool() && succeeded->get_bool();
-           const json::value* responses = object->if_contains("responses");
-           if (!result.succeeded && responses != nullptr && responses->is_array() &&
-               !responses->get_array().empty()) {
-             const json::value& first = responses->get_array().front();
-             const json::value* range =
-                 first.is_object() ? first.get_object().if_contains("response_range") : nullptr;
-             if (range != nullptr && range->is_object()) {
-               EtcdRangeResult existing;
-               decode_range(range->get_object(), existing);
-               if (!existing.kvs.empty()) result.existing = std::move(existing.kvs.front());
-             }
-           }
-         }
-         result.error = std::move(error);
-         done(std::move(result));
-       });
+  txn(json::object{{"compare", json::array{json::object{{"key", etcd_base64_encode(key)},
+                                                        {"target", "CREATE"},
+                                                        {"result", "EQUAL"},
+                                                        {"create_revision", "0"}}}},
+                   {"success", json::array{json::object{{"request_put", std::move(put)}}}},
+                   {"failure",
+                    json::array{json::object{
+                        {"request_range", json::object{{"key", etcd_base64_encode(key)}}}}}}},
+      std::move(done));
 }
 
 void EtcdClient::fenced_txn(std::string_view guard_key, int64_t guard_revision,
-                            const std::string& request_op, TxnCallback done) {
-  std::string body = R"({"compare":[)" + leader_compare(guard_key, guard_revision) +
-                     R"(],"success":[)" + request_op + "]}";
-  post("/v3/kv/txn", std::move(body),
-       [done = std::move(done)](std::string error, const std::string& response_body) {
-         EtcdTxnResult result;
-         std::optional<json::object> object;
-         if (error.empty()) object = parse_object(response_body, error);
-         if (object) {
-           result.revision = header_revision(*object);
-           const json::value* succeeded = object->if_contains("succeeded");
-           result.succeeded = succeeded != nullptr && succeeded->is_bool() && succeeded->get_bool();
-         }
-         result.error = std::move(error);
-         done(std::move(result));
-       });
+                            json::object request_op, TxnCallback done) {
+  txn(json::object{{"compare", json::array{leader_compare(guard_key, guard_revision)}},
+                   {"success", json::array{std::move(request_op)}}},
+      std::move(done));
 }
 
 void EtcdClient::put_if_guard(std::string_view guard_key, int64_t guard_revision,
                               std::string_view key, std::string_view value, TxnCallback done) {
   fenced_txn(guard_key, guard_revision,
-             json::serialize(
-                 json::object{{"request_put", json::object{{"key", etcd_base64_encode(key)},
-                                                           {"value", etcd_base64_encode(value)}}}}),
+             json::object{{"request_put", json::object{{"key", etcd_base64_encode(key)},
+                                                       {"value", etcd_base64_encode(value)}}}},
              std::move(done));
 }
 
 void EtcdClient::delete_if_guard(std::string_view guard_key, int64_t guard_revision,
                                  std::string_view key, TxnCallback done) {
   fenced_txn(guard_key, guard_revision,
-             json::serialize(json::object{
-                 {"request_delete_range", json::object{{"key", etcd_base64_encode(key)}}}}),
+             json::object{{"request_delete_range", json::object{{"key", etcd_base64_encode(key)}}}},
              std::move(done));
 }
 
 void EtcdClient::remove(std::string_view key, TxnCallback done) {
-  post("/v3/kv/deleterange", json::serialize(json::object{{"key", etcd_base64_encode(key)}}),
-       [done = std::move(done)](std::string error, const std::string& body) {
-         EtcdTxnResult result;
-         std::optional<json::object> object;
-         if (error.empty()) object = parse_object(body, error);
-         if (object) {
-           result.revision = header_revision(*object);
-           result.succeeded = true;
-         }
-         result.error = std::move(error);
-         done(std::move(result));
-       });
+  call<EtcdTxnResult>(
+      "/v3/kv/deleterange", json::object{{"key", etcd_base64_encode(key)}},
+      [](const json::object& answer, EtcdTxnResult& result) {
+        result.revision = header_revision(answer);
+        result.succeeded = true;
+      },
+      std::move(done));
 }
 
 }  // namespace lmcache::client

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -49,8 +50,9 @@ struct EtcdTxnResult {
 // never blocks the executor's threads. Keys and values are base64 on the wire; int64 fields are
 // read whether etcd sends them as strings or numbers.
 //
-// Endpoints: a request goes to the endpoint that answered last; on a transport error or a 5xx it
-// is retried on the next one, each endpoint at most once per request. Callbacks run on the
+// Endpoints: a request goes to the endpoint that answered last; on a transport error (refused,
+// or no answer within the timeouts: a hung member) or a 5xx it is retried on the next one, each
+// endpoint at most once per request. Callbacks run on the
 // executor, exactly once unless the io_context is stopped first. The client must outlive its
 // pending requests (the app owns it for the io_context's life).
 //
@@ -81,6 +83,9 @@ class EtcdClient {
   void get(std::string_view key, RangeCallback done);
   // Every key starting with `prefix`, in key order.
   void get_prefix(std::string_view prefix, RangeCallback done);
+  // The store's revision now (`revision`; `kvs` stays empty): a count-only read of `key`. It
+  // moves with every write anywhere in etcd, so an unchanged revision means nothing changed.
+  void current_revision(std::string_view key, RangeCallback done);
 
   // Creates `key` = `value` attached to `lease` only if the key does not exist (a transaction
   // comparing its create revision with 0). Succeeded: `revision` is the new key's create
@@ -104,8 +109,16 @@ class EtcdClient {
   void post(std::string path, std::string body, JsonCallback done);
   void post_to(const std::shared_ptr<std::string>& path, const std::shared_ptr<std::string>& body,
                size_t first, size_t attempt, const std::shared_ptr<JsonCallback>& done);
-  void fenced_txn(std::string_view guard_key, int64_t guard_revision, const std::string& request_op,
-                  TxnCallback done);
+  // The one request/answer path: POSTs `request` to `path`; `read` fills the result from the
+  // parsed answer (and may set its `error`); transport, HTTP and parse failures set `error`.
+  template <typename Result>
+  void call(std::string_view path, const boost::json::object& request,
+            std::function<void(const boost::json::object&, Result&)> read,
+            std::function<void(Result)> done);
+  void range(const boost::json::object& request, RangeCallback done);
+  void txn(const boost::json::object& request, TxnCallback done);
+  void fenced_txn(std::string_view guard_key, int64_t guard_revision,
+                  boost::json::object request_op, TxnCallback done);
 
   MpClient http_;  // ungated: etcd traffic is not MP-server dispatch
   std::vector<MpEndpoint> endpoints_;

@@ -5,6 +5,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <future>
 #include <thread>
 
@@ -57,9 +58,11 @@ class EtcdClientTest : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
   }
 
-  EtcdClient make_client(std::vector<MpEndpoint> endpoints = {}) {
+  EtcdClient make_client(std::vector<MpEndpoint> endpoints = {},
+                         MpTimeouts timeouts = {std::chrono::milliseconds(1000),
+                                                std::chrono::milliseconds(2000)}) {
     if (endpoints.empty()) endpoints.push_back({"127.0.0.1", etcd_->client_port()});
-    return EtcdClient(io_.get_executor(), std::move(endpoints));
+    return EtcdClient(io_.get_executor(), std::move(endpoints), timeouts);
   }
 
   // Runs `start(done)` and waits for `done`'s argument.
@@ -147,9 +150,27 @@ TEST_F(EtcdClientTest, FailsOverToTheNextEndpoint) {
   EXPECT_TRUE(read.error.empty()) << read.error;
   EXPECT_GT(read.revision, 0);
 
+  // The endpoint that answered stays the first one tried.
+  const auto again = wait<EtcdRangeResult>([&](auto done) { etcd.get("/none", done); });
+  EXPECT_TRUE(again.error.empty()) << again.error;
+
   EtcdClient dead = make_client({{"127.0.0.1", testing::free_loopback_port()}});
   const auto failed = wait<EtcdRangeResult>([&](auto done) { dead.get("/none", done); });
   EXPECT_NE(failed.error.find("connect"), std::string::npos) << failed.error;
+}
+
+TEST_F(EtcdClientTest, PassesOverAnEndpointThatAcceptsButNeverAnswers) {
+  // A listening socket nobody accepts on: the kernel completes the handshake, nothing answers
+  // (a paused etcd member).
+  boost::asio::io_context idle;
+  boost::asio::ip::tcp::acceptor hung(idle, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  EtcdClient etcd = make_client(
+      {{"127.0.0.1", hung.local_endpoint().port()}, {"127.0.0.1", etcd_->client_port()}},
+      {std::chrono::milliseconds(200), std::chrono::milliseconds(300)});
+  const auto started = std::chrono::steady_clock::now();
+  const auto read = wait<EtcdRangeResult>([&](auto done) { etcd.get("/none", done); });
+  EXPECT_TRUE(read.error.empty()) << read.error;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1500));
 }
 
 }  // namespace
