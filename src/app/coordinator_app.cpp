@@ -28,6 +28,7 @@
 #include "app/ha_mode.h"
 #include "app/health_sweep.h"
 #include "app/periodic_task.h"
+#include "app/replication_follower.h"
 #include "app/startup_resync.h"
 #include "client/batched_object_delete.h"
 #include "client/mp_client.h"
@@ -38,6 +39,7 @@
 #include "core/event_ingest.h"
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
+#include "core/mutation_log.h"
 #include "core/mutex.h"
 #include "core/pins.h"
 #include "core/quota_store.h"
@@ -59,6 +61,7 @@
 #include "http/pin_routes.h"
 #include "http/prefetch_routes.h"
 #include "http/quota_routes.h"
+#include "http/replication_routes.h"
 #include "http/request_metrics.h"
 #include "http/router.h"
 
@@ -103,14 +106,23 @@ struct CoordinatorApp::Impl {
         mp_client(io.get_executor()),
         health_sweep(registry, seconds(config.instance_timeout_s),
                      seconds(config.health_check_interval_s), metrics,
-                     [this](const std::string& id) { events.on_instance_timed_out(id); }) {
+                     [this](const std::string& id) {
+                       events.on_instance_timed_out(id);
+                       mutation_log.append(core::MutationKind::kInstanceTimedOut, id);
+                     }) {
     if (!config.checkpoint_path.empty()) {
       if (load_checkpoint) warm_start();
       checkpointer.emplace(config.checkpoint_path, events, metrics);
     }
     http::MembershipHooks hooks;
-    hooks.on_registered = [this](const std::string& id) { l2.on_instance_registered(id); };
-    hooks.on_deregistered = [this](const std::string& id) { events.on_instance_deregistered(id); };
+    hooks.on_registered = [this](const std::string& id) {
+      l2.on_instance_registered(id);
+      mutation_log.append(core::MutationKind::kInstanceRegistered, id);
+    };
+    hooks.on_deregistered = [this](const std::string& id) {
+      events.on_instance_deregistered(id);
+      mutation_log.append(core::MutationKind::kInstanceDeregistered, id);
+    };
     http::add_membership_routes(router, registry, hooks);
     http::add_l2_routes(router, l2, quotas);
     http::add_quota_routes(router, l2, quotas);
@@ -127,6 +139,7 @@ struct CoordinatorApp::Impl {
     http::add_directory_routes(router, l2, blend, chunk_hasher);
     http::add_instance_usage_routes(router, registry, l2, events);
     http::add_cluster_routes(router, [this] { return cluster_status(); });
+    http::add_replication_routes(router, io.get_executor(), mutation_log);
     if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
       http::add_metrics_route(router, {&metrics, &core_state_metrics, &event_metrics,
                                        &request_metrics, &blend_feed_metrics, &cluster_metrics});
@@ -159,12 +172,15 @@ struct CoordinatorApp::Impl {
     server.emplace(io, options, router);
     server->start();
     if (config.ha()) {  // before run(): no request is dispatched yet
-      ha.emplace(
-          io.get_executor(), config, server->port(), quotas, pins,
-          HaMode::Duties{[this] { start_leader_duties(); }, [this] { stop_leader_duties(); }});
+      ha.emplace(io.get_executor(), config, server->port(), quotas, pins,
+                 HaMode::Duties{[this] { start_leader_duties(); }, [this] { stop_leader_duties(); },
+                                [this](int64_t epoch) { mutation_log.begin_epoch(epoch); }});
       router.set_front([this](http::HttpRequest& request, http::Respond& respond) {
-        return ha->front(request, respond);
+        if (ha->front(request, respond)) return true;
+        log_if_accepted(request, respond);
+        return false;
       });
+      start_follower();
       mp_client.set_dispatch_gate([this] { return ha->dispatch_epoch(); });
     }
     log_config_notices(config);
@@ -173,6 +189,56 @@ struct CoordinatorApp::Impl {
     } else {
       spdlog::info("salts without a quota are exempt from eviction");
     }
+  }
+
+  // HA leader: once `request` is accepted (2xx), its body joins the mutation log when it changes
+  // the soft state followers mirror. One copy of the body; no parsing.
+  void log_if_accepted(const http::HttpRequest& request, http::Respond& respond) {
+    if (!mutation_log.active()) return;
+    const std::string_view target = request.target();
+    const auto kind = http::logged_mutation(request.method(), target.substr(0, target.find('?')));
+    if (!kind) return;
+    respond = [this, kind = *kind, body = request.body(),
+               respond = std::move(respond)](http::HttpResponse response) mutable {
+      if (response.result_int() / 100 == 2) mutation_log.append(kind, std::move(body));
+      respond(std::move(response));
+    };
+  }
+
+  // HA follower: replays the leader's log through `replay_router` (the same routes, without
+  // access control or forwarding) and the membership hooks.
+  void start_follower() {
+    http::add_event_routes(replay_router, events);
+    http::add_l2_routes(replay_router, l2, quotas);
+    http::add_blend_routes(replay_router, blend, [](size_t) {});
+    auto leader = [this]() -> std::optional<ReplicationFollower::Leader> {
+      const http::ClusterStatus status = ha->status();
+      if (status.role != "follower" || !status.leader_url) return std::nullopt;
+      return ReplicationFollower::Leader{*status.leader_url, status.epoch};
+    };
+    auto apply = [this](core::Mutation& mutation) {
+      using Kind = core::MutationKind;
+      switch (mutation.kind) {
+        case Kind::kInstanceRegistered:
+          return l2.on_instance_registered(mutation.payload);
+        case Kind::kInstanceDeregistered:
+          return events.on_instance_deregistered(mutation.payload);
+        case Kind::kInstanceTimedOut:
+          return events.on_instance_timed_out(mutation.payload);
+        default:
+          break;
+      }
+      std::optional<http::HttpRequest> request =
+          http::replay_request(mutation.kind, std::move(mutation.payload));
+      if (!request) return;
+      replay_router.dispatch(std::move(*request), [seq = mutation.seq](http::HttpResponse answer) {
+        if (answer.result_int() / 100 != 2) {
+          spdlog::warn("replication: entry {} replayed with status {}", seq, answer.result_int());
+        }
+      });
+    };
+    follower = std::make_shared<ReplicationFollower>(io.get_executor(), std::move(leader),
+                                                     std::move(apply), metrics);
   }
 
   // Loads the derived state from the checkpoint, if one is there and sound. A missing or
@@ -385,6 +451,7 @@ struct CoordinatorApp::Impl {
   }
 
   void stop_leader_duties() EXCLUDES(duties_mutex) {
+    mutation_log.end_epoch();
     core::MutexLock lock(duties_mutex);
     health_task.reset();  // stops it
     eviction_task.reset();
@@ -397,6 +464,7 @@ struct CoordinatorApp::Impl {
     spdlog::info("shutting down");
     server->stop_accepting();
     stop_leader_duties();
+    if (follower) follower->stop();
     if (ha) ha->stop();
     if (checkpoint_task) checkpoint_task->stop();
     const auto deadline = Clock::now() + std::chrono::seconds(2);
@@ -429,6 +497,8 @@ struct CoordinatorApp::Impl {
   core::QuotaStore quotas;
   core::Pins pins;  // in the state file of `quotas`; never evicted by `l2`
   core::InstanceRegistry registry;
+  // HA leader: its accepted soft-state mutations, for followers (inactive otherwise).
+  core::MutationLog mutation_log{static_cast<size_t>(config.replication_log_mb) << 20};
   core::L2Accounting l2;
   core::EventIngest events{l2};  // POST /events, feeding l2
   core::BlendIndex blend;
@@ -460,7 +530,9 @@ struct CoordinatorApp::Impl {
   EvictionLoop eviction{l2, quotas, registry, events, mp_client, metrics};
   std::optional<PeriodicTask> eviction_task GUARDED_BY(duties_mutex);
   std::shared_ptr<StartupResync> resync GUARDED_BY(duties_mutex);
-  std::optional<HaMode> ha;  // set in HA mode (--etcd-endpoints)
+  std::optional<HaMode> ha;                       // set in HA mode (--etcd-endpoints)
+  http::Router replay_router;                     // HA follower: the routes the log replays
+  std::shared_ptr<ReplicationFollower> follower;  // set in HA mode
   ClusterMetrics cluster_metrics{[this] { return cluster_status(); }};
   FleetSummarySource fleet_summary{
       registry, l2, quotas, events, blend, &eviction, seconds(config.instance_timeout_s)};
@@ -500,6 +572,7 @@ int CoordinatorApp::run() {
   impl.start_checkpoints();
   if (impl.ha) {
     impl.ha->start();  // the leader-only work starts when this node is elected
+    impl.follower->start();
   } else {
     impl.start_leader_duties();
   }

@@ -1,0 +1,166 @@
+#include "app/replication_follower.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <charconv>
+
+#include "client/etcd_client.h"
+#include "http/replication_routes.h"
+
+namespace lmcache::app {
+namespace {
+
+constexpr std::chrono::milliseconds kIdle{100};
+constexpr std::chrono::milliseconds kRetry{200};
+
+std::optional<uint64_t> header_number(const client::MpResponse& response, std::string_view name) {
+  for (const auto& [field, value] : response.headers) {
+    if (!boost::beast::iequals(field, name)) continue;
+    uint64_t number = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+    if (ec == std::errc() && end == value.data() + value.size()) return number;
+  }
+  return std::nullopt;
+}
+
+std::string header_text(const client::MpResponse& response, std::string_view name) {
+  for (const auto& [field, value] : response.headers) {
+    if (boost::beast::iequals(field, name)) return value;
+  }
+  return {};
+}
+
+}  // namespace
+
+ReplicationFollower::ReplicationFollower(const boost::asio::any_io_executor& executor,
+                                         LeaderSource leader, Apply apply,
+                                         prometheus::Registry& metrics)
+    : strand_(boost::asio::make_strand(executor)),
+      timer_(strand_),
+      // The long-poll waits up to 1 s at the leader.
+      client_(executor, client::MpTimeouts{std::chrono::milliseconds(2000),
+                                           std::chrono::milliseconds(10000)}),
+      leader_(std::move(leader)),
+      apply_(std::move(apply)),
+      applied_(prometheus::BuildCounter()
+                   .Name("lmcache_coordinator_replication_applied_total")
+                   .Help("Mutations of the leader's log applied by this follower (HA mode).")
+                   .Register(metrics)
+                   .Add({})),
+      lag_(prometheus::BuildGauge()
+               .Name("lmcache_coordinator_replication_lag_entries")
+               .Help("Entries of the leader's log past this follower's position at its last "
+                     "answer (HA mode; 0 on the leader).")
+               .Register(metrics)
+               .Add({})),
+      gaps_(prometheus::BuildCounter()
+                .Name("lmcache_coordinator_replication_gaps_total")
+                .Help("Times this follower found entries of the leader's log dropped before it "
+                      "read them (its state may lack them).")
+                .Register(metrics)
+                .Add({})) {}
+
+void ReplicationFollower::start() {
+  boost::asio::post(strand_, [self = shared_from_this()] { self->tick(); });
+}
+
+void ReplicationFollower::stop() {
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    self->stopped_ = true;
+    self->timer_.cancel();
+  });
+}
+
+std::pair<int64_t, uint64_t> ReplicationFollower::position() const {
+  return {epoch_.load(std::memory_order_acquire), after_.load(std::memory_order_acquire)};
+}
+
+void ReplicationFollower::idle(std::chrono::milliseconds delay) {
+  if (stopped_) return;
+  timer_.expires_after(delay);
+  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->tick();
+  });
+}
+
+void ReplicationFollower::tick() {
+  if (stopped_) return;
+  const std::optional<Leader> leader = leader_();
+  if (!leader || leader->epoch == 0) {
+    lag_.Set(0);
+    return idle(kIdle);
+  }
+  if (leader->epoch != epoch_.load(std::memory_order_relaxed)) {
+    spdlog::info("replication: following the log of epoch {} at {}", leader->epoch, leader->url);
+    epoch_.store(leader->epoch, std::memory_order_release);
+    after_.store(0, std::memory_order_release);
+  }
+  auto endpoints = client::EtcdClient::parse_endpoints(leader->url, nullptr);
+  if (!endpoints) return idle(kRetry);
+  const std::string target = "/cluster/log?epoch=" + std::to_string(leader->epoch) +
+                             "&after=" + std::to_string(after_.load(std::memory_order_relaxed));
+  client_.send(boost::beast::http::verb::get, endpoints->front(), target, {}, {},
+               [self = shared_from_this(), leader = *leader](client::MpResponse response) mutable {
+                 boost::asio::post(self->strand_, [self, leader = std::move(leader),
+                                                   response = std::move(response)]() mutable {
+                   self->on_answer(leader, std::move(response));
+                 });
+               });
+}
+
+void ReplicationFollower::on_answer(const Leader& leader, client::MpResponse response) {
+  if (stopped_) return;
+  if (leader.epoch != epoch_.load(std::memory_order_relaxed)) return tick();
+  if (!response.ok()) {
+    spdlog::debug("replication: the leader's log at {}: {}", leader.url, response.error_text);
+    return idle(kRetry);
+  }
+  const uint64_t after = after_.load(std::memory_order_relaxed);
+  if (response.status == 409) {
+    const std::string refusal = header_text(response, http::kLogRefusalHeader);
+    if (refusal == "behind") {
+      const uint64_t first = header_number(response, http::kLogFirstHeader).value_or(1);
+      on_gap(first > 0 ? first - 1 : 0, "the leader dropped entries this follower had not read");
+      return tick();
+    }
+    if (refusal == "ahead") {
+      on_gap(0, "this follower is past the leader's newest entry");
+      return tick();
+    }
+    return idle(kIdle);  // another epoch: the election's view catches up
+  }
+  if (response.status != 200) {
+    spdlog::debug("replication: the leader's log at {} answered {}", leader.url, response.status);
+    return idle(kRetry);
+  }
+  auto entries = core::decode_mutation_frames(response.body);
+  if (!entries) {
+    spdlog::warn("replication: the leader's log at {} sent malformed frames", leader.url);
+    return idle(kRetry);
+  }
+  uint64_t position = after;
+  for (core::Mutation& entry : *entries) {
+    if (entry.seq != position + 1) {
+      on_gap(entry.seq - 1, "the leader's log skipped from seq " + std::to_string(position) +
+                                " to " + std::to_string(entry.seq));
+    }
+    apply_(entry);
+    applied_.Increment();
+    position = entry.seq;
+    after_.store(position, std::memory_order_release);
+  }
+  const uint64_t last = header_number(response, http::kLogLastHeader).value_or(position);
+  lag_.Set(static_cast<double>(last > position ? last - position : 0));
+  tick();
+}
+
+void ReplicationFollower::on_gap(uint64_t resume_after, const std::string& why) {
+  gaps_.Increment();
+  spdlog::warn("replication: gap in the log of epoch {} after seq {}: {}; resuming after seq {}",
+               epoch_.load(std::memory_order_relaxed), after_.load(std::memory_order_relaxed), why,
+               resume_after);
+  after_.store(resume_after, std::memory_order_release);
+}
+
+}  // namespace lmcache::app

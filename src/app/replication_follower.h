@@ -1,0 +1,86 @@
+// ReplicationFollower: a follower's tail of the leader's mutation log (HA mode, warm takeover).
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "client/mp_client.h"
+#include "core/mutation_log.h"
+
+namespace lmcache::app {
+
+// Keeps this node's soft state a copy of the leader's by replaying the leader's accepted
+// mutations (GET /cluster/log on the leader, long-polled) through `apply`, in seq order, each
+// once. While this node leads or knows no leader it idles (and looks again every 100 ms), so
+// a follower that is elected stops tailing with its state as it is, and a deposed leader
+// starts following.
+//
+// Fencing and gaps: the log is read by (epoch, seq). A new leader's log starts at seq 1 of its
+// epoch, and the follower starts it from there, keeping its state (the new leader was a
+// follower of the same log: both are the old leader's state up to their own lags). When the
+// leader dropped entries the follower had not read yet ("behind"), or an answer does not
+// continue the seq it asked for, the follower counts a gap, logs it and carries on from the
+// oldest entry the leader holds: its state may then lack the skipped mutations until they are
+// superseded. (A rebuild from a snapshot of the leader's state is not implemented yet.)
+//
+// Metrics (in `metrics`): lmcache_coordinator_replication_applied_total,
+// lmcache_coordinator_replication_lag_entries (entries the leader holds past the follower's
+// position at its last answer), lmcache_coordinator_replication_gaps_total.
+//
+// Runs on a strand of the executor; start() and stop() may be called from any thread. `apply`
+// runs on that strand and must not block for long.
+class ReplicationFollower : public std::enable_shared_from_this<ReplicationFollower> {
+ public:
+  struct Leader {
+    std::string url;  // the leader's advertise URL
+    int64_t epoch = 0;
+  };
+  // The leader to follow; nullopt while this node leads or knows none. Called on the strand.
+  using LeaderSource = std::function<std::optional<Leader>()>;
+  using Apply = std::function<void(core::Mutation& mutation)>;
+
+  ReplicationFollower(const boost::asio::any_io_executor& executor, LeaderSource leader,
+                      Apply apply, prometheus::Registry& metrics);
+  ReplicationFollower(const ReplicationFollower&) = delete;
+  ReplicationFollower& operator=(const ReplicationFollower&) = delete;
+
+  void start();
+  // No request or apply starts after this has run on the strand.
+  void stop();
+
+  // The position applied so far (for tests): the epoch followed and its last applied seq.
+  std::pair<int64_t, uint64_t> position() const;
+
+ private:
+  void tick();
+  void idle(std::chrono::milliseconds delay);
+  void on_answer(const Leader& leader, client::MpResponse response);
+  void on_gap(uint64_t resume_after, const std::string& why);
+
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  boost::asio::steady_timer timer_;
+  client::MpClient client_;  // not gated: a follower's reads carry no epoch
+  LeaderSource leader_;
+  Apply apply_;
+  prometheus::Counter& applied_;
+  prometheus::Gauge& lag_;
+  prometheus::Counter& gaps_;
+
+  // Touched only on the strand (position() reads the atomics).
+  bool stopped_ = false;
+  std::atomic<int64_t> epoch_{0};
+  std::atomic<uint64_t> after_{0};
+};
+
+}  // namespace lmcache::app
