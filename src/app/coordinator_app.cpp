@@ -3,6 +3,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
@@ -11,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -29,6 +31,7 @@
 #include "app/health_sweep.h"
 #include "app/periodic_task.h"
 #include "app/replication_follower.h"
+#include "app/replication_snapshots.h"
 #include "app/startup_resync.h"
 #include "client/batched_object_delete.h"
 #include "client/mp_client.h"
@@ -140,6 +143,8 @@ struct CoordinatorApp::Impl {
     http::add_instance_usage_routes(router, registry, l2, events);
     http::add_cluster_routes(router, [this] { return cluster_status(); });
     http::add_replication_routes(router, io.get_executor(), mutation_log);
+    snapshots.emplace(io.get_executor(), events, mutation_log, snapshot_path(config));
+    http::add_snapshot_route(router, snapshots->provider());
     if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
       http::add_metrics_route(router, {&metrics, &core_state_metrics, &event_metrics,
                                        &request_metrics, &blend_feed_metrics, &cluster_metrics});
@@ -237,8 +242,12 @@ struct CoordinatorApp::Impl {
         }
       });
     };
-    follower = std::make_shared<ReplicationFollower>(io.get_executor(), std::move(leader),
-                                                     std::move(apply), metrics);
+    ReplicationFollower::Snapshots from_snapshots;
+    from_snapshots.start_with_one = !warm_loaded;  // an empty state starts from a snapshot
+    from_snapshots.load = [this](std::string_view body) { return load_state(body); };
+    from_snapshots.download_path = snapshot_path(config) + ".download";
+    follower = std::make_shared<ReplicationFollower>(
+        io.get_executor(), std::move(leader), std::move(apply), std::move(from_snapshots), metrics);
   }
 
   // Loads the derived state from the checkpoint, if one is there and sound. A missing or
@@ -257,14 +266,29 @@ struct CoordinatorApp::Impl {
       }
       return;
     }
-    core::SnapshotReader reader(loaded->body());
-    if (!events.load(reader) || !reader.at_end()) {
+    if (!load_state(loaded->body())) {
       throw CheckpointRejected(config.checkpoint_path +
                                " passed its checks but its state does not load");
     }
+    warm_loaded = true;
     spdlog::info("warm start from {}: {} L2 keys, {} event cursors, {:.3f} s",
                  config.checkpoint_path, l2.counters().tracked_keys, events.gate().cursor_count(),
                  std::chrono::duration<double>(Clock::now() - before).count());
+  }
+
+  // Loads a checkpoint body (a warm start, or a follower's snapshot of the leader) into the empty
+  // derived state. False when it does not load whole; the state may then be partial.
+  bool load_state(std::string_view body) {
+    core::SnapshotReader reader(body);
+    return events.load(reader) && reader.at_end();
+  }
+
+  // Where the HA leader writes snapshots for followers: beside the checkpoint, else in $TMPDIR.
+  static std::string snapshot_path(const CoordinatorConfig& config) {
+    if (!config.checkpoint_path.empty()) return config.checkpoint_path + ".replication";
+    return (std::filesystem::temp_directory_path() /
+            ("lmcache-coordinator-" + std::to_string(::getpid()) + ".replication"))
+        .string();
   }
 
   // Loads the operator tokens and the fleet networks (both validated by the config parser).
@@ -536,7 +560,9 @@ struct CoordinatorApp::Impl {
   ClusterMetrics cluster_metrics{[this] { return cluster_status(); }};
   FleetSummarySource fleet_summary{
       registry, l2, quotas, events, blend, &eviction, seconds(config.instance_timeout_s)};
-  std::optional<Checkpointer> checkpointer;  // with --checkpoint-path
+  std::optional<Checkpointer> checkpointer;       // with --checkpoint-path
+  bool warm_loaded = false;                       // the state came from the checkpoint
+  std::optional<ReplicationSnapshots> snapshots;  // GET /cluster/snapshot (HA leader)
   std::optional<PeriodicTask> checkpoint_task;
 };
 

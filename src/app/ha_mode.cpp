@@ -158,7 +158,7 @@ bool HaMode::front(http::HttpRequest& request, http::Respond& respond) {
   const std::string_view target = request.target();
   const std::string_view path = target.substr(0, target.find('?'));
   if (path == "/healthz" || path == "/readyz" || path == "/cluster" || path == "/cluster/log" ||
-      path == "/metrics") {
+      path == "/cluster/snapshot" || path == "/metrics") {
     return false;
   }
   if (election_->serving()) {  // the fast path of every request the leader serves

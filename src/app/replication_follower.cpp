@@ -3,8 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/string.hpp>
 #include <charconv>
+#include <filesystem>
+#include <fstream>
 
+#include "app/checkpoint_file.h"
 #include "client/etcd_client.h"
 #include "http/replication_routes.h"
 
@@ -34,7 +38,7 @@ std::string header_text(const client::MpResponse& response, std::string_view nam
 }  // namespace
 
 ReplicationFollower::ReplicationFollower(const boost::asio::any_io_executor& executor,
-                                         LeaderSource leader, Apply apply,
+                                         LeaderSource leader, Apply apply, Snapshots snapshots,
                                          prometheus::Registry& metrics)
     : strand_(boost::asio::make_strand(executor)),
       timer_(strand_),
@@ -43,6 +47,7 @@ ReplicationFollower::ReplicationFollower(const boost::asio::any_io_executor& exe
                                            std::chrono::milliseconds(10000)}),
       leader_(std::move(leader)),
       apply_(std::move(apply)),
+      snapshots_(std::move(snapshots)),
       applied_(prometheus::BuildCounter()
                    .Name("lmcache_coordinator_replication_applied_total")
                    .Help("Mutations of the leader's log applied by this follower (HA mode).")
@@ -59,7 +64,20 @@ ReplicationFollower::ReplicationFollower(const boost::asio::any_io_executor& exe
                 .Help("Times this follower found entries of the leader's log dropped before it "
                       "read them (its state may lack them).")
                 .Register(metrics)
-                .Add({})) {}
+                .Add({})),
+      snapshots_loaded_(prometheus::BuildCounter()
+                            .Name("lmcache_coordinator_replication_snapshots_total")
+                            .Help("Snapshots of the leader's state this follower loaded.")
+                            .Register(metrics)
+                            .Add({})),
+      position_(
+          prometheus::BuildGauge()
+              .Name("lmcache_coordinator_replication_position")
+              .Help("The last seq of the leader's log this follower applied (or loaded with a "
+                    "snapshot) in the epoch it follows.")
+              .Register(metrics)
+              .Add({})),
+      needs_snapshot_(snapshots_.start_with_one) {}
 
 void ReplicationFollower::start() {
   boost::asio::post(strand_, [self = shared_from_this()] { self->tick(); });
@@ -94,8 +112,9 @@ void ReplicationFollower::tick() {
   if (leader->epoch != epoch_.load(std::memory_order_relaxed)) {
     spdlog::info("replication: following the log of epoch {} at {}", leader->epoch, leader->url);
     epoch_.store(leader->epoch, std::memory_order_release);
-    after_.store(0, std::memory_order_release);
+    set_position(0);
   }
+  if (needs_snapshot_) return fetch_snapshot(*leader, 0, 0);
   auto endpoints = client::EtcdClient::parse_endpoints(leader->url, nullptr);
   if (!endpoints) return idle(kRetry);
   const std::string target = "/cluster/log?epoch=" + std::to_string(leader->epoch) +
@@ -148,11 +167,16 @@ void ReplicationFollower::on_answer(const Leader& leader, client::MpResponse res
     apply_(entry);
     applied_.Increment();
     position = entry.seq;
-    after_.store(position, std::memory_order_release);
+    set_position(position);
   }
   const uint64_t last = header_number(response, http::kLogLastHeader).value_or(position);
   lag_.Set(static_cast<double>(last > position ? last - position : 0));
   tick();
+}
+
+void ReplicationFollower::set_position(uint64_t seq) {
+  after_.store(seq, std::memory_order_release);
+  position_.Set(static_cast<double>(seq));
 }
 
 void ReplicationFollower::on_gap(uint64_t resume_after, const std::string& why) {
@@ -160,7 +184,86 @@ void ReplicationFollower::on_gap(uint64_t resume_after, const std::string& why) 
   spdlog::warn("replication: gap in the log of epoch {} after seq {}: {}; resuming after seq {}",
                epoch_.load(std::memory_order_relaxed), after_.load(std::memory_order_relaxed), why,
                resume_after);
-  after_.store(resume_after, std::memory_order_release);
+  set_position(resume_after);
+}
+
+void ReplicationFollower::fetch_snapshot(const Leader& leader, uint64_t id, uint64_t offset) {
+  auto endpoints = client::EtcdClient::parse_endpoints(leader.url, nullptr);
+  if (!endpoints) return idle(kRetry);
+  std::string target = "/cluster/snapshot?epoch=" + std::to_string(leader.epoch);
+  if (id != 0) target += "&id=" + std::to_string(id) + "&offset=" + std::to_string(offset);
+  client_.send(boost::beast::http::verb::get, endpoints->front(), target, {}, {},
+               [self = shared_from_this(), leader](client::MpResponse response) mutable {
+                 boost::asio::post(self->strand_, [self, leader = std::move(leader),
+                                                   response = std::move(response)]() mutable {
+                   self->on_snapshot(leader, std::move(response));
+                 });
+               });
+}
+
+void ReplicationFollower::on_snapshot(const Leader& leader, client::MpResponse response) {
+  if (stopped_) return;
+  if (leader.epoch != epoch_.load(std::memory_order_relaxed)) return tick();
+  if (!response.ok() || response.status != 200) {
+    spdlog::debug("replication: snapshot from {}: {} {}", leader.url, response.status,
+                  response.error_text);
+    return idle(kRetry);
+  }
+  const auto id = header_number(response, http::kSnapshotIdHeader);
+  const auto total = header_number(response, http::kSnapshotBytesHeader);
+  const auto offset = header_number(response, http::kSnapshotOffsetHeader);
+  const auto position = header_number(response, http::kLogPositionHeader);
+  if (!id || !total || !offset || !position || (*offset != 0 && *id != snapshot_id_) ||
+      *offset != (*offset == 0 ? 0 : snapshot_received_)) {
+    spdlog::warn("replication: snapshot from {}: an answer out of order; starting again",
+                 leader.url);
+    return idle(kRetry);
+  }
+  if (*offset == 0) {
+    snapshot_id_ = *id;
+    snapshot_position_ = *position;
+    snapshot_received_ = 0;
+  }
+  std::ofstream file(snapshots_.download_path,
+                     std::ios::binary | (*offset == 0 ? std::ios::trunc : std::ios::app));
+  file.write(response.body.data(), static_cast<std::streamsize>(response.body.size()));
+  file.close();
+  if (!file) {
+    spdlog::error("replication: cannot save the snapshot to {}", snapshots_.download_path);
+    return idle(kRetry);
+  }
+  snapshot_received_ += response.body.size();
+  if (snapshot_received_ < *total) {
+    if (response.body.empty()) return idle(kRetry);
+    return fetch_snapshot(leader, snapshot_id_, snapshot_received_);
+  }
+  load_snapshot();
+  tick();
+}
+
+void ReplicationFollower::load_snapshot() {
+  std::string error;
+  bool missing = false;
+  const auto loaded = CheckpointFile::load(snapshots_.download_path, error, missing);
+  std::error_code ignored;
+  std::filesystem::remove(snapshots_.download_path, ignored);
+  if (!loaded) {
+    spdlog::warn("replication: the snapshot did not arrive whole ({}); taking another", error);
+    return;
+  }
+  needs_snapshot_ = false;
+  set_position(snapshot_position_);
+  if (!snapshots_.load(loaded->body())) {
+    spdlog::error(
+        "replication: snapshot {} of epoch {} does not load; the state may be partial, "
+        "tailing the log from seq {}",
+        snapshot_id_, epoch_.load(std::memory_order_relaxed), snapshot_position_);
+    return;
+  }
+  snapshots_loaded_.Increment();
+  spdlog::info("replication: loaded snapshot {} of epoch {} ({} bytes); tailing from seq {}",
+               snapshot_id_, epoch_.load(std::memory_order_relaxed), snapshot_received_,
+               snapshot_position_);
 }
 
 }  // namespace lmcache::app

@@ -5,6 +5,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "client/mp_client.h"
 #include "core/mutation_log.h"
@@ -32,11 +34,20 @@ namespace lmcache::app {
 // leader dropped entries the follower had not read yet ("behind"), or an answer does not
 // continue the seq it asked for, the follower counts a gap, logs it and carries on from the
 // oldest entry the leader holds: its state may then lack the skipped mutations until they are
-// superseded. (A rebuild from a snapshot of the leader's state is not implemented yet.)
+// superseded (a rebuild would need the soft state emptied first, which the core objects cannot
+// do yet).
+//
+// Snapshots: a follower whose state starts empty (no checkpoint loaded) first loads a snapshot
+// of the leader's state (GET /cluster/snapshot, in chunks, saved to `download_path` and checked
+// as a checkpoint file) and tails the log from the snapshot's position; replaying entries the
+// snapshot already holds is harmless (the gates drop duplicates).
 //
 // Metrics (in `metrics`): lmcache_coordinator_replication_applied_total,
 // lmcache_coordinator_replication_lag_entries (entries the leader holds past the follower's
-// position at its last answer), lmcache_coordinator_replication_gaps_total.
+// position at its last answer), lmcache_coordinator_replication_gaps_total,
+// lmcache_coordinator_replication_snapshots_total (snapshots loaded),
+// lmcache_coordinator_replication_position (the last seq applied, or loaded with a snapshot, of
+// the epoch followed).
 //
 // Runs on a strand of the executor; start() and stop() may be called from any thread. `apply`
 // runs on that strand and must not block for long.
@@ -49,9 +60,16 @@ class ReplicationFollower : public std::enable_shared_from_this<ReplicationFollo
   // The leader to follow; nullopt while this node leads or knows none. Called on the strand.
   using LeaderSource = std::function<std::optional<Leader>()>;
   using Apply = std::function<void(core::Mutation& mutation)>;
+  struct Snapshots {
+    bool start_with_one = false;  // the state starts empty: load a snapshot first
+    // Loads a snapshot's body (a checkpoint body) into the empty state; false when it does not
+    // load (the state may then be partial).
+    std::function<bool(std::string_view body)> load;
+    std::string download_path;  // where a snapshot is saved while it arrives
+  };
 
   ReplicationFollower(const boost::asio::any_io_executor& executor, LeaderSource leader,
-                      Apply apply, prometheus::Registry& metrics);
+                      Apply apply, Snapshots snapshots, prometheus::Registry& metrics);
   ReplicationFollower(const ReplicationFollower&) = delete;
   ReplicationFollower& operator=(const ReplicationFollower&) = delete;
 
@@ -66,19 +84,32 @@ class ReplicationFollower : public std::enable_shared_from_this<ReplicationFollo
   void tick();
   void idle(std::chrono::milliseconds delay);
   void on_answer(const Leader& leader, client::MpResponse response);
+  // Moves the position to `seq` (after_ and its gauge).
+  void set_position(uint64_t seq);
   void on_gap(uint64_t resume_after, const std::string& why);
+  // Asks for snapshot `id` from `offset` (id 0: a new snapshot).
+  void fetch_snapshot(const Leader& leader, uint64_t id, uint64_t offset);
+  void on_snapshot(const Leader& leader, client::MpResponse response);
+  void load_snapshot();
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   boost::asio::steady_timer timer_;
   client::MpClient client_;  // not gated: a follower's reads carry no epoch
   LeaderSource leader_;
   Apply apply_;
+  Snapshots snapshots_;
   prometheus::Counter& applied_;
   prometheus::Gauge& lag_;
   prometheus::Counter& gaps_;
+  prometheus::Counter& snapshots_loaded_;
+  prometheus::Gauge& position_;
 
   // Touched only on the strand (position() reads the atomics).
   bool stopped_ = false;
+  bool needs_snapshot_ = false;
+  uint64_t snapshot_id_ = 0;        // the snapshot being downloaded
+  uint64_t snapshot_position_ = 0;  // its log position
+  uint64_t snapshot_received_ = 0;  // bytes saved so far
   std::atomic<int64_t> epoch_{0};
   std::atomic<uint64_t> after_{0};
 };

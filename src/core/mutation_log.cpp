@@ -48,6 +48,11 @@ void MutationLog::end_epoch() {
   epoch_ = 0;
 }
 
+bool MutationLog::serves(int64_t epoch) const {
+  MutexLock lock(mu_);
+  return active_.load(std::memory_order_relaxed) && epoch == epoch_;
+}
+
 uint64_t MutationLog::append(MutationKind kind, std::string payload) {
   if (!active()) return 0;  // the usual case outside HA mode: nothing to allocate
   auto entry = std::make_shared<Mutation>();

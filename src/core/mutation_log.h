@@ -58,6 +58,8 @@ class MutationLog {
   void end_epoch() EXCLUDES(mu_);
   // Whether an epoch is open; one atomic load, for the request path.
   bool active() const { return active_.load(std::memory_order_acquire); }
+  // Whether `epoch` is the open epoch.
+  bool serves(int64_t epoch) const EXCLUDES(mu_);
 
   // Records one mutation; returns its seq, or 0 when inactive (nothing recorded).
   uint64_t append(MutationKind kind, std::string payload) EXCLUDES(mu_);

@@ -108,6 +108,63 @@ struct LogWait : std::enable_shared_from_this<LogWait> {
 
 }  // namespace
 
+namespace {
+
+HttpResponse snapshot_answer(SnapshotChunk chunk) {
+  using Status = SnapshotChunk::Status;
+  HttpResponse response;
+  switch (chunk.status) {
+    case Status::kWrongEpoch:
+      response = detail_response(status::conflict, "this node serves no log of that epoch");
+      response.set(kLogRefusalHeader, "epoch");
+      break;
+    case Status::kGone:
+      response = detail_response(status::conflict, "that snapshot is gone; take a new one");
+      response.set(kLogRefusalHeader, "gone");
+      break;
+    case Status::kFailed:
+      response = detail_response(status::service_unavailable, "no snapshot: " + chunk.error);
+      response.set(beast_http::field::retry_after, "1");
+      break;
+    case Status::kOk:
+      response.result(status::ok);
+      response.set(beast_http::field::content_type, "application/octet-stream");
+      response.set(kSnapshotIdHeader, std::to_string(chunk.id));
+      response.set(kSnapshotBytesHeader, std::to_string(chunk.total));
+      response.set(kSnapshotOffsetHeader, std::to_string(chunk.offset));
+      response.set(kLogEpochHeader, std::to_string(chunk.epoch));
+      response.set(kLogPositionHeader, std::to_string(chunk.position));
+      response.body() = std::move(chunk.bytes);
+      break;
+  }
+  response.prepare_payload();
+  return response;
+}
+
+}  // namespace
+
+void add_snapshot_route(Router& router, SnapshotProvider provider) {
+  router.add_async(verb::get, "/cluster/snapshot",
+                   [provider = std::move(provider)](RouteRequest request, Respond respond) {
+                     ValidationErrors errors;
+                     const auto epoch = required_integer(request.message, "epoch", errors);
+                     std::optional<int64_t> id;
+                     std::optional<int64_t> offset;
+                     if (query_param(request.message, "id")) {
+                       id = required_integer(request.message, "id", errors);
+                       offset = required_integer(request.message, "offset", errors);
+                     }
+                     if (!errors.empty()) return respond(errors.to_response());
+                     if (id) {
+                       return respond(snapshot_answer(provider.read(
+                           *epoch, static_cast<uint64_t>(*id), static_cast<uint64_t>(*offset))));
+                     }
+                     provider.take(*epoch, [respond = std::move(respond)](SnapshotChunk chunk) {
+                       respond(snapshot_answer(std::move(chunk)));
+                     });
+                   });
+}
+
 std::optional<core::MutationKind> logged_mutation(verb method, std::string_view path) {
   using Kind = core::MutationKind;
   if (method == verb::post) {

@@ -4,7 +4,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "core/mutation_log.h"
@@ -16,6 +18,12 @@ namespace lmcache::http {
 inline constexpr const char* kLogEpochHeader = "X-LMCache-Log-Epoch";
 inline constexpr const char* kLogFirstHeader = "X-LMCache-Log-First";
 inline constexpr const char* kLogLastHeader = "X-LMCache-Log-Last";
+// A snapshot answer: its id, total size, the offset of this chunk, and the log position it
+// includes (every entry up to that seq of its epoch is in it; later ones may be too).
+inline constexpr const char* kSnapshotIdHeader = "X-LMCache-Snapshot-Id";
+inline constexpr const char* kSnapshotBytesHeader = "X-LMCache-Snapshot-Bytes";
+inline constexpr const char* kSnapshotOffsetHeader = "X-LMCache-Snapshot-Offset";
+inline constexpr const char* kLogPositionHeader = "X-LMCache-Log-Position";
 // On a 409: "epoch" (no log of that epoch here), "behind" (entries after `after` were dropped)
 // or "ahead" (`after` is past the newest entry).
 inline constexpr const char* kLogRefusalHeader = "X-LMCache-Log-Refusal";
@@ -43,5 +51,37 @@ std::optional<HttpRequest> replay_request(core::MutationKind kind, std::string p
 
 void add_replication_routes(Router& router, const boost::asio::any_io_executor& executor,
                             const core::MutationLog& log, ReplicationRouteOptions options = {});
+
+// One chunk of a snapshot of the leader's soft state (app/replication_snapshots.h makes them).
+struct SnapshotChunk {
+  enum class Status {
+    kOk,
+    kWrongEpoch,  // this node does not lead that epoch: 409
+    kGone,        // no snapshot with that id any more (a newer one replaced it): 409
+    kFailed,      // it could not be taken or read: 503 with Retry-After
+  };
+  Status status = Status::kOk;
+  uint64_t id = 0;
+  int64_t epoch = 0;
+  uint64_t position = 0;  // the log seq it includes
+  uint64_t total = 0;     // bytes of the whole snapshot
+  uint64_t offset = 0;    // of `bytes`
+  std::string bytes;
+  std::string error;  // kFailed: why
+};
+
+struct SnapshotProvider {
+  // Takes a new snapshot of `epoch` (or joins one being taken) and answers its first chunk.
+  std::function<void(int64_t epoch, std::function<void(SnapshotChunk)> done)> take;
+  // The chunk of snapshot `id` at `offset`.
+  std::function<SnapshotChunk(int64_t epoch, uint64_t id, uint64_t offset)> read;
+};
+
+// GET /cluster/snapshot?epoch=E: takes a snapshot and answers its first chunk;
+// GET /cluster/snapshot?epoch=E&id=I&offset=O: the chunk of snapshot I at O. 200
+// application/octet-stream with the snapshot and log headers; 409 {"detail"} when this node
+// does not lead epoch E or snapshot I is gone; 503 with Retry-After when it failed; 422 for
+// malformed parameters.
+void add_snapshot_route(Router& router, SnapshotProvider provider);
 
 }  // namespace lmcache::http

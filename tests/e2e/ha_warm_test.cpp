@@ -24,6 +24,8 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kLease = 2s;
 constexpr const char* kApplied = "lmcache_coordinator_replication_applied_total";
 constexpr const char* kGaps = "lmcache_coordinator_replication_gaps_total";
+constexpr const char* kSnapshots = "lmcache_coordinator_replication_snapshots_total";
+constexpr const char* kPosition = "lmcache_coordinator_replication_position";
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
@@ -55,6 +57,19 @@ std::string role_of(uint16_t port) {
 int64_t epoch_of(uint16_t port) {
   HttpTestClient client(port, 1s);
   return client.get("/readyz").json().at("epoch").to_number<int64_t>();
+}
+
+// The newest seq of the leader's mutation log.
+uint64_t leader_last_seq(uint16_t leader_port) {
+  HttpTestClient client(leader_port);
+  const TestResponse res =
+      client.get(fmt::format("/cluster/log?epoch={}&after=0", epoch_of(leader_port)));
+  return std::stoull(res.header("x-lmcache-log-last"));
+}
+
+// Waits until the follower on `follower` has applied the leader's log up to its newest entry.
+bool caught_up(HttpTestClient& follower, uint16_t leader_port) {
+  return wait_for_metric(follower, kPosition, static_cast<double>(leader_last_seq(leader_port)));
 }
 
 std::string hash(int i) { return fmt::format("{:064x}", i); }
@@ -153,6 +168,8 @@ TEST_F(HaWarmTest, AFollowerElectedAfterAKillServesTheOldLeadersStateWarm) {
   auto b = start_node("follower");
   HttpTestClient to_a(a->port());
   HttpTestClient to_b(b->port());
+  // b starts empty: it loads a snapshot of a's (empty) state first, then tails the log.
+  ASSERT_TRUE(wait_for_metric(to_b, kSnapshots, 1)) << b->log();
 
   int mutations = 0;
   ASSERT_EQ(
@@ -195,7 +212,9 @@ TEST_F(HaWarmTest, AFollowerElectedAfterAKillServesTheOldLeadersStateWarm) {
   ASSERT_FALSE(blend_lookup_before.at("matches").as_array().empty());
 
   // The follower has applied every mutation (its /metrics is its own, never forwarded).
-  ASSERT_TRUE(wait_for_metric(to_b, kApplied, mutations)) << b->log();
+  EXPECT_EQ(leader_last_seq(a->port()), static_cast<uint64_t>(mutations));
+  ASSERT_TRUE(caught_up(to_b, a->port())) << b->log();
+  EXPECT_EQ(metric_value(to_b, kApplied), mutations);
 
   const int64_t old_epoch = epoch_of(a->port());
   a->stop(SIGKILL);
@@ -225,6 +244,8 @@ TEST_F(HaWarmTest, TheLogIsServedByTheLeaderOnlyAndFencedByEpoch) {
   auto b = start_node("follower");
   HttpTestClient to_a(a->port());
   HttpTestClient to_b(b->port());
+  // b starts empty: it loads a snapshot of a's (empty) state first, then tails the log.
+  ASSERT_TRUE(wait_for_metric(to_b, kSnapshots, 1)) << b->log();
   const int64_t epoch = epoch_of(a->port());
   ASSERT_EQ(to_a.post("/l2/events", l2_batch(1, 0, 1, "s", 10)).status, 200);
   ASSERT_EQ(to_a.post("/blend/match", R"({"model_scope":"m","tokens":[1,2,3,4]})").status, 200);
@@ -263,8 +284,10 @@ TEST_F(HaWarmTest, AFollowerThatMissedDroppedEntriesCountsAGapAndGoesOn) {
   auto b = start_node("follower");
   HttpTestClient to_a(a->port());
   HttpTestClient to_b(b->port());
+  // b starts empty: it loads a snapshot of a's (empty) state first, then tails the log.
+  ASSERT_TRUE(wait_for_metric(to_b, kSnapshots, 1)) << b->log();
   ASSERT_EQ(to_a.post("/l2/events", l2_batch(1, 0, 1, "s", 10)).status, 200);
-  ASSERT_TRUE(wait_for_metric(to_b, kApplied, 1)) << b->log();
+  ASSERT_TRUE(caught_up(to_b, a->port())) << b->log();
 
   // Paused, the follower misses more than the leader keeps (1 MiB).
   ASSERT_EQ(kill(b->pid(), SIGSTOP), 0);
@@ -275,9 +298,56 @@ TEST_F(HaWarmTest, AFollowerThatMissedDroppedEntriesCountsAGapAndGoesOn) {
   EXPECT_TRUE(wait_for_metric(to_b, kGaps, 1)) << b->log();
 
   // It goes on from what the leader still holds.
-  const double applied = metric_value(to_b, kApplied).value_or(0);
   ASSERT_EQ(to_a.post("/l2/events", l2_batch(100, 50000, 1, "s", 10)).status, 200);
-  EXPECT_TRUE(wait_for_metric(to_b, kApplied, applied + 1)) << b->log();
+  EXPECT_TRUE(caught_up(to_b, a->port())) << b->log();
+}
+
+TEST_F(HaWarmTest, ANodeJoiningLateLoadsASnapshotAndCarriesTheStateThroughTwoFailovers) {
+  auto a = start_node("leader");
+  auto b = start_node("follower");
+  HttpTestClient to_a(a->port());
+  HttpTestClient to_b(b->port());
+  // b starts empty: it loads a snapshot of a's (empty) state first, then tails the log.
+  ASSERT_TRUE(wait_for_metric(to_b, kSnapshots, 1)) << b->log();
+  // Before the first failover: through a.
+  int64_t seq = 0;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(
+        to_a.post("/events", events_body(v2_batch(++seq, "store", 10 * i, 10, "alpha"))).status,
+        200);
+  }
+  ASSERT_EQ(to_a.post("/l2/events", l2_batch(1, 0, 10, "gamma", 4096)).status, 200);
+  ASSERT_TRUE(caught_up(to_b, a->port())) << b->log();
+  a->stop(SIGKILL);
+  ASSERT_TRUE(eventually([&] { return readyz_status(b->port()) == 200; }, 10s)) << b->log();
+
+  // Between the failovers: through b, whose log starts with its epoch.
+  for (int i = 4; i < 6; ++i) {
+    ASSERT_EQ(
+        to_b.post("/events", events_body(v2_batch(++seq, "store", 10 * i, 10, "beta"))).status,
+        200);
+  }
+  // A fresh node (the old leader restarted, say) starts from a snapshot of b's state.
+  auto c = start_node("follower");
+  HttpTestClient to_c(c->port());
+  ASSERT_TRUE(wait_for_metric(to_c, kSnapshots, 1)) << c->log();
+  const double applied = metric_value(to_c, kApplied).value_or(0);
+  ASSERT_EQ(to_b.post("/l2/events", l2_batch(2, 10, 10, "gamma", 4096)).status, 200);
+  ASSERT_TRUE(wait_for_metric(to_c, kApplied, applied + 1)) << c->log();
+  ASSERT_TRUE(caught_up(to_c, b->port())) << c->log();
+
+  const json::value status_before = to_b.get("/l2/status").json();
+  const json::value stats_before = to_b.get("/directory/stats").json();
+  b->stop(SIGKILL);
+  ASSERT_TRUE(eventually([&] { return readyz_status(c->port()) == 200; }, 10s)) << c->log();
+  EXPECT_EQ(to_c.get("/l2/status").json(), status_before);
+  const json::value stats_after = to_c.get("/directory/stats").json();
+  EXPECT_EQ(stats_after.at("num_keys"), stats_before.at("num_keys")) << stats_after;
+  const TestResponse replayed =
+      to_c.post("/events", events_body(v2_batch(seq, "store", 50, 10, "beta")));
+  EXPECT_EQ(replayed.json().at("duplicates"), 1) << replayed.body;
+  EXPECT_EQ(to_c.post("/l2/events", l2_batch(2, 10, 10, "gamma", 4096)).json().at("duplicate"),
+            true);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ TEST(RouteAccessTest, FleetRoutesAreWhatMpServersCall) {
   EXPECT_EQ(classify_route(verb::get, "/cache/prefetches/mp-1/r-1"), kFleet);
   // A follower coordinator tailing the HA leader's log.
   EXPECT_EQ(classify_route(verb::get, "/cluster/log"), kFleet);
+  EXPECT_EQ(classify_route(verb::get, "/cluster/snapshot"), kFleet);
   EXPECT_EQ(classify_route(verb::get, "/cluster"), kOpen);
 }
 
