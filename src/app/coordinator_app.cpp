@@ -236,7 +236,8 @@ struct CoordinatorApp::Impl {
       std::optional<http::HttpRequest> request =
           http::replay_request(mutation.kind, std::move(mutation.payload));
       if (!request) return;
-      replay_router.dispatch(std::move(*request), [seq = mutation.seq](http::HttpResponse answer) {
+      replay_router.dispatch(std::move(*request), [seq = mutation.seq](
+                                                      const http::HttpResponse& answer) {
         if (answer.result_int() / 100 != 2) {
           spdlog::warn("replication: entry {} replayed with status {}", seq, answer.result_int());
         }

@@ -193,7 +193,7 @@ void ReplicationFollower::fetch_snapshot(const Leader& leader, uint64_t id, uint
   std::string target = "/cluster/snapshot?epoch=" + std::to_string(leader.epoch);
   if (id != 0) target += "&id=" + std::to_string(id) + "&offset=" + std::to_string(offset);
   client_.send(boost::beast::http::verb::get, endpoints->front(), target, {}, {},
-               [self = shared_from_this(), leader](client::MpResponse response) mutable {
+               [self = shared_from_this(), leader = leader](client::MpResponse response) mutable {
                  boost::asio::post(self->strand_, [self, leader = std::move(leader),
                                                    response = std::move(response)]() mutable {
                    self->on_snapshot(leader, std::move(response));

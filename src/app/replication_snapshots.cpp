@@ -25,13 +25,14 @@ ReplicationSnapshots::~ReplicationSnapshots() {
 
 http::SnapshotProvider ReplicationSnapshots::provider() {
   return http::SnapshotProvider{
-      [this](int64_t epoch, std::function<void(http::SnapshotChunk)> done) {
-        take(epoch, std::move(done));
+      [this](int64_t epoch, const std::function<void(http::SnapshotChunk)>& done) {
+        take(epoch, done);
       },
       [this](int64_t epoch, uint64_t id, uint64_t offset) { return read(epoch, id, offset); }};
 }
 
-void ReplicationSnapshots::take(int64_t epoch, std::function<void(http::SnapshotChunk)> done) {
+void ReplicationSnapshots::take(int64_t epoch,
+                                const std::function<void(http::SnapshotChunk)>& done) {
   http::SnapshotChunk refused;
   {
     core::MutexLock lock(mutex_);
@@ -39,7 +40,7 @@ void ReplicationSnapshots::take(int64_t epoch, std::function<void(http::Snapshot
       refused.status = http::SnapshotChunk::Status::kWrongEpoch;
     } else if (taking_) {
       if (taking_epoch_ == epoch) {
-        waiters_.push_back(std::move(done));
+        waiters_.push_back(done);
         return;
       }
       refused.status = http::SnapshotChunk::Status::kFailed;
@@ -56,7 +57,7 @@ void ReplicationSnapshots::take(int64_t epoch, std::function<void(http::Snapshot
         refused.error = "the writer could not be started";
       } else {
         taking_ = true;
-        waiters_.push_back(std::move(done));
+        waiters_.push_back(done);
       }
     }
   }

@@ -37,7 +37,7 @@ class ReplicationSnapshots {
   ReplicationSnapshots& operator=(const ReplicationSnapshots&) = delete;
 
   // See http::SnapshotProvider.
-  void take(int64_t epoch, std::function<void(http::SnapshotChunk)> done) EXCLUDES(mutex_);
+  void take(int64_t epoch, const std::function<void(http::SnapshotChunk)>& done) EXCLUDES(mutex_);
   http::SnapshotChunk read(int64_t epoch, uint64_t id, uint64_t offset) const EXCLUDES(mutex_);
   http::SnapshotProvider provider();
 

@@ -145,7 +145,7 @@ HttpResponse snapshot_answer(SnapshotChunk chunk) {
 
 void add_snapshot_route(Router& router, SnapshotProvider provider) {
   router.add_async(verb::get, "/cluster/snapshot",
-                   [provider = std::move(provider)](RouteRequest request, Respond respond) {
+                   [provider = std::move(provider)](const RouteRequest& request, Respond respond) {
                      ValidationErrors errors;
                      const auto epoch = required_integer(request.message, "epoch", errors);
                      std::optional<int64_t> id;
@@ -209,7 +209,8 @@ void add_replication_routes(Router& router, const boost::asio::any_io_executor& 
                             const core::MutationLog& log, ReplicationRouteOptions options) {
   auto shared = std::make_shared<const ReplicationRouteOptions>(options);
   router.add_async(
-      verb::get, "/cluster/log", [executor, &log, shared](RouteRequest request, Respond respond) {
+      verb::get, "/cluster/log",
+      [executor, &log, shared](const RouteRequest& request, Respond respond) {
         ValidationErrors errors;
         const auto epoch = required_integer(request.message, "epoch", errors);
         const auto after = required_integer(request.message, "after", errors);

@@ -36,7 +36,7 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   return condition();
 }
 
-int readyz_status(uint16_t port) {
+unsigned readyz_status(uint16_t port) {
   try {
     HttpTestClient client(port, 1s);
     return client.get("/readyz").status;
@@ -218,7 +218,7 @@ TEST_F(HaWarmTest, AFollowerElectedAfterAKillServesTheOldLeadersStateWarm) {
 
   const int64_t old_epoch = epoch_of(a->port());
   a->stop(SIGKILL);
-  ASSERT_TRUE(eventually([&] { return readyz_status(b->port()) == 200; }, 10s)) << b->log();
+  ASSERT_TRUE(eventually([&] { return readyz_status(b->port()) == 200U; }, 10s)) << b->log();
   EXPECT_GT(epoch_of(b->port()), old_epoch);
 
   // Usage per salt, the directory and the blend content are the old leader's.
@@ -319,7 +319,7 @@ TEST_F(HaWarmTest, ANodeJoiningLateLoadsASnapshotAndCarriesTheStateThroughTwoFai
   ASSERT_EQ(to_a.post("/l2/events", l2_batch(1, 0, 10, "gamma", 4096)).status, 200);
   ASSERT_TRUE(caught_up(to_b, a->port())) << b->log();
   a->stop(SIGKILL);
-  ASSERT_TRUE(eventually([&] { return readyz_status(b->port()) == 200; }, 10s)) << b->log();
+  ASSERT_TRUE(eventually([&] { return readyz_status(b->port()) == 200U; }, 10s)) << b->log();
 
   // Between the failovers: through b, whose log starts with its epoch.
   for (int i = 4; i < 6; ++i) {
@@ -339,7 +339,7 @@ TEST_F(HaWarmTest, ANodeJoiningLateLoadsASnapshotAndCarriesTheStateThroughTwoFai
   const json::value status_before = to_b.get("/l2/status").json();
   const json::value stats_before = to_b.get("/directory/stats").json();
   b->stop(SIGKILL);
-  ASSERT_TRUE(eventually([&] { return readyz_status(c->port()) == 200; }, 10s)) << c->log();
+  ASSERT_TRUE(eventually([&] { return readyz_status(c->port()) == 200U; }, 10s)) << c->log();
   EXPECT_EQ(to_c.get("/l2/status").json(), status_before);
   const json::value stats_after = to_c.get("/directory/stats").json();
   EXPECT_EQ(stats_after.at("num_keys"), stats_before.at("num_keys")) << stats_after;

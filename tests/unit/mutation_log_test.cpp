@@ -109,6 +109,7 @@ TEST(MutationLogTest, ConcurrentAppendsGetDistinctConsecutiveSeqs) {
   MutationLog log(size_t{1} << 20);
   log.begin_epoch(1);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&log] {
       for (int i = 0; i < 1000; ++i) log.append(MutationKind::kCacheEvents, "x");
