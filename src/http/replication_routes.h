@@ -30,7 +30,7 @@ inline constexpr const char* kLogRefusalHeader = "X-LMCache-Log-Refusal";
 
 struct ReplicationRouteOptions {
   std::chrono::milliseconds max_wait{1000};  // the longest a long-poll waits for an entry
-  std::chrono::milliseconds poll{5};         // how often a waiting long-poll looks again
+  std::chrono::milliseconds poll{10};        // how often a waiting long-poll looks again
   size_t max_bytes = size_t{8} << 20;        // payload bytes per answer (at least one entry)
 };
 

@@ -101,8 +101,9 @@ std::string events_body(json::object batch) {
   return json::serialize(json::object{{"batches", json::array{std::move(batch)}}});
 }
 
-// A seed-era /l2/events batch of instance n1 storing `count` keys of `salt`, `bytes` each.
-std::string l2_batch(int64_t seq, int first, int count, const std::string& salt, int64_t bytes) {
+// A seed-era /l2/events batch of `instance` storing `count` keys of `salt`, `bytes` each.
+std::string l2_batch(int64_t seq, int first, int count, const std::string& salt, int64_t bytes,
+                     const std::string& instance = "n1") {
   json::array events;
   for (int i = first; i < first + count; ++i) {
     events.push_back(json::object{{"type", "store"},
@@ -113,7 +114,7 @@ std::string l2_batch(int64_t seq, int first, int count, const std::string& salt,
                                                        {"cache_salt", salt}}},
                                   {"bytes", bytes}});
   }
-  return json::serialize(json::object{{"instance_id", "n1"}, {"seq", seq}, {"events", events}});
+  return json::serialize(json::object{{"instance_id", instance}, {"seq", seq}, {"events", events}});
 }
 
 // A blend publish of one range: 8 tokens from `base`, chunk size 4, keys k<i>-0 and k<i>-1.
@@ -348,6 +349,32 @@ TEST_F(HaWarmTest, ANodeJoiningLateLoadsASnapshotAndCarriesTheStateThroughTwoFai
   EXPECT_EQ(replayed.json().at("duplicates"), 1) << replayed.body;
   EXPECT_EQ(to_c.post("/l2/events", l2_batch(2, 10, 10, "gamma", 4096)).json().at("duplicate"),
             true);
+}
+
+TEST_F(HaWarmTest, ADeposedLeaderFollowsTheNewOneAndLeadsAgainWarm) {
+  auto a = start_node("leader");
+  auto b = start_node("follower");
+  HttpTestClient to_a(a->port());
+  HttpTestClient to_b(b->port());
+  ASSERT_TRUE(wait_for_metric(to_b, kSnapshots, 1)) << b->log();
+  ASSERT_EQ(to_a.post("/l2/events", l2_batch(1, 0, 10, "gamma", 4096)).status, 200);
+  ASSERT_TRUE(caught_up(to_b, a->port())) << b->log();
+
+  // a pauses past its lease; b leads and takes more writes.
+  ASSERT_EQ(kill(a->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(eventually([&] { return readyz_status(b->port()) == 200U; }, 10s)) << b->log();
+  ASSERT_EQ(to_b.post("/l2/events", l2_batch(2, 10, 10, "gamma", 4096)).status, 200);
+  ASSERT_EQ(to_b.post("/l2/events", l2_batch(1, 100, 5, "delta", 1000, "n2")).status, 200);
+
+  // Resumed, a follows b and applies b's log on top of its own state.
+  ASSERT_EQ(kill(a->pid(), SIGCONT), 0);
+  ASSERT_TRUE(eventually([&] { return role_of(a->port()) == "follower"; }, 10s)) << a->log();
+  ASSERT_TRUE(caught_up(to_a, b->port())) << a->log();
+
+  const json::value status_before = to_b.get("/l2/status").json();
+  b->stop(SIGKILL);
+  ASSERT_TRUE(eventually([&] { return readyz_status(a->port()) == 200U; }, 10s)) << a->log();
+  EXPECT_EQ(to_a.get("/l2/status").json(), status_before);
 }
 
 }  // namespace
