@@ -287,8 +287,10 @@ struct CoordinatorApp::Impl {
   // Where the HA leader writes snapshots for followers: beside the checkpoint, else in $TMPDIR.
   static std::string snapshot_path(const CoordinatorConfig& config) {
     if (!config.checkpoint_path.empty()) return config.checkpoint_path + ".replication";
-    return (std::filesystem::temp_directory_path() /
-            ("lmcache-coordinator-" + std::to_string(::getpid()) + ".replication"))
+    std::error_code ec;
+    std::filesystem::path folder = std::filesystem::temp_directory_path(ec);
+    if (ec) folder = "/tmp";
+    return (folder / ("lmcache-coordinator-" + std::to_string(::getpid()) + ".replication"))
         .string();
   }
 

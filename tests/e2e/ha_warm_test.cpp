@@ -77,7 +77,7 @@ std::string hash(int i) { return fmt::format("{:064x}", i); }
 // A v2 batch of instance mp-a storing (or deleting) chunks `first..first+count-1` of `salt` in
 // L2, 1000 bytes each, 4 tokens a chunk (token ids 4*i..4*i+3).
 json::object v2_batch(int64_t seq, std::string_view type, int first, int count,
-                      const std::string& salt) {
+                      const std::string& salt, const std::string& instance = "mp-a") {
   json::array entries;
   for (int i = first; i < first + count; ++i) {
     json::object entry{{"key", json::object{{"chunk_hash_hex", hash(i)},
@@ -92,9 +92,9 @@ json::object v2_batch(int64_t seq, std::string_view type, int first, int count,
     }
     entries.push_back(std::move(entry));
   }
-  return json::object{{"instance_id", "mp-a"}, {"incarnation", 1},  {"seq", seq},
-                      {"event_type", type},    {"tier", "l2"},      {"backend", "fs"},
-                      {"ts", 1788000000.5},    {"entries", entries}};
+  return json::object{{"instance_id", instance}, {"incarnation", 1},  {"seq", seq},
+                      {"event_type", type},      {"tier", "l2"},      {"backend", "fs"},
+                      {"ts", 1788000000.5},      {"entries", entries}};
 }
 
 std::string events_body(json::object batch) {
@@ -202,6 +202,15 @@ TEST_F(HaWarmTest, AFollowerElectedAfterAKillServesTheOldLeadersStateWarm) {
     ++mutations;
   }
 
+  // mp-z speaks, then deregisters: its cursor is forgotten.
+  ASSERT_EQ(
+      to_a.post("/instances", R"({"instance_id":"mp-z","ip":"127.0.0.1","http_port":2})").status,
+      200);
+  ASSERT_EQ(to_a.post("/events", events_body(v2_batch(5, "store", 900, 1, "beta", "mp-z"))).status,
+            200);
+  ASSERT_EQ(to_a.del("/instances/mp-z").status, 204);
+  mutations += 3;
+
   const json::value status_before = to_a.get("/l2/status").json();
   const json::value stats_before = to_a.get("/directory/stats").json();
   const std::string lookup =
@@ -238,6 +247,10 @@ TEST_F(HaWarmTest, AFollowerElectedAfterAKillServesTheOldLeadersStateWarm) {
   EXPECT_EQ(next.json().at("applied"), 1) << next.body;
   const TestResponse seed_replayed = to_b.post("/l2/events", l2_batch(5, 40, 10, "gamma", 4096));
   EXPECT_EQ(seed_replayed.json().at("duplicate"), true) << seed_replayed.body;
+  // The deregistration came along too: mp-z's seq 5 is new again, as it was on a.
+  const TestResponse after_deregistration =
+      to_b.post("/events", events_body(v2_batch(5, "store", 900, 1, "beta", "mp-z")));
+  EXPECT_EQ(after_deregistration.json().at("applied"), 1) << after_deregistration.body;
 }
 
 TEST_F(HaWarmTest, TheLogIsServedByTheLeaderOnlyAndFencedByEpoch) {
