@@ -12,10 +12,11 @@ namespace lmcache::app {
 
 ReplicationSnapshots::ReplicationSnapshots(const boost::asio::any_io_executor& executor,
                                            core::EventIngest& ingest, const core::MutationLog& log,
-                                           std::string path)
+                                           std::string path, uint64_t chunk_bytes)
     : executor_(executor),
       log_(log),
       path_(std::move(path)),
+      chunk_bytes_(chunk_bytes),
       checkpointer_(path_, ingest, metrics_) {}
 
 ReplicationSnapshots::~ReplicationSnapshots() {
@@ -34,10 +35,14 @@ http::SnapshotProvider ReplicationSnapshots::provider() {
 void ReplicationSnapshots::take(int64_t epoch,
                                 const std::function<void(http::SnapshotChunk)>& done) {
   http::SnapshotChunk refused;
+  uint64_t reused = 0;
   {
     core::MutexLock lock(mutex_);
     if (!log_.serves(epoch)) {
       refused.status = http::SnapshotChunk::Status::kWrongEpoch;
+    } else if (!taking_ && id_ != 0 && epoch_ == epoch &&
+               std::chrono::steady_clock::now() - taken_at_ < kReuseFor) {
+      reused = id_;
     } else if (taking_) {
       if (taking_epoch_ == epoch) {
         waiters_.push_back(done);
@@ -62,6 +67,7 @@ void ReplicationSnapshots::take(int64_t epoch,
     }
   }
   if (refused.status != http::SnapshotChunk::Status::kOk) return done(std::move(refused));
+  if (reused != 0) return done(read(epoch, reused, 0));
   wait_for_child();
 }
 
@@ -90,6 +96,7 @@ void ReplicationSnapshots::finish() {
       epoch_ = taking_epoch_;
       position_ = taking_position_;
       bytes_ = size;
+      taken_at_ = std::chrono::steady_clock::now();
       id = id_;
       spdlog::info("replication: snapshot {} of epoch {} at seq {}: {} bytes", id_, epoch_,
                    position_, bytes_);
@@ -124,7 +131,7 @@ http::SnapshotChunk ReplicationSnapshots::read(int64_t epoch, uint64_t id, uint6
   chunk.total = bytes_;
   chunk.offset = offset;
   std::ifstream file(path_, std::ios::binary);
-  chunk.bytes.resize(static_cast<size_t>(std::min(kChunkBytes, bytes_ - offset)));
+  chunk.bytes.resize(static_cast<size_t>(std::min(chunk_bytes_, bytes_ - offset)));
   file.seekg(static_cast<std::streamoff>(offset));
   file.read(chunk.bytes.data(), static_cast<std::streamsize>(chunk.bytes.size()));
   if (!file) {

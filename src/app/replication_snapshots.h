@@ -5,6 +5,7 @@
 #include <prometheus/registry.h>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -23,15 +24,18 @@ namespace lmcache::app {
 // position is read just before the freeze, so it holds every entry up to that seq (and maybe
 // some after, which a follower's replay then meets as duplicates the gates drop).
 //
-// One snapshot is kept, served in chunks of kChunkBytes (an answer fits an MpClient response);
-// a take() while one is being written joins it; the next take() replaces it. Thread-safe.
+// One snapshot is kept, served in chunks of `chunk_bytes` (16 MiB: an answer fits an MpClient
+// response);
+// a take() while one is being written joins it, one within kReuseFor of the last is answered
+// with it (followers starting together cost one fork), a later one replaces it. Thread-safe.
 class ReplicationSnapshots {
  public:
-  static constexpr uint64_t kChunkBytes = uint64_t{16} << 20;
+  static constexpr std::chrono::seconds kReuseFor{5};
 
   // `path`: where the snapshot file is written (removed by the destructor).
   ReplicationSnapshots(const boost::asio::any_io_executor& executor, core::EventIngest& ingest,
-                       const core::MutationLog& log, std::string path);
+                       const core::MutationLog& log, std::string path,
+                       uint64_t chunk_bytes = uint64_t{16} << 20);
   ~ReplicationSnapshots();
   ReplicationSnapshots(const ReplicationSnapshots&) = delete;
   ReplicationSnapshots& operator=(const ReplicationSnapshots&) = delete;
@@ -49,6 +53,7 @@ class ReplicationSnapshots {
   const boost::asio::any_io_executor executor_;
   const core::MutationLog& log_;
   const std::string path_;
+  const uint64_t chunk_bytes_;
   prometheus::Registry metrics_;  // the checkpointer's, not exposed
   Checkpointer checkpointer_;
 
@@ -63,6 +68,7 @@ class ReplicationSnapshots {
   uint64_t position_ GUARDED_BY(mutex_) = 0;
   uint64_t bytes_ GUARDED_BY(mutex_) = 0;
   uint64_t last_id_ GUARDED_BY(mutex_) = 0;
+  std::chrono::steady_clock::time_point taken_at_ GUARDED_BY(mutex_);
 };
 
 }  // namespace lmcache::app
