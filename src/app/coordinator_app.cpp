@@ -277,8 +277,9 @@ struct CoordinatorApp::Impl {
                  std::chrono::duration<double>(Clock::now() - before).count());
   }
 
-  // Loads a checkpoint body (a warm start, or a follower's snapshot of the leader) into the empty
-  // derived state. False when it does not load whole; the state may then be partial.
+  // Loads a checkpoint body into the derived state: a warm start, or an HA follower's snapshot of
+  // the leader (over its state after a gap; see ReplicationFollower). False when it does not
+  // load whole; the state may then be partial.
   bool load_state(std::string_view body) {
     core::SnapshotReader reader(body);
     return events.load(reader) && reader.at_end();

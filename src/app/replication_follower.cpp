@@ -140,11 +140,12 @@ void ReplicationFollower::on_answer(const Leader& leader, client::MpResponse res
     const std::string refusal = header_text(response, http::kLogRefusalHeader);
     if (refusal == "behind") {
       const uint64_t first = header_number(response, http::kLogFirstHeader).value_or(1);
-      on_gap(first > 0 ? first - 1 : 0, "the leader dropped entries this follower had not read");
+      on_gap("the leader dropped entries this follower had not read (it holds seq " +
+             std::to_string(first) + " on)");
       return tick();
     }
     if (refusal == "ahead") {
-      on_gap(0, "this follower is past the leader's newest entry");
+      on_gap("this follower is past the leader's newest entry");
       return tick();
     }
     return idle(kIdle);  // another epoch: the election's view catches up
@@ -161,8 +162,9 @@ void ReplicationFollower::on_answer(const Leader& leader, client::MpResponse res
   uint64_t position = after;
   for (core::Mutation& entry : *entries) {
     if (entry.seq != position + 1) {
-      on_gap(entry.seq - 1, "the leader's log skipped from seq " + std::to_string(position) +
-                                " to " + std::to_string(entry.seq));
+      on_gap("the leader's log skipped from seq " + std::to_string(position) + " to " +
+             std::to_string(entry.seq));
+      return tick();
     }
     apply_(entry);
     applied_.Increment();
@@ -179,12 +181,11 @@ void ReplicationFollower::set_position(uint64_t seq) {
   position_.Set(static_cast<double>(seq));
 }
 
-void ReplicationFollower::on_gap(uint64_t resume_after, const std::string& why) {
+void ReplicationFollower::on_gap(const std::string& why) {
   gaps_.Increment();
-  spdlog::warn("replication: gap in the log of epoch {} after seq {}: {}; resuming after seq {}",
-               epoch_.load(std::memory_order_relaxed), after_.load(std::memory_order_relaxed), why,
-               resume_after);
-  set_position(resume_after);
+  spdlog::warn("replication: gap in the log of epoch {} after seq {}: {}; loading a snapshot",
+               epoch_.load(std::memory_order_relaxed), after_.load(std::memory_order_relaxed), why);
+  needs_snapshot_ = true;
 }
 
 void ReplicationFollower::fetch_snapshot(const Leader& leader, uint64_t id, uint64_t offset) {

@@ -30,17 +30,17 @@ namespace lmcache::app {
 //
 // Fencing and gaps: the log is read by (epoch, seq). A new leader's log starts at seq 1 of its
 // epoch, and the follower starts it from there, keeping its state (the new leader was a
-// follower of the same log: both are the old leader's state up to their own lags). When the
-// leader dropped entries the follower had not read yet ("behind"), or an answer does not
-// continue the seq it asked for, the follower counts a gap, logs it and carries on from the
-// oldest entry the leader holds: its state may then lack the skipped mutations until they are
-// superseded (a rebuild would need the soft state emptied first, which the core objects cannot
-// do yet).
+// follower of the same log: both are the old leader's state up to their own lags).
 //
-// Snapshots: a follower whose state starts empty (no checkpoint loaded) first loads a snapshot
-// of the leader's state (GET /cluster/snapshot, in chunks, saved to `download_path` and checked
-// as a checkpoint file) and tails the log from the snapshot's position; replaying entries the
-// snapshot already holds is harmless (the gates drop duplicates).
+// Snapshots (GET /cluster/snapshot, in chunks, saved to `download_path` and checked as a
+// checkpoint file): a follower whose state starts empty (no checkpoint loaded) first loads one
+// and tails the log from the snapshot's position; replaying entries the snapshot already holds
+// is harmless (the gates drop duplicates). A follower that finds a gap (the leader dropped
+// entries it had not read, it is past the leader's newest entry, or an answer skips a seq)
+// counts it and rebuilds the same way: it loads a snapshot over its state and tails from there.
+// Loading over a state stores every key of the snapshot again (as a replayed store would) and
+// replaces the cursors and declarations, so the follower converges except for keys the leader
+// deleted within the gap, which it keeps until they are stored or deleted again.
 //
 // Metrics (in `metrics`): lmcache_coordinator_replication_applied_total,
 // lmcache_coordinator_replication_lag_entries (entries the leader holds past the follower's
@@ -62,8 +62,8 @@ class ReplicationFollower : public std::enable_shared_from_this<ReplicationFollo
   using Apply = std::function<void(core::Mutation& mutation)>;
   struct Snapshots {
     bool start_with_one = false;  // the state starts empty: load a snapshot first
-    // Loads a snapshot's body (a checkpoint body) into the empty state; false when it does not
-    // load (the state may then be partial).
+    // Loads a snapshot's body (a checkpoint body) into the state; false when it does not load
+    // (the state may then be partial).
     std::function<bool(std::string_view body)> load;
     std::string download_path;  // where a snapshot is saved while it arrives
   };
@@ -86,7 +86,8 @@ class ReplicationFollower : public std::enable_shared_from_this<ReplicationFollo
   void on_answer(const Leader& leader, client::MpResponse response);
   // Moves the position to `seq` (after_ and its gauge).
   void set_position(uint64_t seq);
-  void on_gap(uint64_t resume_after, const std::string& why);
+  // Counts a gap; the next tick loads a snapshot.
+  void on_gap(const std::string& why);
   // Asks for snapshot `id` from `offset` (id 0: a new snapshot).
   void fetch_snapshot(const Leader& leader, uint64_t id, uint64_t offset);
   void on_snapshot(const Leader& leader, client::MpResponse response);

@@ -41,7 +41,9 @@ void ReplicationSnapshots::take(int64_t epoch,
     if (!log_.serves(epoch)) {
       refused.status = http::SnapshotChunk::Status::kWrongEpoch;
     } else if (!taking_ && id_ != 0 && epoch_ == epoch &&
-               std::chrono::steady_clock::now() - taken_at_ < kReuseFor) {
+               std::chrono::steady_clock::now() - taken_at_ < kReuseFor &&
+               log_.read(epoch, position_, 0).status == core::MutationLog::Read::Status::kOk) {
+      // Recent, and the log still holds every entry after it.
       reused = id_;
     } else if (taking_) {
       if (taking_epoch_ == epoch) {

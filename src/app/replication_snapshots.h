@@ -27,7 +27,8 @@ namespace lmcache::app {
 // One snapshot is kept, served in chunks of `chunk_bytes` (16 MiB: an answer fits an MpClient
 // response);
 // a take() while one is being written joins it, one within kReuseFor of the last is answered
-// with it (followers starting together cost one fork), a later one replaces it. Thread-safe.
+// with it while the log still holds every entry after its position (followers starting together
+// cost one fork), a later one replaces it. Thread-safe.
 class ReplicationSnapshots {
  public:
   static constexpr std::chrono::seconds kReuseFor{5};

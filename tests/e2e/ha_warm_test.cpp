@@ -293,7 +293,7 @@ TEST_F(HaWarmTest, TheLogIsServedByTheLeaderOnlyAndFencedByEpoch) {
   EXPECT_EQ(on_follower.header("x-lmcache-log-refusal"), "epoch");
 }
 
-TEST_F(HaWarmTest, AFollowerThatMissedDroppedEntriesCountsAGapAndGoesOn) {
+TEST_F(HaWarmTest, AFollowerThatMissedDroppedEntriesRebuildsFromASnapshot) {
   auto a = start_node("leader", {"--replication-log-mb", "1"});
   auto b = start_node("follower");
   HttpTestClient to_a(a->port());
@@ -310,10 +310,16 @@ TEST_F(HaWarmTest, AFollowerThatMissedDroppedEntriesCountsAGapAndGoesOn) {
   }
   ASSERT_EQ(kill(b->pid(), SIGCONT), 0);
   EXPECT_TRUE(wait_for_metric(to_b, kGaps, 1)) << b->log();
-
-  // It goes on from what the leader still holds.
+  // It rebuilds from a second snapshot, then tails the log again.
+  EXPECT_TRUE(wait_for_metric(to_b, kSnapshots, 2)) << b->log();
   ASSERT_EQ(to_a.post("/l2/events", l2_batch(100, 50000, 1, "s", 10)).status, 200);
-  EXPECT_TRUE(caught_up(to_b, a->port())) << b->log();
+  ASSERT_TRUE(caught_up(to_b, a->port())) << b->log();
+
+  // Nothing was lost: elected, b has a's usage.
+  const json::value status_before = to_a.get("/l2/status").json();
+  a->stop(SIGKILL);
+  ASSERT_TRUE(eventually([&] { return readyz_status(b->port()) == 200U; }, 10s)) << b->log();
+  EXPECT_EQ(to_b.get("/l2/status").json(), status_before);
 }
 
 TEST_F(HaWarmTest, ANodeJoiningLateLoadsASnapshotAndCarriesTheStateThroughTwoFailovers) {
