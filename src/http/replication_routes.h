@@ -1,4 +1,5 @@
-// GET /cluster/log: the leader's mutation log, tailed by followers (HA mode, warm takeover).
+// GET /cluster/log and GET /cluster/snapshot: the HA leader's mutation log and snapshots of its
+// soft state, for followers (warm takeover).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -24,8 +25,8 @@ inline constexpr const char* kSnapshotIdHeader = "X-LMCache-Snapshot-Id";
 inline constexpr const char* kSnapshotBytesHeader = "X-LMCache-Snapshot-Bytes";
 inline constexpr const char* kSnapshotOffsetHeader = "X-LMCache-Snapshot-Offset";
 inline constexpr const char* kLogPositionHeader = "X-LMCache-Log-Position";
-// On a 409: "epoch" (no log of that epoch here), "behind" (entries after `after` were dropped)
-// or "ahead" (`after` is past the newest entry).
+// On a 409: "epoch" (no log of that epoch here), "behind" (entries after `after` were dropped),
+// "ahead" (`after` is past the newest entry) or, for a snapshot, "gone" (replaced by a newer one).
 inline constexpr const char* kLogRefusalHeader = "X-LMCache-Log-Refusal";
 
 struct ReplicationRouteOptions {
@@ -34,12 +35,6 @@ struct ReplicationRouteOptions {
   size_t max_bytes = size_t{8} << 20;        // payload bytes per answer (at least one entry)
 };
 
-// GET /cluster/log?epoch=E&after=N: the entries of `log` after seq N of epoch E as
-// application/octet-stream frames (core::append_mutation_frame), waiting up to max_wait for
-// one when there is none yet (on timers of `executor`; no thread blocks) and then answering
-// 200 with an empty body. 409 {"detail"} with kLogRefusalHeader when the log cannot continue
-// from there; 422 for a missing or malformed parameter. Every answer but 422 carries the three
-// log headers. `log` must outlive the router.
 // The kind of mutation an accepted (2xx) request to `method path` (no query) is, when it
 // changes the soft state a follower mirrors: POST /events, POST /l2/events, POST and DELETE
 // /blend/fingerprints. nullopt for every other request.
@@ -49,6 +44,12 @@ std::optional<core::MutationKind> logged_mutation(beast_http::verb method, std::
 // through a router holding the same routes; nullopt for the kinds that are no request.
 std::optional<HttpRequest> replay_request(core::MutationKind kind, std::string payload);
 
+// GET /cluster/log?epoch=E&after=N: the entries of `log` after seq N of epoch E as
+// application/octet-stream frames (core::append_mutation_frame), waiting up to max_wait for
+// one when there is none yet (on timers of `executor`; no thread blocks) and then answering
+// 200 with an empty body. 409 {"detail"} with kLogRefusalHeader when the log cannot continue
+// from there; 422 for a missing or malformed parameter. Every answer but 422 carries the three
+// log headers. `log` must outlive the router.
 void add_replication_routes(Router& router, const boost::asio::any_io_executor& executor,
                             const core::MutationLog& log, ReplicationRouteOptions options = {});
 
