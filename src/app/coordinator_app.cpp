@@ -31,6 +31,7 @@
 #include "app/health_sweep.h"
 #include "app/periodic_task.h"
 #include "app/replication_follower.h"
+#include "app/replication_log_metrics.h"
 #include "app/replication_snapshots.h"
 #include "app/startup_resync.h"
 #include "client/batched_object_delete.h"
@@ -146,8 +147,9 @@ struct CoordinatorApp::Impl {
     snapshots.emplace(io.get_executor(), events, mutation_log, snapshot_path(config));
     http::add_snapshot_route(router, snapshots->provider());
     if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
-      http::add_metrics_route(router, {&metrics, &core_state_metrics, &event_metrics,
-                                       &request_metrics, &blend_feed_metrics, &cluster_metrics});
+      http::add_metrics_route(router,
+                              {&metrics, &core_state_metrics, &event_metrics, &request_metrics,
+                               &blend_feed_metrics, &cluster_metrics, &replication_log_metrics});
     }
     fleet_summary.set_ha_status([this]() -> std::optional<http::FleetHa> {
       if (!ha) return std::nullopt;
@@ -562,6 +564,7 @@ struct CoordinatorApp::Impl {
   http::Router replay_router;                     // HA follower: the routes the log replays
   std::shared_ptr<ReplicationFollower> follower;  // set in HA mode
   ClusterMetrics cluster_metrics{[this] { return cluster_status(); }};
+  ReplicationLogMetrics replication_log_metrics{mutation_log};
   FleetSummarySource fleet_summary{
       registry, l2, quotas, events, blend, &eviction, seconds(config.instance_timeout_s)};
   std::optional<Checkpointer> checkpointer;       // with --checkpoint-path

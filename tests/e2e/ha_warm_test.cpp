@@ -223,6 +223,8 @@ TEST_F(HaWarmTest, AFollowerElectedAfterAKillServesTheOldLeadersStateWarm) {
 
   // The follower has applied every mutation (its /metrics is its own, never forwarded).
   EXPECT_EQ(leader_last_seq(a->port()), static_cast<uint64_t>(mutations));
+  EXPECT_EQ(metric_value(to_a, "lmcache_coordinator_replication_log_entries"), mutations);
+  EXPECT_EQ(metric_value(to_b, "lmcache_coordinator_replication_log_entries"), 0.0);
   ASSERT_TRUE(caught_up(to_b, a->port())) << b->log();
   EXPECT_EQ(metric_value(to_b, kApplied), mutations);
 
@@ -309,6 +311,9 @@ TEST_F(HaWarmTest, AFollowerThatMissedDroppedEntriesRebuildsFromASnapshot) {
     ASSERT_EQ(to_a.post("/l2/events", l2_batch(i + 2, 2000 * i, 2000, "s", 10)).status, 200);
   }
   ASSERT_EQ(kill(b->pid(), SIGCONT), 0);
+  EXPECT_GE(metric_value(to_a, "lmcache_coordinator_replication_log_dropped_total"), 1.0);
+  EXPECT_LE(metric_value(to_a, "lmcache_coordinator_replication_log_bytes").value_or(1e18),
+            1 << 20);
   EXPECT_TRUE(wait_for_metric(to_b, kGaps, 1)) << b->log();
   // It rebuilds from a second snapshot, then tails the log again.
   EXPECT_TRUE(wait_for_metric(to_b, kSnapshots, 2)) << b->log();
