@@ -3,6 +3,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
@@ -11,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -28,6 +30,9 @@
 #include "app/ha_mode.h"
 #include "app/health_sweep.h"
 #include "app/periodic_task.h"
+#include "app/replication_follower.h"
+#include "app/replication_log_metrics.h"
+#include "app/replication_snapshots.h"
 #include "app/startup_resync.h"
 #include "client/batched_object_delete.h"
 #include "client/mp_client.h"
@@ -39,6 +44,7 @@
 #include "core/event_ingest.h"
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
+#include "core/mutation_log.h"
 #include "core/mutex.h"
 #include "core/pins.h"
 #include "core/quota_store.h"
@@ -60,6 +66,7 @@
 #include "http/pin_routes.h"
 #include "http/prefetch_routes.h"
 #include "http/quota_routes.h"
+#include "http/replication_routes.h"
 #include "http/request_metrics.h"
 #include "http/router.h"
 
@@ -104,14 +111,23 @@ struct CoordinatorApp::Impl {
         mp_client(io.get_executor()),
         health_sweep(registry, seconds(config.instance_timeout_s),
                      seconds(config.health_check_interval_s), metrics,
-                     [this](const std::string& id) { events.on_instance_timed_out(id); }) {
+                     [this](const std::string& id) {
+                       events.on_instance_timed_out(id);
+                       mutation_log.append(core::MutationKind::kInstanceTimedOut, id);
+                     }) {
     if (!config.checkpoint_path.empty()) {
       if (load_checkpoint) warm_start();
       checkpointer.emplace(config.checkpoint_path, derived_state(), metrics);
     }
     http::MembershipHooks hooks;
-    hooks.on_registered = [this](const std::string& id) { l2.on_instance_registered(id); };
-    hooks.on_deregistered = [this](const std::string& id) { events.on_instance_deregistered(id); };
+    hooks.on_registered = [this](const std::string& id) {
+      l2.on_instance_registered(id);
+      mutation_log.append(core::MutationKind::kInstanceRegistered, id);
+    };
+    hooks.on_deregistered = [this](const std::string& id) {
+      events.on_instance_deregistered(id);
+      mutation_log.append(core::MutationKind::kInstanceDeregistered, id);
+    };
     http::add_membership_routes(router, registry, hooks);
     http::add_l2_routes(router, l2, quotas);
     http::add_quota_routes(router, l2, quotas);
@@ -128,9 +144,13 @@ struct CoordinatorApp::Impl {
     http::add_directory_routes(router, l2, blend, chunk_hasher);
     http::add_instance_usage_routes(router, registry, l2, events);
     http::add_cluster_routes(router, [this] { return cluster_status(); });
+    http::add_replication_routes(router, io.get_executor(), mutation_log);
+    snapshots.emplace(io.get_executor(), derived_state(), mutation_log, snapshot_path(config));
+    http::add_snapshot_route(router, snapshots->provider());
     if (!config.disable_metrics) {  // disabled: GET /metrics is an unknown path (404)
-      http::add_metrics_route(router, {&metrics, &core_state_metrics, &event_metrics,
-                                       &request_metrics, &blend_feed_metrics, &cluster_metrics});
+      http::add_metrics_route(router,
+                              {&metrics, &core_state_metrics, &event_metrics, &request_metrics,
+                               &blend_feed_metrics, &cluster_metrics, &replication_log_metrics});
     }
     fleet_summary.set_ha_status([this]() -> std::optional<http::FleetHa> {
       if (!ha) return std::nullopt;
@@ -160,12 +180,15 @@ struct CoordinatorApp::Impl {
     server.emplace(io, options, router);
     server->start();
     if (config.ha()) {  // before run(): no request is dispatched yet
-      ha.emplace(
-          io.get_executor(), config, server->port(), quotas, pins,
-          HaMode::Duties{[this] { start_leader_duties(); }, [this] { stop_leader_duties(); }});
+      ha.emplace(io.get_executor(), config, server->port(), quotas, pins,
+                 HaMode::Duties{[this] { start_leader_duties(); }, [this] { stop_leader_duties(); },
+                                [this](int64_t epoch) { mutation_log.begin_epoch(epoch); }});
       router.set_front([this](http::HttpRequest& request, http::Respond& respond) {
-        return ha->front(request, respond);
+        if (ha->front(request, respond)) return true;
+        log_if_accepted(request, respond);
+        return false;
       });
+      start_follower();
       mp_client.set_dispatch_gate([this] { return ha->dispatch_epoch(); });
     }
     log_config_notices(config);
@@ -178,6 +201,61 @@ struct CoordinatorApp::Impl {
 
   // What a checkpoint holds.
   core::DerivedState derived_state() { return {events, blend, blend_feed}; }
+
+  // HA leader: once `request` is accepted (2xx), its body joins the mutation log when it changes
+  // the soft state followers mirror. One copy of the body; no parsing.
+  void log_if_accepted(const http::HttpRequest& request, http::Respond& respond) {
+    if (!mutation_log.active()) return;
+    const std::string_view target = request.target();
+    const auto kind = http::logged_mutation(request.method(), target.substr(0, target.find('?')));
+    if (!kind) return;
+    respond = [this, kind = *kind, body = request.body(),
+               respond = std::move(respond)](http::HttpResponse response) mutable {
+      if (response.result_int() / 100 == 2) mutation_log.append(kind, std::move(body));
+      respond(std::move(response));
+    };
+  }
+
+  // HA follower: replays the leader's log through `replay_router` (the same routes, without
+  // access control or forwarding) and the membership hooks.
+  void start_follower() {
+    http::add_event_routes(replay_router, events);
+    http::add_l2_routes(replay_router, l2, quotas);
+    http::add_blend_routes(replay_router, blend, [](size_t) {});
+    auto leader = [this]() -> std::optional<ReplicationFollower::Leader> {
+      const http::ClusterStatus status = ha->status();
+      if (status.role != "follower" || !status.leader_url) return std::nullopt;
+      return ReplicationFollower::Leader{*status.leader_url, status.epoch};
+    };
+    auto apply = [this](core::Mutation& mutation) {
+      using Kind = core::MutationKind;
+      switch (mutation.kind) {
+        case Kind::kInstanceRegistered:
+          return l2.on_instance_registered(mutation.payload);
+        case Kind::kInstanceDeregistered:
+          return events.on_instance_deregistered(mutation.payload);
+        case Kind::kInstanceTimedOut:
+          return events.on_instance_timed_out(mutation.payload);
+        default:
+          break;
+      }
+      std::optional<http::HttpRequest> request =
+          http::replay_request(mutation.kind, std::move(mutation.payload));
+      if (!request) return;
+      replay_router.dispatch(std::move(*request), [seq = mutation.seq](
+                                                      const http::HttpResponse& answer) {
+        if (answer.result_int() / 100 != 2) {
+          spdlog::warn("replication: entry {} replayed with status {}", seq, answer.result_int());
+        }
+      });
+    };
+    ReplicationFollower::Snapshots from_snapshots;
+    from_snapshots.start_with_one = !warm_loaded;  // an empty state starts from a snapshot
+    from_snapshots.load = [this](std::string_view body) { return load_state(body); };
+    from_snapshots.download_path = snapshot_path(config) + ".download";
+    follower = std::make_shared<ReplicationFollower>(
+        io.get_executor(), std::move(leader), std::move(apply), std::move(from_snapshots), metrics);
+  }
 
   // Loads the derived state from the checkpoint, if one is there and sound. A missing or
   // corrupt file means a cold start (logged); a sound file that does not load throws
@@ -195,14 +273,39 @@ struct CoordinatorApp::Impl {
       }
       return;
     }
-    core::SnapshotReader reader(loaded->body());
-    if (!derived_state().load(reader) || !reader.at_end()) {
+    if (!load_state(loaded->body())) {
       throw CheckpointRejected(config.checkpoint_path +
                                " passed its checks but its state does not load");
     }
+    warm_loaded = true;
     spdlog::info("warm start from {}: {} L2 keys, {} event cursors, {} blend entries, {:.3f} s",
                  config.checkpoint_path, l2.counters().tracked_keys, events.gate().cursor_count(),
                  blend.entry_count(), std::chrono::duration<double>(Clock::now() - before).count());
+  }
+
+  // Loads a checkpoint body into the derived state: a warm start, or an HA follower's snapshot of
+  // the leader (over its state after a gap; see ReplicationFollower). False when it does not
+  // load whole; the state may then be partial.
+  //
+  // The blend index loads only into an empty index: over a live one (a rebuild after a gap) its
+  // part is read and checked into a scratch index and dropped, so the follower keeps its own
+  // blend content (what the leader published within the gap is missing until published again).
+  bool load_state(std::string_view body) {
+    core::SnapshotReader reader(body);
+    if (blend.entry_count() == 0) return derived_state().load(reader) && reader.at_end();
+    core::BlendIndex scratch(config.blend_chunk_size, config.blend_probe_stride);
+    core::BlendFeed scratch_feed{scratch};
+    return core::DerivedState{events, scratch, scratch_feed}.load(reader) && reader.at_end();
+  }
+
+  // Where the HA leader writes snapshots for followers: beside the checkpoint, else in $TMPDIR.
+  static std::string snapshot_path(const CoordinatorConfig& config) {
+    if (!config.checkpoint_path.empty()) return config.checkpoint_path + ".replication";
+    std::error_code ec;
+    std::filesystem::path folder = std::filesystem::temp_directory_path(ec);
+    if (ec) folder = "/tmp";
+    return (folder / ("lmcache-coordinator-" + std::to_string(::getpid()) + ".replication"))
+        .string();
   }
 
   // Loads the operator tokens and the fleet networks (both validated by the config parser).
@@ -389,6 +492,7 @@ struct CoordinatorApp::Impl {
   }
 
   void stop_leader_duties() EXCLUDES(duties_mutex) {
+    mutation_log.end_epoch();
     core::MutexLock lock(duties_mutex);
     health_task.reset();  // stops it
     eviction_task.reset();
@@ -401,6 +505,7 @@ struct CoordinatorApp::Impl {
     spdlog::info("shutting down");
     server->stop_accepting();
     stop_leader_duties();
+    if (follower) follower->stop();
     if (ha) ha->stop();
     if (checkpoint_task) checkpoint_task->stop();
     const auto deadline = Clock::now() + std::chrono::seconds(2);
@@ -433,6 +538,8 @@ struct CoordinatorApp::Impl {
   core::QuotaStore quotas;
   core::Pins pins;  // in the state file of `quotas`; never evicted by `l2`
   core::InstanceRegistry registry;
+  // HA leader: its accepted soft-state mutations, for followers (inactive otherwise).
+  core::MutationLog mutation_log{static_cast<size_t>(config.replication_log_mb) << 20};
   core::L2Accounting l2;
   core::EventIngest events{l2};  // POST /events, feeding l2
   core::BlendIndex blend;
@@ -464,11 +571,16 @@ struct CoordinatorApp::Impl {
   EvictionLoop eviction{l2, quotas, registry, events, mp_client, metrics};
   std::optional<PeriodicTask> eviction_task GUARDED_BY(duties_mutex);
   std::shared_ptr<StartupResync> resync GUARDED_BY(duties_mutex);
-  std::optional<HaMode> ha;  // set in HA mode (--etcd-endpoints)
+  std::optional<HaMode> ha;                       // set in HA mode (--etcd-endpoints)
+  http::Router replay_router;                     // HA follower: the routes the log replays
+  std::shared_ptr<ReplicationFollower> follower;  // set in HA mode
   ClusterMetrics cluster_metrics{[this] { return cluster_status(); }};
+  ReplicationLogMetrics replication_log_metrics{mutation_log};
   FleetSummarySource fleet_summary{
       registry, l2, quotas, events, blend, &eviction, seconds(config.instance_timeout_s)};
-  std::optional<Checkpointer> checkpointer;  // with --checkpoint-path
+  std::optional<Checkpointer> checkpointer;       // with --checkpoint-path
+  bool warm_loaded = false;                       // the state came from the checkpoint
+  std::optional<ReplicationSnapshots> snapshots;  // GET /cluster/snapshot (HA leader)
   std::optional<PeriodicTask> checkpoint_task;
 };
 
@@ -504,6 +616,7 @@ int CoordinatorApp::run() {
   impl.start_checkpoints();
   if (impl.ha) {
     impl.ha->start();  // the leader-only work starts when this node is elected
+    impl.follower->start();
   } else {
     impl.start_leader_duties();
   }

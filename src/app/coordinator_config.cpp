@@ -364,6 +364,14 @@ std::vector<SettingSpec> setting_specs() {
                    "PEM CA bundle: require client certificates signed by it (mTLS); needs "
                    "--tls-cert; re-read on SIGHUP",
                    "none", pem_path(&CoordinatorConfig::tls_client_ca)});
+  specs.push_back({"--replication-log-mb", "REPLICATION_LOG_MB",
+                   "MiB of recent mutations the HA leader keeps for followers to replay; a "
+                   "follower further behind has a gap",
+                   "256", [](CoordinatorConfig& c, const RawSetting& raw) {
+                     const uint64_t value = parse_integer(raw, "whole MiB 1..65536");
+                     if (value < 1 || value > 65536) reject(raw, "out of range", "1..65536");
+                     c.replication_log_mb = value;
+                   }});
   return specs;
 }
 

@@ -87,7 +87,8 @@ HaMode::HaMode(const boost::asio::any_io_executor& executor, const CoordinatorCo
                               : config.advertise_url;
   options.lease = std::chrono::seconds(config.leader_lease_s);
   LeaderElection::Hooks hooks;
-  hooks.prepare = [this](int64_t, std::function<void(bool)> ready) {
+  hooks.prepare = [this, prepare = duties.prepare](int64_t epoch, std::function<void(bool)> ready) {
+    if (prepare) prepare(epoch);
     read_copy_->load(std::move(ready));
   };
   hooks.on_elected = [start = duties.start](int64_t) {
@@ -139,7 +140,8 @@ http::ClusterStatus HaMode::status() const {
 bool HaMode::front(http::HttpRequest& request, http::Respond& respond) {
   const std::string_view target = request.target();
   const std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/healthz" || path == "/readyz" || path == "/cluster" || path == "/metrics") {
+  if (path == "/healthz" || path == "/readyz" || path == "/cluster" || path == "/cluster/log" ||
+      path == "/cluster/snapshot" || path == "/metrics") {
     return false;
   }
   if (election_->serving()) {  // the fast path of every request the leader serves

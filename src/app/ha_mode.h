@@ -22,7 +22,8 @@ namespace lmcache::app {
 
 // HA mode (--etcd-endpoints): the election, follower forwarding and quotas kept in etcd.
 //
-// - A follower forwards every request but /healthz, /readyz, /cluster and /metrics to the leader
+// - A follower forwards every request but /healthz, /readyz, /cluster, /cluster/log,
+//   /cluster/snapshot and /metrics to the leader
 //   and relays its status, headers and body. With no leader known, or when the leader cannot be
 //   reached, it answers 503 {"detail": ...} with Retry-After: 1. A forwarded request reaching a
 //   node that does not lead is answered 503 too, never forwarded again.
@@ -42,6 +43,8 @@ class HaMode {
   struct Duties {
     std::function<void()> start;
     std::function<void()> stop;
+    // On winning, before anything is served as leader (the mutation log opens its epoch).
+    std::function<void(int64_t epoch)> prepare;
   };
 
   // `config.ha()` must be true; `port` is the bound port (for the default advertise URL).

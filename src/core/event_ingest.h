@@ -73,6 +73,9 @@ class EventIngest {
   void save(SnapshotWriter& out) const NO_THREAD_SAFETY_ANALYSIS;
   // Loads what save() wrote into this (empty) object and its L2 accounting at start-up, before
   // any request. False on malformed input; the state is then partial and must be discarded.
+  // Over a state that is not empty (an HA follower's rebuild) it stores every saved key again,
+  // as a replayed store would, and replaces the saved cursors and declarations; what the saved
+  // state lacks stays.
   bool load(SnapshotReader& in);
   const EventGate& gate() const { return gate_; }
   const CapacityDeclarations& capacity() const { return capacity_; }

@@ -21,6 +21,9 @@ constexpr std::array kRules = {
     RouteAccessRule{"*", "/directory/blend-lookup", kFleet},
     RouteAccessRule{"*", "/l2/prefetch/**", kFleet},
     RouteAccessRule{"*", "/cache/prefetches/**", kFleet},
+    // Coordinators: a follower tails the HA leader's mutation log (peers are in the fleet).
+    RouteAccessRule{"*", "/cluster/log", kFleet},
+    RouteAccessRule{"*", "/cluster/snapshot", kFleet},
     // Operator changes: quotas and the default quota (both dialects), pins, cache deletes.
     RouteAccessRule{"PUT DELETE POST PATCH", "/l2/quota/**", kOperator},
     RouteAccessRule{"PUT DELETE POST PATCH", "/quota/**", kOperator},

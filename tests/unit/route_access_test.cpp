@@ -22,6 +22,10 @@ TEST(RouteAccessTest, FleetRoutesAreWhatMpServersCall) {
   EXPECT_EQ(classify_route(verb::get, "/l2/prefetch/mp-1/r-1"), kFleet);
   EXPECT_EQ(classify_route(verb::post, "/cache/prefetches"), kFleet);
   EXPECT_EQ(classify_route(verb::get, "/cache/prefetches/mp-1/r-1"), kFleet);
+  // A follower coordinator tailing the HA leader's log.
+  EXPECT_EQ(classify_route(verb::get, "/cluster/log"), kFleet);
+  EXPECT_EQ(classify_route(verb::get, "/cluster/snapshot"), kFleet);
+  EXPECT_EQ(classify_route(verb::get, "/cluster"), kOpen);
 }
 
 TEST(RouteAccessTest, QuotaPinAndDeleteChangesAreOperatorRoutesInBothDialects) {
