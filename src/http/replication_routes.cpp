@@ -79,16 +79,23 @@ struct LogWait : std::enable_shared_from_this<LogWait> {
         log(log),
         options(options),
         query(query),
+        gathered(Clock::now() + options.linger),
         deadline(Clock::now() + options.max_wait),
         respond(std::move(respond)) {}
 
   // The first look reads the log (answering a refusal at once); later ones read it only when
-  // a newer entry was appended or time is up.
+  // entries were gathered (see ReplicationRouteOptions::linger) or time is up.
   void look(bool first) {
-    const bool last_look = Clock::now() >= deadline;
-    if (!first && !last_look && log.last_seq() <= query.after && log.active()) return wait();
-    std::optional<HttpResponse> response =
-        answer(log.read(query.epoch, query.after, options.max_bytes), last_look);
+    const Clock::time_point now = Clock::now();
+    const bool last_look = now >= deadline;
+    const uint64_t newest = log.last_seq();
+    const bool gathering =
+        newest <= query.after || (now < gathered && newest < query.after + options.gather_entries);
+    if (!first && !last_look && gathering && log.active()) return wait();
+    const core::MutationLog::Read read = log.read(query.epoch, query.after, options.max_bytes);
+    const bool refused = read.status != core::MutationLog::Read::Status::kOk;
+    if (!refused && !last_look && gathering) return wait();
+    std::optional<HttpResponse> response = answer(read, last_look);
     if (!response) return wait();
     respond(std::move(*response));
   }
@@ -102,6 +109,7 @@ struct LogWait : std::enable_shared_from_this<LogWait> {
   const core::MutationLog& log;
   const ReplicationRouteOptions options;
   const LogQuery query;
+  const Clock::time_point gathered;  // entries pending by then are answered
   const Clock::time_point deadline;
   Respond respond;
 };
@@ -168,7 +176,6 @@ void add_snapshot_route(Router& router, SnapshotProvider provider) {
 std::optional<core::MutationKind> logged_mutation(verb method, std::string_view path) {
   using Kind = core::MutationKind;
   if (method == verb::post) {
-    if (path == "/events") return Kind::kCacheEvents;
     if (path == "/l2/events") return Kind::kL2Events;
     if (path == "/blend/fingerprints") return Kind::kBlendPublish;
   } else if (method == verb::delete_ && path == "/blend/fingerprints") {
@@ -182,9 +189,6 @@ std::optional<HttpRequest> replay_request(core::MutationKind kind, std::string p
   verb method = verb::post;
   const char* target = nullptr;
   switch (kind) {
-    case Kind::kCacheEvents:
-      target = "/events";
-      break;
     case Kind::kL2Events:
       target = "/l2/events";
       break;

@@ -33,11 +33,17 @@ struct ReplicationRouteOptions {
   std::chrono::milliseconds max_wait{1000};  // the longest a long-poll waits for an entry
   std::chrono::milliseconds poll{10};        // how often a waiting long-poll looks again
   size_t max_bytes = size_t{8} << 20;        // payload bytes per answer (at least one entry)
+  // An answer gathers entries: it goes once `linger` has passed since the request came, or as
+  // soon as `gather_entries` are pending. Each answer costs the leader a request's work, so
+  // without it a follower that keeps up would fetch one entry per request.
+  std::chrono::milliseconds linger{20};
+  uint64_t gather_entries = 64;
 };
 
-// The kind of mutation an accepted (2xx) request to `method path` (no query) is, when it
-// changes the soft state a follower mirrors: POST /events, POST /l2/events, POST and DELETE
-// /blend/fingerprints. nullopt for every other request.
+// The kind of mutation an accepted (2xx) request to `method path` (no query) is, when its body
+// is logged as it came: POST /l2/events, POST and DELETE /blend/fingerprints. nullopt for every
+// other request (POST /events is logged batch by batch as each is admitted, in the compact
+// record of core/cache_event_record.h).
 std::optional<core::MutationKind> logged_mutation(beast_http::verb method, std::string_view path);
 
 // The request that replays a logged `payload` of `kind` (one of those logged_mutation() names)
@@ -45,11 +51,11 @@ std::optional<core::MutationKind> logged_mutation(beast_http::verb method, std::
 std::optional<HttpRequest> replay_request(core::MutationKind kind, std::string payload);
 
 // GET /cluster/log?epoch=E&after=N: the entries of `log` after seq N of epoch E as
-// application/octet-stream frames (core::append_mutation_frame), waiting up to max_wait for
-// one when there is none yet (on timers of `executor`; no thread blocks) and then answering
-// 200 with an empty body. 409 {"detail"} with kLogRefusalHeader when the log cannot continue
-// from there; 422 for a missing or malformed parameter. Every answer but 422 carries the three
-// log headers. `log` must outlive the router.
+// application/octet-stream frames (core::append_mutation_frame), gathered for up to `linger`
+// and waiting up to max_wait for one when there is none yet (on timers of `executor`; no thread
+// blocks), then answering 200 with an empty body. 409 {"detail"} with kLogRefusalHeader when the
+// log cannot continue from there; 422 for a missing or malformed parameter. Every answer but 422
+// carries the three log headers. `log` must outlive the router.
 void add_replication_routes(Router& router, const boost::asio::any_io_executor& executor,
                             const core::MutationLog& log, ReplicationRouteOptions options = {});
 
