@@ -40,6 +40,7 @@
 #include "core/admin_tokens.h"
 #include "core/blend_feed.h"
 #include "core/blend_index.h"
+#include "core/cache_event_record.h"
 #include "core/derived_state.h"
 #include "core/event_ingest.h"
 #include "core/instance_registry.h"
@@ -119,6 +120,14 @@ struct CoordinatorApp::Impl {
       if (load_checkpoint) warm_start();
       checkpointer.emplace(config.checkpoint_path, derived_state(), metrics);
     }
+    // HA leader: each admitted /events batch joins the log as its record, in admission order.
+    events.set_admitted_observer([this](const core::CacheEventBatch& batch) {
+      if (!mutation_log.active()) return;
+      std::string record;
+      record.reserve(128 + batch.entries.size() * 80);
+      core::append_cache_event_record(record, batch);
+      mutation_log.append(core::MutationKind::kCacheEventRecord, std::move(record));
+    });
     http::MembershipHooks hooks;
     hooks.on_registered = [this](const std::string& id) {
       l2.on_instance_registered(id);
@@ -236,6 +245,13 @@ struct CoordinatorApp::Impl {
           return events.on_instance_deregistered(mutation.payload);
         case Kind::kInstanceTimedOut:
           return events.on_instance_timed_out(mutation.payload);
+        case Kind::kCacheEventRecord: {
+          const bool read = core::read_cache_event_record(
+              mutation.payload,
+              [this](const core::CacheEventBatch& batch) { events.ingest(batch); });
+          if (!read) spdlog::warn("replication: entry {} is no cache-event record", mutation.seq);
+          return;
+        }
         default:
           break;
       }

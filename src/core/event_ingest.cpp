@@ -11,6 +11,7 @@ EventGate::Decision EventIngest::ingest(const CacheEventBatch& batch) {
 }
 
 void EventIngest::consume(const CacheEventBatch& batch) {
+  if (admitted_observer_) admitted_observer_(batch);
   if (blend_feed_ != nullptr) blend_feed_->apply(batch);
   if (batch.type == CacheEventType::kConfig) {
     capacity_.declare(batch.instance_id, batch.incarnation, batch.capacity_revision, batch.tier,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <utility>
 
 #include "core/blend_feed.h"
 #include "core/cache_event.h"
@@ -61,6 +62,12 @@ class EventIngest {
   // outlive this object. Call before the first ingest().
   void set_blend_feed(BlendFeed* feed) { blend_feed_ = feed; }
 
+  // Also hands every admitted batch to `observer`, under the gate's lock and so in admission
+  // order (the HA leader's replication log). Call before the first ingest().
+  void set_admitted_observer(std::function<void(const CacheEventBatch&)> observer) {
+    admitted_observer_ = std::move(observer);
+  }
+
   Counters counters() const;
 
   // Runs `during` with every lock of the derived state held (the gate's, the L2 accounting's,
@@ -94,6 +101,7 @@ class EventIngest {
   EventGate gate_;  // after the consumers: its fence hook calls into them
   std::atomic<uint64_t> rejected_{0};
   BlendFeed* blend_feed_ = nullptr;  // set_blend_feed(); null: no blend feed
+  std::function<void(const CacheEventBatch&)> admitted_observer_;  // empty: none
 };
 
 }  // namespace lmcache::core

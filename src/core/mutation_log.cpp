@@ -22,7 +22,7 @@ uint64_t get_le(std::string_view bytes, size_t width) {
 }  // namespace
 
 bool is_mutation_kind(uint8_t value) {
-  return value >= static_cast<uint8_t>(MutationKind::kCacheEvents) &&
+  return value >= static_cast<uint8_t>(MutationKind::kCacheEventRecord) &&
          value <= static_cast<uint8_t>(MutationKind::kInstanceTimedOut);
 }
 

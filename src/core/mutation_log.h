@@ -20,7 +20,7 @@ namespace lmcache::core {
 // What an entry's payload is, and so how a follower applies it. The values travel in frames:
 // never renumber them.
 enum class MutationKind : uint8_t {
-  kCacheEvents = 1,           // the body of an accepted POST /events
+  kCacheEventRecord = 1,      // one admitted POST /events batch (core/cache_event_record.h)
   kL2Events = 2,              // the body of an accepted POST /l2/events
   kBlendPublish = 3,          // the body of an accepted POST /blend/fingerprints
   kBlendRemove = 4,           // the body of an accepted DELETE /blend/fingerprints
@@ -33,7 +33,7 @@ bool is_mutation_kind(uint8_t value);
 
 struct Mutation {
   uint64_t seq = 0;  // 1, 2, 3, ... within one epoch
-  MutationKind kind = MutationKind::kCacheEvents;
+  MutationKind kind = MutationKind::kCacheEventRecord;
   std::string payload;  // as accepted; never re-encoded
 };
 

@@ -20,7 +20,7 @@ std::vector<uint64_t> seqs(const MutationLog::Read& read) {
 TEST(MutationLogTest, RecordsNothingUntilAnEpochOpens) {
   MutationLog log(1024);
   EXPECT_FALSE(log.active());
-  EXPECT_EQ(log.append(MutationKind::kCacheEvents, "{}"), 0U);
+  EXPECT_EQ(log.append(MutationKind::kCacheEventRecord, "{}"), 0U);
   EXPECT_EQ(log.last_seq(), 0U);
   EXPECT_EQ(log.read(0, 0, 1024).status, Status::kWrongEpoch);
 }
@@ -28,7 +28,7 @@ TEST(MutationLogTest, RecordsNothingUntilAnEpochOpens) {
 TEST(MutationLogTest, NumbersEntriesFromOneAndReadsThoseAfterAPosition) {
   MutationLog log(1024);
   log.begin_epoch(7);
-  EXPECT_EQ(log.append(MutationKind::kCacheEvents, "a"), 1U);
+  EXPECT_EQ(log.append(MutationKind::kCacheEventRecord, "a"), 1U);
   EXPECT_EQ(log.append(MutationKind::kL2Events, "b"), 2U);
   EXPECT_EQ(log.append(MutationKind::kBlendPublish, "c"), 3U);
   EXPECT_EQ(log.last_seq(), 3U);
@@ -51,7 +51,7 @@ TEST(MutationLogTest, NumbersEntriesFromOneAndReadsThoseAfterAPosition) {
 TEST(MutationLogTest, RefusesAnotherEpochAndAPositionPastTheNewest) {
   MutationLog log(1024);
   log.begin_epoch(7);
-  log.append(MutationKind::kCacheEvents, "a");
+  log.append(MutationKind::kCacheEventRecord, "a");
   EXPECT_EQ(log.read(6, 0, 1024).status, Status::kWrongEpoch);
   EXPECT_EQ(log.read(8, 0, 1024).status, Status::kWrongEpoch);
   EXPECT_EQ(log.read(7, 2, 1024).status, Status::kAhead);
@@ -60,7 +60,7 @@ TEST(MutationLogTest, RefusesAnotherEpochAndAPositionPastTheNewest) {
 TEST(MutationLogTest, DropsTheOldestBeyondItsBytesAndTellsAReaderItFellBehind) {
   MutationLog log(10);
   log.begin_epoch(1);
-  for (int i = 0; i < 5; ++i) log.append(MutationKind::kCacheEvents, "1234");  // 4 bytes each
+  for (int i = 0; i < 5; ++i) log.append(MutationKind::kCacheEventRecord, "1234");  // 4 bytes each
   // 10 bytes hold two entries: 4 and 5.
   const MutationLog::Counters counters = log.counters();
   EXPECT_EQ(counters.entries, 2U);
@@ -77,14 +77,14 @@ TEST(MutationLogTest, DropsTheOldestBeyondItsBytesAndTellsAReaderItFellBehind) {
 TEST(MutationLogTest, KeepsTheNewestEntryEvenWhenItAloneIsTooBig) {
   MutationLog log(2);
   log.begin_epoch(1);
-  log.append(MutationKind::kCacheEvents, "12345");
+  log.append(MutationKind::kCacheEventRecord, "12345");
   EXPECT_EQ(seqs(log.read(1, 0, 1024)), (std::vector<uint64_t>{1}));
 }
 
 TEST(MutationLogTest, AReadStopsOnceItsBytesAreReachedButHoldsAtLeastOneEntry) {
   MutationLog log(1024);
   log.begin_epoch(1);
-  for (int i = 0; i < 4; ++i) log.append(MutationKind::kCacheEvents, "123456");
+  for (int i = 0; i < 4; ++i) log.append(MutationKind::kCacheEventRecord, "123456");
   EXPECT_EQ(seqs(log.read(1, 0, 1)), (std::vector<uint64_t>{1}));
   EXPECT_EQ(seqs(log.read(1, 0, 12)), (std::vector<uint64_t>{1, 2}));
 }
@@ -92,15 +92,15 @@ TEST(MutationLogTest, AReadStopsOnceItsBytesAreReachedButHoldsAtLeastOneEntry) {
 TEST(MutationLogTest, ANewEpochStartsAgainAtOneAndEndingOneEmptiesIt) {
   MutationLog log(1024);
   log.begin_epoch(1);
-  log.append(MutationKind::kCacheEvents, "a");
-  log.append(MutationKind::kCacheEvents, "b");
+  log.append(MutationKind::kCacheEventRecord, "a");
+  log.append(MutationKind::kCacheEventRecord, "b");
   log.begin_epoch(9);
   EXPECT_EQ(log.last_seq(), 0U);
   EXPECT_EQ(log.read(1, 0, 1024).status, Status::kWrongEpoch);
-  EXPECT_EQ(log.append(MutationKind::kCacheEvents, "c"), 1U);
+  EXPECT_EQ(log.append(MutationKind::kCacheEventRecord, "c"), 1U);
   log.end_epoch();
   EXPECT_FALSE(log.active());
-  EXPECT_EQ(log.append(MutationKind::kCacheEvents, "d"), 0U);
+  EXPECT_EQ(log.append(MutationKind::kCacheEventRecord, "d"), 0U);
   EXPECT_EQ(log.read(9, 0, 1024).status, Status::kWrongEpoch);
   EXPECT_EQ(log.counters().entries, 0U);
 }
@@ -112,7 +112,7 @@ TEST(MutationLogTest, ConcurrentAppendsGetDistinctConsecutiveSeqs) {
   threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&log] {
-      for (int i = 0; i < 1000; ++i) log.append(MutationKind::kCacheEvents, "x");
+      for (int i = 0; i < 1000; ++i) log.append(MutationKind::kCacheEventRecord, "x");
     });
   }
   for (auto& thread : threads) thread.join();
@@ -123,7 +123,7 @@ TEST(MutationLogTest, ConcurrentAppendsGetDistinctConsecutiveSeqs) {
 
 TEST(MutationFramesTest, RoundTripInOrder) {
   std::string bytes;
-  append_mutation_frame(bytes, Mutation{1, MutationKind::kCacheEvents, "{\"a\":1}"});
+  append_mutation_frame(bytes, Mutation{1, MutationKind::kCacheEventRecord, "{\"a\":1}"});
   append_mutation_frame(bytes, Mutation{2, MutationKind::kInstanceRegistered, "mp-1"});
   append_mutation_frame(bytes, Mutation{300000000000, MutationKind::kBlendRemove, ""});
   const auto decoded = decode_mutation_frames(bytes);
