@@ -13,6 +13,7 @@
 #include "base64_encode.h"
 #include "coordinator_process.h"
 #include "etcd_process.h"
+#include "eventually.h"
 #include "fake_mp_server.h"
 #include "http_test_client.h"
 #include "metrics_scrape.h"
@@ -25,16 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kLease = 2s;
 constexpr double kGiB = 1024.0 * 1024 * 1024;  // what "limit_gb": 1 stands for
-
-// Polls `condition` every 20 ms until it holds; false after `timeout`.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return condition();
-}
 
 // GET /readyz on `port` with a fresh connection; status 0 when it cannot be reached.
 TestResponse readyz(uint16_t port) {

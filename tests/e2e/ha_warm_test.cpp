@@ -12,6 +12,7 @@
 
 #include "coordinator_process.h"
 #include "etcd_process.h"
+#include "eventually.h"
 #include "http_test_client.h"
 #include "metrics_scrape.h"
 
@@ -26,15 +27,6 @@ constexpr const char* kApplied = "lmcache_coordinator_replication_applied_total"
 constexpr const char* kGaps = "lmcache_coordinator_replication_gaps_total";
 constexpr const char* kSnapshots = "lmcache_coordinator_replication_snapshots_total";
 constexpr const char* kPosition = "lmcache_coordinator_replication_position";
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return condition();
-}
 
 unsigned readyz_status(uint16_t port) {
   try {
