@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "client/etcd_client.h"
@@ -113,6 +114,18 @@ uint64_t parse_chunk_size(const RawSetting& raw) {
   return value;
 }
 
+// A whole number in lo..hi; `allowed` names the accepted input in a parse error.
+auto bounded_integer_setting(uint64_t CoordinatorConfig::*field, uint64_t lo, uint64_t hi,
+                             const char* allowed) {
+  return [field, lo, hi, allowed](CoordinatorConfig& config, const RawSetting& raw) {
+    const uint64_t value = parse_integer(raw, allowed);
+    if (value < lo || value > hi) {
+      reject(raw, "out of range", std::to_string(lo) + ".." + std::to_string(hi));
+    }
+    config.*field = value;
+  };
+}
+
 // Seconds: a finite number; `zero_allowed` distinguishes ">= 0" from "> 0".
 auto seconds_setting(double CoordinatorConfig::*field, bool zero_allowed) {
   return [field, zero_allowed](CoordinatorConfig& config, const RawSetting& raw) {
@@ -173,13 +186,8 @@ std::vector<SettingSpec> setting_specs() {
                    }});
   specs.push_back({"--blend-probe-stride", "BLEND_PROBE_STRIDE",
                    "Match probes start at multiples of this many tokens", "1",
-                   [](CoordinatorConfig& c, const RawSetting& raw) {
-                     const uint64_t value = parse_integer(raw, "an integer >= 1");
-                     if (value < 1 || value > (1U << 24)) {
-                       reject(raw, "out of range", "1..16777216");
-                     }
-                     c.blend_probe_stride = value;
-                   }});
+                   bounded_integer_setting(&CoordinatorConfig::blend_probe_stride, 1, 1U << 24,
+                                           "an integer >= 1")});
   specs.push_back({"--timeout-keep-alive", "TIMEOUT_KEEP_ALIVE",
                    "Seconds an idle keep-alive connection stays open", "10",
                    seconds_setting(&CoordinatorConfig::timeout_keep_alive_s, false)});
@@ -279,12 +287,9 @@ std::vector<SettingSpec> setting_specs() {
                    seconds_setting(&CoordinatorConfig::resync_poll_interval_s, false)});
   specs.push_back({"", "RESYNC_MAX_WAIT", "", "60",
                    seconds_setting(&CoordinatorConfig::resync_max_wait_s, true)});
-  specs.push_back(
-      {"", "RESYNC_PAGE_SIZE", "", "1000", [](CoordinatorConfig& c, const RawSetting& raw) {
-         const uint64_t value = parse_integer(raw, "an integer >= 1");
-         if (value < 1 || value > 1000000) reject(raw, "out of range", "1..1000000");
-         c.resync_page_size = value;
-       }});
+  specs.push_back({"", "RESYNC_PAGE_SIZE", "", "1000",
+                   bounded_integer_setting(&CoordinatorConfig::resync_page_size, 1, 1000000,
+                                           "an integer >= 1")});
   specs.push_back({"--admin-token-file", "ADMIN_TOKEN_FILE",
                    "File of operator bearer tokens, one per line (re-read on SIGHUP); quota, pin "
                    "and cache-delete routes then need 'Authorization: Bearer <token>'",
@@ -342,11 +347,9 @@ std::vector<SettingSpec> setting_specs() {
   specs.push_back({"--leader-lease", "LEADER_LEASE",
                    "Seconds of the leader's etcd lease: a dead leader is replaced after about "
                    "this long",
-                   "5", [](CoordinatorConfig& c, const RawSetting& raw) {
-                     const uint64_t value = parse_integer(raw, "whole seconds 1..3600");
-                     if (value < 1 || value > 3600) reject(raw, "out of range", "1..3600");
-                     c.leader_lease_s = value;
-                   }});
+                   "5",
+                   bounded_integer_setting(&CoordinatorConfig::leader_lease_s, 1, 3600,
+                                           "whole seconds 1..3600")});
   // HTTPS. Whether the files can be used is checked when the server starts (also exit 2).
   auto pem_path = [](std::string CoordinatorConfig::*field) {
     return [field](CoordinatorConfig& c, const RawSetting& raw) {
@@ -367,11 +370,9 @@ std::vector<SettingSpec> setting_specs() {
   specs.push_back({"--replication-log-mb", "REPLICATION_LOG_MB",
                    "MiB of recent mutations the HA leader keeps for followers to replay; a "
                    "follower further behind has a gap",
-                   "256", [](CoordinatorConfig& c, const RawSetting& raw) {
-                     const uint64_t value = parse_integer(raw, "whole MiB 1..65536");
-                     if (value < 1 || value > 65536) reject(raw, "out of range", "1..65536");
-                     c.replication_log_mb = value;
-                   }});
+                   "256",
+                   bounded_integer_setting(&CoordinatorConfig::replication_log_mb, 1, 65536,
+                                           "whole MiB 1..65536")});
   return specs;
 }
 
