@@ -91,23 +91,28 @@ class Reader {
     return true;
   }
 
+  // The eight bytes at `at` (all readable) with '0'..'9' turned into 0..9, in `x`, and how many
+  // of them lead as digits (8: all). A byte is no digit when it is >= 10 after the xor (the high
+  // bit of x + 0x76, added without carries between bytes) or had its high bit set.
+  static int leading_digits(const char* at, uint64_t& x) {
+    uint64_t bytes;
+    std::memcpy(&bytes, at, 8);
+    if constexpr (std::endian::native == std::endian::big) bytes = __builtin_bswap64(bytes);
+    x = bytes ^ 0x3030303030303030ULL;
+    const uint64_t no_digit =
+        (((x & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
+    return no_digit == 0 ? 8 : __builtin_ctzll(no_digit) / 8;
+  }
+
   // The digits at the cursor when at least 8 bytes remain and at most 8 of them are digits:
   // their value in `value`, the cursor after them, true. Otherwise false, nothing consumed.
   // Eight bytes at a time (SWAR), without a branch per digit: token lengths vary at random, so
   // a loop per digit mispredicts the end of almost every token.
   bool eight_digits_at_most(uint64_t& value) {
     if (end_ - p_ < 8) return false;
-    uint64_t bytes;
-    std::memcpy(&bytes, p_, 8);
-    if constexpr (std::endian::native == std::endian::big) bytes = __builtin_bswap64(bytes);
-    // Digits become 0..9; a byte is no digit when it is now >= 10 (the high bit of x + 0x76,
-    // added without carries between bytes) or had its high bit set.
-    const uint64_t x = bytes ^ 0x3030303030303030ULL;
-    const uint64_t no_digit =
-        (((x & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
-    if (no_digit == 0) return false;  // 8 digits or more
-    const int digits = __builtin_ctzll(no_digit) / 8;
-    if (digits == 0) return false;
+    uint64_t x = 0;
+    const int digits = leading_digits(p_, x);
+    if (digits == 0 || digits == 8) return false;  // none, or 8 digits or more
     value = swar_value(x, digits);
     p_ += digits;
     return true;
@@ -190,14 +195,8 @@ class Reader {
     if (out.size() == kMaxRequestTokens) return false;  // the tree path answers 400
     uint64_t value = 0;
     if (digits <= 8 && end_ - start >= 8) {
-      uint64_t bytes;
-      std::memcpy(&bytes, start, 8);
-      if constexpr (std::endian::native == std::endian::big) bytes = __builtin_bswap64(bytes);
-      const uint64_t x = bytes ^ 0x3030303030303030ULL;
-      const uint64_t no_digit =
-          (((x & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
-      const int run = no_digit == 0 ? 8 : __builtin_ctzll(no_digit) / 8;  // leading digits
-      if (run < digits) return false;
+      uint64_t x = 0;
+      if (leading_digits(start, x) < digits) return false;
       value = swar_value(x, static_cast<int>(digits));
     } else {
       for (const char* d = start; d != stop; ++d) {
