@@ -17,6 +17,7 @@
 #include "fake_mp_server.h"
 #include "http_test_client.h"
 #include "metrics_scrape.h"
+#include "readiness_probe.h"
 
 namespace lmcache::testing {
 namespace {
@@ -27,27 +28,9 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kLease = 2s;
 constexpr double kGiB = 1024.0 * 1024 * 1024;  // what "limit_gb": 1 stands for
 
-// GET /readyz on `port` with a fresh connection; status 0 when it cannot be reached.
-TestResponse readyz(uint16_t port) {
-  try {
-    HttpTestClient client(port, 1s);
-    return client.get("/readyz");
-  } catch (const std::exception&) {
-    return {};
-  }
-}
-
-std::string role_of(uint16_t port) {
-  const TestResponse res = readyz(port);
-  if (res.status == 0) return "unreachable";
-  return std::string(res.json().at("role").as_string());
-}
-
 std::string url_of(const CoordinatorProcess& node) {
   return "http://127.0.0.1:" + std::to_string(node.port());
 }
-
-int64_t epoch_of(uint16_t port) { return readyz(port).json().at("epoch").to_number<int64_t>(); }
 
 // Registers the fake MP server `mp` as instance "mp" on the coordinator at `port` and reports four
 // 1 KiB keys of salt "s" stored there (event batch `seq`).

@@ -15,6 +15,7 @@
 #include "eventually.h"
 #include "http_test_client.h"
 #include "metrics_scrape.h"
+#include "readiness_probe.h"
 
 namespace lmcache::testing {
 namespace {
@@ -27,29 +28,6 @@ constexpr const char* kApplied = "lmcache_coordinator_replication_applied_total"
 constexpr const char* kGaps = "lmcache_coordinator_replication_gaps_total";
 constexpr const char* kSnapshots = "lmcache_coordinator_replication_snapshots_total";
 constexpr const char* kPosition = "lmcache_coordinator_replication_position";
-
-unsigned readyz_status(uint16_t port) {
-  try {
-    HttpTestClient client(port, 1s);
-    return client.get("/readyz").status;
-  } catch (const std::exception&) {
-    return 0;
-  }
-}
-
-std::string role_of(uint16_t port) {
-  try {
-    HttpTestClient client(port, 1s);
-    return std::string(client.get("/readyz").json().at("role").as_string());
-  } catch (const std::exception&) {
-    return "unreachable";
-  }
-}
-
-int64_t epoch_of(uint16_t port) {
-  HttpTestClient client(port, 1s);
-  return client.get("/readyz").json().at("epoch").to_number<int64_t>();
-}
 
 // The newest seq of the leader's mutation log.
 uint64_t leader_last_seq(uint16_t leader_port) {
@@ -222,7 +200,7 @@ TEST_F(HaWarmTest, AFollowerElectedAfterAKillServesTheOldLeadersStateWarm) {
 
   const int64_t old_epoch = epoch_of(a->port());
   a->stop(SIGKILL);
-  ASSERT_TRUE(eventually([&] { return readyz_status(b->port()) == 200U; }, 10s)) << b->log();
+  ASSERT_TRUE(eventually([&] { return readyz(b->port()).status == 200U; }, 10s)) << b->log();
   EXPECT_GT(epoch_of(b->port()), old_epoch);
 
   // Usage per salt, the directory and the blend content are the old leader's.
@@ -315,7 +293,7 @@ TEST_F(HaWarmTest, AFollowerThatMissedDroppedEntriesRebuildsFromASnapshot) {
   // Nothing was lost: elected, b has a's usage.
   const json::value status_before = to_a.get("/l2/status").json();
   a->stop(SIGKILL);
-  ASSERT_TRUE(eventually([&] { return readyz_status(b->port()) == 200U; }, 10s)) << b->log();
+  ASSERT_TRUE(eventually([&] { return readyz(b->port()).status == 200U; }, 10s)) << b->log();
   EXPECT_EQ(to_b.get("/l2/status").json(), status_before);
 }
 
@@ -336,7 +314,7 @@ TEST_F(HaWarmTest, ANodeJoiningLateLoadsASnapshotAndCarriesTheStateThroughTwoFai
   ASSERT_EQ(to_a.post("/l2/events", l2_batch(1, 0, 10, "gamma", 4096)).status, 200);
   ASSERT_TRUE(caught_up(to_b, a->port())) << b->log();
   a->stop(SIGKILL);
-  ASSERT_TRUE(eventually([&] { return readyz_status(b->port()) == 200U; }, 10s)) << b->log();
+  ASSERT_TRUE(eventually([&] { return readyz(b->port()).status == 200U; }, 10s)) << b->log();
 
   // Between the failovers: through b, whose log starts with its epoch.
   for (int i = 4; i < 6; ++i) {
@@ -356,7 +334,7 @@ TEST_F(HaWarmTest, ANodeJoiningLateLoadsASnapshotAndCarriesTheStateThroughTwoFai
   const json::value status_before = to_b.get("/l2/status").json();
   const json::value stats_before = to_b.get("/directory/stats").json();
   b->stop(SIGKILL);
-  ASSERT_TRUE(eventually([&] { return readyz_status(c->port()) == 200U; }, 10s)) << c->log();
+  ASSERT_TRUE(eventually([&] { return readyz(c->port()).status == 200U; }, 10s)) << c->log();
   EXPECT_EQ(to_c.get("/l2/status").json(), status_before);
   const json::value stats_after = to_c.get("/directory/stats").json();
   EXPECT_EQ(stats_after.at("num_keys"), stats_before.at("num_keys")) << stats_after;
@@ -378,7 +356,7 @@ TEST_F(HaWarmTest, ADeposedLeaderFollowsTheNewOneAndLeadsAgainWarm) {
 
   // a pauses past its lease; b leads and takes more writes.
   ASSERT_EQ(kill(a->pid(), SIGSTOP), 0);
-  ASSERT_TRUE(eventually([&] { return readyz_status(b->port()) == 200U; }, 10s)) << b->log();
+  ASSERT_TRUE(eventually([&] { return readyz(b->port()).status == 200U; }, 10s)) << b->log();
   ASSERT_EQ(to_b.post("/l2/events", l2_batch(2, 10, 10, "gamma", 4096)).status, 200);
   ASSERT_EQ(to_b.post("/l2/events", l2_batch(1, 100, 5, "delta", 1000, "n2")).status, 200);
 
@@ -389,7 +367,7 @@ TEST_F(HaWarmTest, ADeposedLeaderFollowsTheNewOneAndLeadsAgainWarm) {
 
   const json::value status_before = to_b.get("/l2/status").json();
   b->stop(SIGKILL);
-  ASSERT_TRUE(eventually([&] { return readyz_status(a->port()) == 200U; }, 10s)) << a->log();
+  ASSERT_TRUE(eventually([&] { return readyz(a->port()).status == 200U; }, 10s)) << a->log();
   EXPECT_EQ(to_a.get("/l2/status").json(), status_before);
 }
 
