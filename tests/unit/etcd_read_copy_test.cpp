@@ -7,33 +7,22 @@
 #include <boost/asio/io_context.hpp>
 #include <functional>
 
-#include "etcd_process.h"
+#include "etcd_client_fixture.h"
 
 namespace lmcache::app {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::EtcdProcess;
 
 core::ObjectKey key(char c) { return core::ObjectKey{std::string(32, c), "m", 0, 0, ""}; }
 
-class EtcdReadCopyTest : public ::testing::Test {
+class EtcdReadCopyTest : public testing::EtcdClientFixture {
  protected:
   void SetUp() override {
-    if (!EtcdProcess::available()) GTEST_SKIP() << EtcdProcess::kBinary << " is not installed";
-    etcd_process_ = std::make_unique<EtcdProcess>();
-    etcd_ = std::make_unique<client::EtcdClient>(
-        io_.get_executor(),
-        std::vector<client::MpEndpoint>{{"127.0.0.1", etcd_process_->client_port()}});
+    EtcdClientFixture::SetUp();
+    if (IsSkipped()) return;
     copy_ = std::make_shared<EtcdReadCopy>(io_.get_executor(), *etcd_, "/rc/", quotas_, pins_,
                                            100ms, [] { return false; });
-  }
-
-  // Runs the io_context on this thread until `done` holds; false after `timeout`.
-  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done() && std::chrono::steady_clock::now() < deadline) io_.run_for(10ms);
-    return done();
   }
 
   // Sets `key` = `value` in etcd (deleting it first), waiting for both.
@@ -55,11 +44,6 @@ class EtcdReadCopyTest : public ::testing::Test {
     ASSERT_TRUE(run_until([&] { return removed; }));
   }
 
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
-      io_.get_executor()};
-  std::unique_ptr<EtcdProcess> etcd_process_;
-  std::unique_ptr<client::EtcdClient> etcd_;
   core::QuotaStore quotas_{":memory:", 7};
   core::Pins pins_{quotas_};
   std::shared_ptr<EtcdReadCopy> copy_;

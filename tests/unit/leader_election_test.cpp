@@ -8,24 +8,15 @@
 #include <functional>
 #include <thread>
 
-#include "etcd_process.h"
+#include "etcd_client_fixture.h"
 
 namespace lmcache::app {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::EtcdProcess;
 
-class LeaderElectionTest : public ::testing::Test {
+class LeaderElectionTest : public testing::EtcdClientFixture {
  protected:
-  void SetUp() override {
-    if (!EtcdProcess::available()) GTEST_SKIP() << EtcdProcess::kBinary << " is not installed";
-    etcd_process_ = std::make_unique<EtcdProcess>();
-    etcd_ = std::make_unique<client::EtcdClient>(
-        io_.get_executor(),
-        std::vector<client::MpEndpoint>{{"127.0.0.1", etcd_process_->client_port()}});
-  }
-
   std::shared_ptr<LeaderElection> make(const std::string& node, LeaderElection::Hooks hooks) {
     LeaderElectionOptions options;
     options.prefix = "/test/";
@@ -34,19 +25,6 @@ class LeaderElectionTest : public ::testing::Test {
     options.lease = 2s;
     return std::make_shared<LeaderElection>(io_.get_executor(), *etcd_, options, std::move(hooks));
   }
-
-  // Runs the io_context on this thread until `done` holds; false after `timeout`.
-  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done() && std::chrono::steady_clock::now() < deadline) io_.run_for(10ms);
-    return done();
-  }
-
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
-      io_.get_executor()};
-  std::unique_ptr<EtcdProcess> etcd_process_;
-  std::unique_ptr<client::EtcdClient> etcd_;
 };
 
 TEST_F(LeaderElectionTest, APausedLeadersFenceClosesWhenItsLeaseTimeIsUpBeforeAnyHandlerRuns) {
