@@ -121,13 +121,16 @@ struct CoordinatorApp::Impl {
       checkpointer.emplace(config.checkpoint_path, derived_state(), metrics);
     }
     // HA leader: each admitted /events batch joins the log as its record, in admission order.
-    events.set_admitted_observer([this](const core::CacheEventBatch& batch) {
-      if (!mutation_log.active()) return;
-      std::string record;
-      record.reserve(128 + batch.entries.size() * 80);
-      core::append_cache_event_record(record, batch);
-      mutation_log.append(core::MutationKind::kCacheEventRecord, std::move(record));
-    });
+    // Without HA no batch pays for the observer.
+    if (config.ha()) {
+      events.set_admitted_observer([this](const core::CacheEventBatch& batch) {
+        if (!mutation_log.active()) return;
+        std::string record;
+        record.reserve(128 + batch.entries.size() * 80);
+        core::append_cache_event_record(record, batch);
+        mutation_log.append(core::MutationKind::kCacheEventRecord, std::move(record));
+      });
+    }
     http::MembershipHooks hooks;
     hooks.on_registered = [this](const std::string& id) {
       l2.on_instance_registered(id);
