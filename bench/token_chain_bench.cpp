@@ -1,6 +1,7 @@
 // Benchmarks of the v2 token chain (core/token_chain_hasher.h): what a `/directory/lookup` by
 // `token_ids` costs before touching the directory.
 //   BM_HashChain          BLAKE3 chain of 32,768 tokens at C = 256 (128 chunks of 1 KiB)
+//   BM_HashChainLinkCache/N  the same with the link cache on: every link new (0) or cached (1)
 //   BM_HashAndExpandKeys  the same plus expansion to 1,024 owning ObjectKeys at world size 8
 //   BM_HashAndVisitKeys   the same, visiting ObjectKeyViews instead (no key allocation)
 //   BM_DirectoryLookupByTokens  hash, expand and look the 1,024 keys up in an L2Accounting that
@@ -9,6 +10,8 @@
 //   BM_DirectoryLookupByTokens10M  the same with key views, in a directory of 10,000,000 other
 //                         keys (built once, ~25 s and ~1.2 GB): the request's 1,024 keys are
 //                         found among them, so the index probes miss the CPU caches
+//   BM_DirectoryLookupByTokens10MLinkCache/N  the same with the link cache on, N of the 128
+//                         chunks new in each request (0: a repeated prompt; 128: a new one)
 //   BM_DirectoryLookupByTokens10MOwningKeys  the same through the per-key path of before (owning
 //                         keys, one directory and binding look-up per key)
 //   BM_ReadLookupBody     the HTTP side: reading the ~200 KB JSON body of that request
@@ -59,6 +62,20 @@ void BM_HashChain(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kTokens * sizeof(uint32_t)));
 }
 BENCHMARK(BM_HashChain)->Unit(benchmark::kMicrosecond);
+
+// The chain alone with the link cache on: every link new (0), or every link cached (1).
+void BM_HashChainLinkCache(benchmark::State& state) {
+  auto tokens = request_tokens();
+  const TokenChainHasher hasher(kChunkSize, size_t{64} << 20);
+  const bool repeated = state.range(0) == 1;
+  hasher.chunk_hashes(tokens);
+  uint32_t turn = 0;
+  for (auto _ : state) {
+    if (!repeated) tokens[0] = 200'000 + ++turn;
+    benchmark::DoNotOptimize(hasher.chunk_hashes(tokens));
+  }
+}
+BENCHMARK(BM_HashChainLinkCache)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 void BM_HashAndExpandKeys(benchmark::State& state) {
   const auto tokens = request_tokens();
@@ -206,6 +223,35 @@ void BM_DirectoryLookupByTokens10M(benchmark::State& state) {
   if (found != kTokens / kChunkSize * kWorldSize) state.SkipWithError("request keys not found");
 }
 BENCHMARK(BM_DirectoryLookupByTokens10M)->Unit(benchmark::kMicrosecond);
+
+// The same with the coordinator's link cache (64 MiB, the --token-chain-cache-mb default). The
+// argument is how many of the 128 chunks are new in each request: the token opening the first new
+// chunk changes every iteration, so that chunk and every later one are links never seen before
+// (0: the same request again, every link cached; 32: a conversation that grew by a quarter; 128:
+// a prompt never seen, every link hashed and inserted).
+void BM_DirectoryLookupByTokens10MLinkCache(benchmark::State& state) {
+  auto tokens = request_tokens();
+  const TokenChainHasher hasher(kChunkSize, size_t{64} << 20);
+  const lmcache::core::L2Accounting& l2 = big_directory(tokens);
+  const auto new_chunks = static_cast<size_t>(state.range(0));
+  const size_t changing = (kTokens / kChunkSize - new_chunks) * kChunkSize;
+  hasher.chunk_hashes(tokens);  // the request seen once before
+  uint32_t turn = 0;
+  for (auto _ : state) {
+    if (new_chunks > 0) tokens[changing] = 200'000 + ++turn;
+    const std::vector<ChunkHash> hashes = hasher.chunk_hashes(tokens);
+    const std::vector<ObjectKeyView> keys = key_views(hashes);
+    benchmark::DoNotOptimize(l2.lookup(keys));
+  }
+  const auto links = hasher.link_cache_stats();
+  state.counters["hit_ratio"] =
+      static_cast<double>(links.hits) / static_cast<double>(links.hits + links.inserted);
+}
+BENCHMARK(BM_DirectoryLookupByTokens10MLinkCache)
+    ->Arg(0)
+    ->Arg(32)
+    ->Arg(128)
+    ->Unit(benchmark::kMicrosecond);
 
 // The same through the per-key path the route used before: owning keys, one lookup per key.
 void BM_DirectoryLookupByTokens10MOwningKeys(benchmark::State& state) {

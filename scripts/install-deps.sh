@@ -7,7 +7,7 @@ set -euo pipefail
 build_packages=(
   g++ cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev
-  prometheus-cpp-dev librust-blake3-dev libgtest-dev libgmock-dev libbenchmark-dev ccache
+  prometheus-cpp-dev librust-blake3-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev ccache
   dpkg-dev  # dpkg-shlibdeps, for scripts/build-deb.sh
 )
 
@@ -20,6 +20,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus-cpp-dev  # metrics registry and text exposition
   librust-blake3-dev b3sum  # the BLAKE3 C sources (built by cmake/Blake3.cmake) and the reference CLI
+  libxxhash-dev  # XXH3, header-only: picks the token-chain link cache's sets (core/chain_link_cache)
   libssl-dev openssl  # HTTPS (--tls-cert) and the test CA the TLS tests make
   wrk curl ccache
   etcd-server etcd-client  # HA mode: the e2e tests start a real etcd (tests/support/etcd_process)

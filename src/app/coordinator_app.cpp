@@ -563,7 +563,9 @@ struct CoordinatorApp::Impl {
   core::EventIngest events{l2};  // POST /events, feeding l2
   core::BlendIndex blend;
   core::BlendFeed blend_feed{blend};  // POST /events -> blend (events.set_blend_feed)
-  core::TokenChainHasher chunk_hasher{config.blend_chunk_size};  // token_ids -> keys (pins, lookup)
+  // token_ids -> keys (pins, lookup, delete, prefetch), with its cache of recent links
+  core::TokenChainHasher chunk_hasher{config.blend_chunk_size,
+                                      static_cast<size_t>(config.token_chain_cache_mb) << 20};
   client::MpClient mp_client;
   HealthSweep health_sweep;
   prometheus::Counter& blend_match_requests =
@@ -578,7 +580,7 @@ struct CoordinatorApp::Impl {
       counter(metrics, "lmcache_coordinator_blend_lookup_matches_total",
               "POST /directory/blend-lookup matches reported.");
   BlendFeedMetrics blend_feed_metrics{blend_feed};
-  CoreStateMetrics core_state_metrics{registry, l2, quotas, blend, pins.keys()};
+  CoreStateMetrics core_state_metrics{registry, l2, quotas, blend, pins.keys(), chunk_hasher};
   EventIngestMetrics event_metrics{events};
   http::RequestMetrics request_metrics;
   http::Router router;

@@ -373,6 +373,13 @@ std::vector<SettingSpec> setting_specs() {
                    "256",
                    bounded_integer_setting(&CoordinatorConfig::replication_log_mb, 1, 65536,
                                            "whole MiB 1..65536")});
+  specs.push_back({"--token-chain-cache-mb", "TOKEN_CHAIN_CACHE_MB",
+                   "MiB of recently hashed token-chain links kept, so a prompt prefix seen before "
+                   "is not hashed again by lookups, pins, deletes and prefetches by token_ids; 0 "
+                   "turns it off",
+                   "64",
+                   bounded_integer_setting(&CoordinatorConfig::token_chain_cache_mb, 0, 65536,
+                                           "whole MiB 0..65536")});
   return specs;
 }
 

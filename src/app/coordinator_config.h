@@ -55,7 +55,8 @@ struct CoordinatorConfig {
   std::string tls_client_ca;
   // HA mode: the leader keeps its recent accepted mutations for followers to replay, up to this
   // many MiB of bodies (app/replication_follower.h).
-  uint64_t replication_log_mb = 256;  // 1..65536
+  uint64_t replication_log_mb = 256;   // 1..65536
+  uint64_t token_chain_cache_mb = 64;  // 0..65536; 0: no ChainLinkCache
 };
 
 // What the command line asked for: run with a config, or exit now with a code

@@ -13,8 +13,14 @@ using prometheus::MetricType;
 
 CoreStateMetrics::CoreStateMetrics(const core::InstanceRegistry& registry,
                                    const core::L2Accounting& l2, const core::QuotaStore& quotas,
-                                   const core::BlendIndex& blend, const core::PinnedKeys& pins)
-    : registry_(registry), l2_(l2), quotas_(quotas), blend_(blend), pins_(pins) {}
+                                   const core::BlendIndex& blend, const core::PinnedKeys& pins,
+                                   const core::TokenChainHasher& chunk_hasher)
+    : registry_(registry),
+      l2_(l2),
+      quotas_(quotas),
+      blend_(blend),
+      pins_(pins),
+      chunk_hasher_(chunk_hasher) {}
 
 std::vector<MetricFamily> CoreStateMetrics::Collect() const {
   constexpr auto kCounter = MetricType::Counter;
@@ -99,6 +105,15 @@ std::vector<MetricFamily> CoreStateMetrics::Collect() const {
                               static_cast<double>(blend_.memory_bytes())));
   out.push_back(single_metric("pinned_keys", "L2 keys pinned (never chosen for eviction).", kGauge,
                               static_cast<double>(pins_.size())));
+  const core::ChainLinkCache::Stats links = chunk_hasher_.link_cache_stats();
+  out.push_back(single_metric("token_chain_cache_hits_total",
+                              "Token-chain links read from the link cache instead of hashed.",
+                              kCounter, static_cast<double>(links.hits)));
+  out.push_back(single_metric("token_chain_cache_inserts_total",
+                              "Token-chain links hashed and put in the link cache.", kCounter,
+                              static_cast<double>(links.inserted)));
+  out.push_back(single_metric("token_chain_cache_links", "Token-chain links in the link cache.",
+                              kGauge, static_cast<double>(links.links)));
   return out;
 }
 

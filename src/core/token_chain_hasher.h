@@ -20,11 +20,13 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
+#include "core/chain_link_cache.h"
 #include "core/object_key.h"
 
 namespace lmcache::core {
@@ -32,13 +34,17 @@ namespace lmcache::core {
 // One chunk hash: a 32-byte BLAKE3 digest.
 using ChunkHash = std::array<uint8_t, 32>;
 
-// Computes the chunk hashes of token sequences for one chunk size. Immutable, so safe to share
-// across threads.
+// Computes the chunk hashes of token sequences for one chunk size. Safe to share across threads.
 class TokenChainHasher {
  public:
   // `chunk_size` (C, `--chunk-size`, upstream's default 256) must be >= 1; 0 throws
   // std::invalid_argument. It must equal the MP servers' value, or no key will match.
-  explicit TokenChainHasher(size_t chunk_size);
+  // With `link_cache_bytes` above 0, links computed are kept in a ChainLinkCache of that size and
+  // a prefix hashed before is read from it (the digests are the same either way).
+  explicit TokenChainHasher(size_t chunk_size, size_t link_cache_bytes = 0);
+  ~TokenChainHasher();
+  TokenChainHasher(const TokenChainHasher&) = delete;
+  TokenChainHasher& operator=(const TokenChainHasher&) = delete;
 
   size_t chunk_size() const { return chunk_size_; }
 
@@ -52,8 +58,17 @@ class TokenChainHasher {
   // h_0 = BLAKE3 of 12 zero bytes, the digest the chain starts from.
   static const ChunkHash& seed();
 
+  // The link cache's counters; all zero without one.
+  ChainLinkCache::Stats link_cache_stats() const;
+
  private:
-  size_t chunk_size_;  // tokens per chunk (C), >= 1
+  // Hashes out.size() consecutive links from `first_previous`: out[i] is the digest of the chunk
+  // tokens[i*C, (i+1)*C) after out[i - 1] (after `first_previous` for i = 0).
+  void hash_links(const ChunkHash& first_previous, std::span<const uint32_t> tokens,
+                  std::span<ChunkHash> out) const;
+
+  size_t chunk_size_;                           // tokens per chunk (C), >= 1
+  std::unique_ptr<ChainLinkCache> link_cache_;  // null when off; thread-safe itself
 };
 
 // World sizes the kv_rank packing can express: 8 bits per field.

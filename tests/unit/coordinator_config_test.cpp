@@ -142,6 +142,19 @@ TEST(CoordinatorConfigTest, DefaultQuotaIsNoneZeroOrGib) {
   EXPECT_NE(env_exit.message.find("LMCACHE_MP_COORDINATOR_DEFAULT_QUOTA_GB"), std::string::npos);
 }
 
+TEST(CoordinatorConfigTest, TokenChainCacheSizeIsWholeMibFromZero) {
+  EXPECT_EQ(parse_ok({}).token_chain_cache_mb, 64u);
+  EXPECT_EQ(parse_ok({"--token-chain-cache-mb", "0"}).token_chain_cache_mb, 0u);
+  EXPECT_EQ(
+      parse_ok({}, {{"LMCACHE_MP_COORDINATOR_TOKEN_CHAIN_CACHE_MB", "512"}}).token_chain_cache_mb,
+      512u);
+  for (const char* bad : {"-1", "65537", "1.5", "lots"}) {
+    const auto exit = parse_exit({"--token-chain-cache-mb", bad});
+    EXPECT_EQ(exit.code, 2) << bad;
+    EXPECT_NE(exit.message.find("--token-chain-cache-mb"), std::string::npos) << exit.message;
+  }
+}
+
 TEST(CoordinatorConfigTest, HelpExitsZero) {
   const auto exit = parse_exit({"--help"});
   EXPECT_EQ(exit.code, 0);

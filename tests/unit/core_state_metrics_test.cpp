@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "core/instance_registry.h"
 #include "core/l2_accounting.h"
 #include "core/quota_store.h"
+#include "core/token_chain_hasher.h"
 
 namespace lmcache::app {
 namespace {
@@ -21,7 +23,8 @@ struct CoreState {
   core::QuotaStore quotas{std::string(core::QuotaStore::kInMemory)};
   core::BlendIndex blend{4, 1, 42};
   core::PinnedKeys pins;
-  CoreStateMetrics metrics{registry, l2, quotas, blend, pins};
+  core::TokenChainHasher chunk_hasher{4, 1 << 20};
+  CoreStateMetrics metrics{registry, l2, quotas, blend, pins, chunk_hasher};
 
   // Applies one batch of `type` events, one per hash, under `salt`.
   void apply(uint64_t seq, core::L2EventType type, const std::vector<std::string>& hashes,
@@ -92,6 +95,18 @@ TEST(CoreStateMetricsTest, PinnedKeysIsAGaugeOfTheTableSize) {
   EXPECT_EQ(family->type, prometheus::MetricType::Gauge);
   ASSERT_EQ(family->metric.size(), 1u);
   EXPECT_EQ(family->metric[0].gauge.value, 2.0);
+}
+
+TEST(CoreStateMetricsTest, TokenChainCacheHitsMissesAndLinks) {
+  CoreState state;
+  const std::vector<uint32_t> tokens = {1, 2, 3, 4, 5, 6, 7, 8, 9};  // two chunks of 4
+  state.chunk_hasher.chunk_hashes(tokens);
+  state.chunk_hasher.chunk_hashes(tokens);
+  const std::string text = state.text();
+  EXPECT_NE(text.find("lmcache_coordinator_token_chain_cache_hits_total 2\n"), std::string::npos);
+  EXPECT_NE(text.find("lmcache_coordinator_token_chain_cache_inserts_total 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("lmcache_coordinator_token_chain_cache_links 2\n"), std::string::npos);
 }
 
 TEST(CoreStateMetricsTest, SaltsAppearAndDisappearWithTheirKeysAndQuotas) {
