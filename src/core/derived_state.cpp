@@ -12,6 +12,14 @@ void DerivedState::save(SnapshotWriter& out) const {
   blend_feed_.save(out);
 }
 
+bool DerivedState::rebuild(SnapshotReader& in) {
+  // The feed's placements refer to the index's chunks: empty the feed first.
+  blend_feed_.clear();
+  blend_.clear();
+  events_.clear();
+  return load(in);
+}
+
 bool DerivedState::load(SnapshotReader& in) {
   // The feed's chunks are checked against the index, so the index comes first.
   return events_.load(in) && blend_.load(in) && blend_feed_.load(in);

@@ -30,6 +30,17 @@ class DerivedState {
   // Loads what save() wrote into empty parts at start-up, before any request. False on
   // malformed input; the parts are then partial and must be discarded.
   bool load(SnapshotReader& in);
+  // Replaces the state with what save() wrote (an HA follower's snapshot of the leader after a
+  // gap): empties every part (each part's clear()), then loads. On success the parts equal the
+  // saved ones: what the snapshot lacks is gone. Durable state (quotas, pins) is not derived
+  // and not touched. False on malformed input, as load().
+  //
+  // Not atomic: each part is emptied and loaded under its own locks, so a reader meanwhile (a
+  // metric, a checkpoint's freeze) may see an empty or partly loaded state, and a mutation
+  // running meanwhile may be lost or survive. Call it only where nothing else mutates the parts:
+  // on an HA follower every mutation is the replication apply, serial with this on one strand,
+  // and the routes that read the state are forwarded to the leader.
+  bool rebuild(SnapshotReader& in);
 
  private:
   EventIngest& events_;
