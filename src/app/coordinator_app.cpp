@@ -270,7 +270,7 @@ struct CoordinatorApp::Impl {
     };
     ReplicationFollower::Snapshots from_snapshots;
     from_snapshots.start_with_one = !warm_loaded;  // an empty state starts from a snapshot
-    from_snapshots.load = [this](std::string_view body) { return load_state(body); };
+    from_snapshots.load = [this](std::string_view body) { return rebuild_state(body); };
     from_snapshots.download_path = snapshot_path(config) + ".download";
     follower = std::make_shared<ReplicationFollower>(
         io.get_executor(), std::move(leader), std::move(apply), std::move(from_snapshots), metrics);
@@ -302,19 +302,19 @@ struct CoordinatorApp::Impl {
                  blend.entry_count(), std::chrono::duration<double>(Clock::now() - before).count());
   }
 
-  // Loads a checkpoint body into the derived state: a warm start, or an HA follower's snapshot of
-  // the leader (over its state after a gap; see ReplicationFollower). False when it does not
+  // Loads a checkpoint body into the fresh derived state of a warm start. False when it does not
   // load whole; the state may then be partial.
-  //
-  // The blend index loads only into an empty index: over a live one (a rebuild after a gap) its
-  // part is read and checked into a scratch index and dropped, so the follower keeps its own
-  // blend content (what the leader published within the gap is missing until published again).
   bool load_state(std::string_view body) {
     core::SnapshotReader reader(body);
-    if (blend.entry_count() == 0) return derived_state().load(reader) && reader.at_end();
-    core::BlendIndex scratch(config.blend_chunk_size, config.blend_probe_stride);
-    core::BlendFeed scratch_feed{scratch};
-    return core::DerivedState{events, scratch, scratch_feed}.load(reader) && reader.at_end();
+    return derived_state().load(reader) && reader.at_end();
+  }
+
+  // Replaces the derived state with an HA follower's snapshot of the leader (its first, or after
+  // a gap; see ReplicationFollower), on the follower's strand. False when it does not load
+  // whole; the state may then be partial (the follower logs it).
+  bool rebuild_state(std::string_view body) {
+    core::SnapshotReader reader(body);
+    return derived_state().rebuild(reader) && reader.at_end();
   }
 
   // Where the HA leader writes snapshots for followers: beside the checkpoint, else in $TMPDIR.
