@@ -57,7 +57,7 @@ struct Batch {
         const std::string& keys, CacheTier tier = CacheTier::kL2, bool with_tokens = false) {
     for (char c : keys) {
       hashes.push_back(hash(c));
-      const int64_t t = static_cast<unsigned char>(c) * 4;
+      const int64_t t = int64_t{static_cast<unsigned char>(c)} * 4;
       tokens.push_back(with_tokens ? std::vector<int64_t>{t, t + 1, t + 2, t + 3}
                                    : std::vector<int64_t>{});
     }
@@ -82,7 +82,7 @@ ObjectKey key_of(char c) {
 
 // The blend tokens of key `c` (as Batch gives them).
 std::vector<uint64_t> tokens_of(char c) {
-  const uint64_t t = static_cast<unsigned char>(c) * 4;
+  const uint64_t t = uint64_t{static_cast<unsigned char>(c)} * 4;
   return {t, t + 1, t + 2, t + 3};
 }
 
