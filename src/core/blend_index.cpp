@@ -775,7 +775,7 @@ BlendIndexStats BlendIndex::stats() const {
   BlendIndexStats stats;
   for (const auto& [scope, shard] : scopes_->shards) {
     ReaderMutexLock shard_lock(shard->mu);
-    ++stats.scopes;
+    stats.scopes += shard->content_count() != 0;
     stats.contents += shard->content_count();
     stats.keys += shard->key_count();
     stats.entries += shard->entry_count();

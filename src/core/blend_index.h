@@ -61,7 +61,7 @@ struct BlendPublishResult {
 
 // Counts over all scopes (for /directory/stats).
 struct BlendIndexStats {
-  size_t scopes = 0;       // model scopes (namespaces)
+  size_t scopes = 0;       // model scopes (namespaces) holding content
   size_t contents = 0;     // distinct chunk contents
   size_t keys = 0;         // distinct object keys
   size_t entries = 0;      // live (content, object key) pairs
@@ -137,9 +137,9 @@ class BlendIndex {
   bool load(SnapshotReader& in);
   // Empties the index to the state of a freshly constructed one with the same seed: no scope
   // holds a chunk, entry_count() is 0 and save() writes no content. Each scope's shard is emptied
-  // under its own lock but stays allocated (threads may hold it; shards live until ~BlendIndex),
-  // so an emptied scope still counts in stats().scopes (save() leaves it out). A publish racing
-  // with clear() may survive it. Takes its own locks.
+  // under its own lock but stays allocated (threads may hold it; shards live until ~BlendIndex);
+  // like a scope emptied by remove(), it is counted nowhere and save() leaves it out. A publish
+  // racing with clear() may survive it. Takes its own locks.
   void clear();
 
   // Test hook: sends every chunk of scopes created afterwards to the same hash

@@ -249,6 +249,7 @@ TEST(DerivedStateClearTest, BlendIndexEmptiesEveryScopeAndTakesNewContent) {
   EXPECT_EQ(index.entry_count(), 0u);
   EXPECT_EQ(index.stats().entries, 0u);
   EXPECT_EQ(index.stats().keys, 0u);
+  EXPECT_EQ(index.stats().scopes, 0u);
   EXPECT_EQ(index.object_key_bytes(), 0u);
   EXPECT_FALSE(index.contains("s1", "k1"));
   const std::vector<uint64_t> request = {1, 2, 3, 4, 5, 6, 7, 8};
