@@ -212,7 +212,8 @@ struct CoordinatorApp::Impl {
   }
 
   // What a checkpoint holds.
-  core::DerivedState derived_state() { return {events, blend, blend_feed}; }
+  // Copies of one DerivedState share its rebuild lock (a checkpoint never sees half a rebuild).
+  core::DerivedState derived_state() { return derived; }
 
   // HA leader: once `request` is accepted (2xx), its body joins the mutation log when it changes
   // the soft state followers mirror. One copy of the body; no parsing.
@@ -563,6 +564,7 @@ struct CoordinatorApp::Impl {
   core::EventIngest events{l2};  // POST /events, feeding l2
   core::BlendIndex blend;
   core::BlendFeed blend_feed{blend};  // POST /events -> blend (events.set_blend_feed)
+  core::DerivedState derived{events, blend, blend_feed};         // copied by derived_state()
   core::TokenChainHasher chunk_hasher{config.blend_chunk_size};  // token_ids -> keys (pins, lookup)
   client::MpClient mp_client;
   HealthSweep health_sweep;

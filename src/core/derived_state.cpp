@@ -3,6 +3,7 @@
 namespace lmcache::core {
 
 void DerivedState::freeze(const std::function<void()>& during) {
+  MutexLock lock(*rebuilding_);
   events_.freeze([&] { blend_feed_.freeze([&] { blend_.freeze(during); }); });
 }
 
@@ -13,6 +14,7 @@ void DerivedState::save(SnapshotWriter& out) const {
 }
 
 bool DerivedState::rebuild(SnapshotReader& in) {
+  MutexLock lock(*rebuilding_);
   // The feed's placements refer to the index's chunks: empty the feed first.
   blend_feed_.clear();
   blend_.clear();

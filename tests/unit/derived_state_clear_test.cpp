@@ -4,11 +4,14 @@
 // follower after a gap).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/blend_feed.h"
@@ -415,6 +418,48 @@ TEST(DerivedStateClearTest, RebuildReplacesTheStateWithTheSnapshots) {
   ASSERT_TRUE(c.derived.load(from_a));
   EXPECT_EQ(c.l2.salts().size(), b.l2.salts().size());
   EXPECT_EQ(c.l2.usage_bytes("t"), b.l2.usage_bytes("t"));
+}
+
+// Stores `count` seed-era keys named `prefix` + i into the node (as a resync would).
+void resync(Node& node, char prefix, int count) {
+  std::vector<std::pair<ObjectKey, uint64_t>> entries;
+  for (int i = 0; i < count; ++i) {
+    std::string h = hash(prefix);
+    h.replace(1, 8, std::to_string(10000000 + i));
+    entries.emplace_back(ObjectKey{h, "m", 0, 0, "r"}, 10);
+  }
+  node.l2.apply_resync(entries, "mp-r");
+}
+
+TEST(DerivedStateClearTest, AFreezeThroughACopyNeverSeesHalfARebuild) {
+  Node a(1);
+  resync(a, 'a', 20000);
+  Node b(2);
+  resync(b, 'b', 10000);
+  b.ingest(Batch("mp-a", 1, 1, CacheEventType::kStore, "XY", CacheTier::kL2, true));
+  const std::string before = a.saved_state();
+  const std::string snapshot = b.saved_state();
+  ASSERT_NE(before.size(), snapshot.size());
+
+  // A checkpoint's copy of the derived state freezes and saves while the rebuild runs.
+  DerivedState copy = a.derived;
+  std::atomic<bool> rebuilt{false};
+  std::vector<size_t> sizes;
+  std::thread checkpoints([&] {
+    do {
+      std::string bytes;
+      copy.freeze([&] { bytes = saved([&](SnapshotWriter& out) { copy.save(out); }); });
+      sizes.push_back(bytes.size());
+    } while (!rebuilt.load());
+  });
+  SnapshotReader in(snapshot);
+  EXPECT_TRUE(a.derived.rebuild(in));
+  rebuilt.store(true);
+  checkpoints.join();
+  for (size_t size : sizes) {
+    EXPECT_TRUE(size == before.size() || size == snapshot.size()) << size;
+  }
+  EXPECT_EQ(a.saved_state().size(), snapshot.size());
 }
 
 TEST(DerivedStateClearTest, RebuildFromAMalformedSnapshotFails) {
