@@ -3,7 +3,8 @@
 // build, or crafted, must never crash the loader or make it allocate without bound.
 //
 // Input: a checkpoint body. Checks: loading ends (ok or failed); when it loads in full, the
-// state it built saves and loads again in full, with the same usage and blend entries.
+// state it built saves and loads again in full, with the same usage and blend entries, and
+// rebuilding (DerivedState::rebuild) a state from its own save leaves the same.
 
 #include <cstddef>
 #include <cstdint>
@@ -54,5 +55,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 "blend entries changed by a reload");
   fuzz::require(again.feed.chunk_count() == state.feed.chunk_count(),
                 "blend feed chunks changed by a reload");
+  core::SnapshotReader rebuild_from(saved);
+  fuzz::require(again.derived.rebuild(rebuild_from) && rebuild_from.at_end(),
+                "a state does not rebuild from its own save");
+  fuzz::require(again.l2.total_bytes() == state.l2.total_bytes(), "usage changed by a rebuild");
+  fuzz::require(again.blend.entry_count() == state.blend.entry_count(),
+                "blend entries changed by a rebuild");
+  fuzz::require(again.feed.chunk_count() == state.feed.chunk_count(),
+                "blend feed chunks changed by a rebuild");
   return 0;
 }

@@ -212,7 +212,8 @@ struct CoordinatorApp::Impl {
   }
 
   // What a checkpoint holds.
-  core::DerivedState derived_state() { return {events, blend, blend_feed}; }
+  // Copies of one DerivedState share its rebuild lock (a checkpoint never sees half a rebuild).
+  core::DerivedState derived_state() { return derived; }
 
   // HA leader: once `request` is accepted (2xx), its body joins the mutation log when it changes
   // the soft state followers mirror. One copy of the body; no parsing.
@@ -270,7 +271,7 @@ struct CoordinatorApp::Impl {
     };
     ReplicationFollower::Snapshots from_snapshots;
     from_snapshots.start_with_one = !warm_loaded;  // an empty state starts from a snapshot
-    from_snapshots.load = [this](std::string_view body) { return load_state(body); };
+    from_snapshots.load = [this](std::string_view body) { return rebuild_state(body); };
     from_snapshots.download_path = snapshot_path(config) + ".download";
     follower = std::make_shared<ReplicationFollower>(
         io.get_executor(), std::move(leader), std::move(apply), std::move(from_snapshots), metrics);
@@ -302,19 +303,19 @@ struct CoordinatorApp::Impl {
                  blend.entry_count(), std::chrono::duration<double>(Clock::now() - before).count());
   }
 
-  // Loads a checkpoint body into the derived state: a warm start, or an HA follower's snapshot of
-  // the leader (over its state after a gap; see ReplicationFollower). False when it does not
+  // Loads a checkpoint body into the fresh derived state of a warm start. False when it does not
   // load whole; the state may then be partial.
-  //
-  // The blend index loads only into an empty index: over a live one (a rebuild after a gap) its
-  // part is read and checked into a scratch index and dropped, so the follower keeps its own
-  // blend content (what the leader published within the gap is missing until published again).
   bool load_state(std::string_view body) {
     core::SnapshotReader reader(body);
-    if (blend.entry_count() == 0) return derived_state().load(reader) && reader.at_end();
-    core::BlendIndex scratch(config.blend_chunk_size, config.blend_probe_stride);
-    core::BlendFeed scratch_feed{scratch};
-    return core::DerivedState{events, scratch, scratch_feed}.load(reader) && reader.at_end();
+    return derived_state().load(reader) && reader.at_end();
+  }
+
+  // Replaces the derived state with an HA follower's snapshot of the leader (its first, or after
+  // a gap; see ReplicationFollower), on the follower's strand. False when it does not load
+  // whole; the state may then be partial (the follower logs it).
+  bool rebuild_state(std::string_view body) {
+    core::SnapshotReader reader(body);
+    return derived_state().rebuild(reader) && reader.at_end();
   }
 
   // Where the HA leader writes snapshots for followers: beside the checkpoint, else in $TMPDIR.
@@ -563,6 +564,7 @@ struct CoordinatorApp::Impl {
   core::EventIngest events{l2};  // POST /events, feeding l2
   core::BlendIndex blend;
   core::BlendFeed blend_feed{blend};  // POST /events -> blend (events.set_blend_feed)
+  core::DerivedState derived{events, blend, blend_feed};  // copied by derived_state()
   // token_ids -> keys (pins, lookup, delete, prefetch), with its cache of recent links
   core::TokenChainHasher chunk_hasher{config.blend_chunk_size,
                                       static_cast<size_t>(config.token_chain_cache_mb) << 20};

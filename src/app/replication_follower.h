@@ -37,10 +37,9 @@ namespace lmcache::app {
 // and tails the log from the snapshot's position; replaying entries the snapshot already holds
 // is harmless (the gates drop duplicates). A follower that finds a gap (the leader dropped
 // entries it had not read, it is past the leader's newest entry, or an answer skips a seq)
-// counts it and rebuilds the same way: it loads a snapshot over its state and tails from there.
-// Loading over a state stores every key of the snapshot again (as a replayed store would) and
-// replaces the cursors and declarations, so the follower converges except for keys the leader
-// deleted within the gap, which it keeps until they are stored or deleted again.
+// counts it and rebuilds the same way: its state is replaced by a snapshot (`load` empties it
+// first; core::DerivedState::rebuild) and it tails from there, so what the leader deleted within
+// the gap is gone and what it added is there.
 //
 // Metrics (in `metrics`): lmcache_coordinator_replication_applied_total,
 // lmcache_coordinator_replication_lag_entries (entries the leader holds past the follower's
@@ -62,7 +61,7 @@ class ReplicationFollower : public std::enable_shared_from_this<ReplicationFollo
   using Apply = std::function<void(core::Mutation& mutation)>;
   struct Snapshots {
     bool start_with_one = false;  // the state starts empty: load a snapshot first
-    // Loads a snapshot's body (a checkpoint body) into the state; false when it does not load
+    // Replaces the state with a snapshot's body (a checkpoint body); false when it does not load
     // (the state may then be partial).
     std::function<bool(std::string_view body)> load;
     std::string download_path;  // where a snapshot is saved while it arrives

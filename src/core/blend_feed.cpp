@@ -197,6 +197,11 @@ void BlendFeed::save(SnapshotWriter& out) const {
   }
 }
 
+void BlendFeed::clear() {
+  MutexLock lock(mu_);
+  live_.clear();
+}
+
 bool BlendFeed::load(SnapshotReader& in) {
   MutexLock lock(mu_);
   if (!live_.empty()) return false;

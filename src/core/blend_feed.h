@@ -74,9 +74,12 @@ class BlendFeed {
   // Writes every indexed chunk with its placements (not the index itself: BlendIndex::save).
   // Only inside freeze()'s `during`, or when no other thread can reach this object.
   void save(SnapshotWriter& out) const NO_THREAD_SAFETY_ANALYSIS;
-  // Loads what save() wrote into this empty feed, after the index was loaded, before any
-  // request. False on malformed input, a chunk listed twice or one the index does not hold.
+  // Loads what save() wrote into this empty feed (fresh, or emptied by clear()), after the index
+  // was loaded. False on malformed input, a chunk listed twice or one the index does not hold.
   bool load(SnapshotReader& in) EXCLUDES(mu_);
+  // Forgets every chunk's placements, as a freshly constructed feed; the index is not touched
+  // (BlendIndex::clear empties it) and the counters since start are kept. Takes its own lock.
+  void clear() EXCLUDES(mu_);
 
  private:
   struct Placement {

@@ -280,7 +280,10 @@ class ContentFilter {
 class BlendIndex::Shard {
  public:
   Shard(uint64_t key_seed, bool single_bucket)
-      : key_seed_(key_seed), by_content_(single_bucket), by_key_(single_bucket) {
+      : key_seed_(key_seed),
+        single_bucket_(single_bucket),
+        by_content_(single_bucket),
+        by_key_(single_bucket) {
     filter_.reset(0);
   }
 
@@ -332,6 +335,18 @@ class BlendIndex::Shard {
       entries_[tail].next_same_content = idx;
     }
     return true;
+  }
+
+  // Drops every entry and key, as a shard freshly constructed with `key_seed`. The shard itself
+  // (and its lock) stays: other threads may hold a pointer to it.
+  void clear(uint64_t key_seed) REQUIRES(mu) {
+    key_seed_ = key_seed;
+    entries_ = EntrySlab();
+    arena_ = KeyArena();
+    by_content_ = SlotTable<uint8_t>(single_bucket_);
+    by_key_ = SlotTable<uint8_t>(single_bucket_);
+    filter_.reset(0);
+    filter_stale_ = 0;
   }
 
   bool contains_key(std::string_view key, uint64_t kh) const REQUIRES_SHARED(mu) {
@@ -516,7 +531,8 @@ class BlendIndex::Shard {
     filter_stale_ = 0;
   }
 
-  const uint64_t key_seed_;        // mixed into key hashes
+  uint64_t key_seed_;              // mixed into key hashes; changed only by clear()
+  const bool single_bucket_;       // the tables' test mode
   EntrySlab entries_;              // all live entries of this scope (and freed ones for reuse)
   KeyArena arena_;                 // interned object key bytes
   SlotTable<uint8_t> by_content_;  // fingerprint -> earliest-published live entry with it
@@ -693,10 +709,23 @@ void BlendIndex::save(SnapshotWriter& out) const {
   out.u32(kSnapshotFormat);
   out.u64(chunk_size_);
   out.u64(seed_);
-  out.u64(scopes_->shards.size());
+  // Scopes without content (emptied by remove() or clear()) are left out: loading them would
+  // add nothing.
+  uint64_t scopes = 0;
+  for (const auto& [scope, shard] : scopes_->shards) scopes += shard->content_count() != 0;
+  out.u64(scopes);
   for (const auto& [scope, shard] : scopes_->shards) {
+    if (shard->content_count() == 0) continue;
     out.str(scope);
     shard->save(out);
+  }
+}
+
+void BlendIndex::clear() {
+  ReaderMutexLock lock(scopes_mu_);
+  for (const auto& [scope, shard] : scopes_->shards) {
+    WriterMutexLock shard_lock(shard->mu);
+    shard->clear(key_hash_seed_);
   }
 }
 
@@ -705,18 +734,25 @@ bool BlendIndex::load(SnapshotReader& in) {
   const uint64_t chunk_size = in.u64();
   const uint64_t seed = in.u64();
   if (!in.ok() || format != kSnapshotFormat || chunk_size != chunk_size_) return false;
+  if (entry_count() != 0) return false;
   {
-    ReaderMutexLock lock(scopes_mu_);
-    if (!scopes_->shards.empty()) return false;
+    // Under the map's lock, so a freeze (which holds it shared) never sees half a seed. The
+    // scopes left by clear() are empty and take the new key seed with it.
+    WriterMutexLock lock(scopes_mu_);
+    seed_ = seed;
+    hasher_ = BlendFingerprinter(chunk_size_, seed);
+    key_hash_seed_ = key_hash_seed_of(seed);
+    for (const auto& [scope, shard] : scopes_->shards) {
+      WriterMutexLock shard_lock(shard->mu);
+      shard->clear(key_hash_seed_);
+    }
   }
-  seed_ = seed;
-  hasher_ = BlendFingerprinter(chunk_size_, seed);
-  key_hash_seed_ = key_hash_seed_of(seed);
   // A scope takes at least 12 bytes: its name's length and its content count.
   const uint64_t scopes = in.count(12);
+  boost::unordered_flat_set<std::string, StringHash, StringEqual> loaded;
   for (uint64_t i = 0; i < scopes && in.ok(); ++i) {
-    const std::string scope(in.str());
-    if (!in.ok() || find_shard(scope) != nullptr) return false;
+    std::string scope(in.str());
+    if (!in.ok() || !loaded.insert(scope).second) return false;
     Shard& shard = find_or_create_shard(scope);
     WriterMutexLock lock(shard.mu);
     if (!shard.load(in)) return false;
@@ -739,7 +775,7 @@ BlendIndexStats BlendIndex::stats() const {
   BlendIndexStats stats;
   for (const auto& [scope, shard] : scopes_->shards) {
     ReaderMutexLock shard_lock(shard->mu);
-    ++stats.scopes;
+    stats.scopes += shard->content_count() != 0;
     stats.contents += shard->content_count();
     stats.keys += shard->key_count();
     stats.entries += shard->entry_count();

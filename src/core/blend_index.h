@@ -61,7 +61,7 @@ struct BlendPublishResult {
 
 // Counts over all scopes (for /directory/stats).
 struct BlendIndexStats {
-  size_t scopes = 0;       // model scopes (namespaces)
+  size_t scopes = 0;       // model scopes (namespaces) holding content
   size_t contents = 0;     // distinct chunk contents
   size_t keys = 0;         // distinct object keys
   size_t entries = 0;      // live (content, object key) pairs
@@ -122,15 +122,25 @@ class BlendIndex {
   // Runs `during` with the scope map's and every scope's lock held shared, so no publish or
   // remove changes the index meanwhile (matches go on). A checkpoint forks inside `during`.
   void freeze(const std::function<void()>& during) const;
-  // Writes the index: its chunk size, its fingerprint seed and, per scope, every content with
-  // its entries in publish order. Only inside freeze()'s `during` (a forked child holds the
-  // locks), or when no other thread can reach this object.
+  // Writes the index: its chunk size, its fingerprint seed and, per scope holding content, every
+  // content with its entries in publish order. Only inside freeze()'s `during` (a forked child
+  // holds the locks), or when no other thread can reach this object.
   void save(SnapshotWriter& out) const NO_THREAD_SAFETY_ANALYSIS;
-  // Loads what save() wrote into this empty index, adopting the saved fingerprint seed, before
-  // other threads reach it. False on malformed input, on a snapshot of another chunk size (its
+  // Loads what save() wrote into this empty index (fresh, or emptied by clear()), adopting the
+  // saved fingerprint seed. False on malformed input, on a snapshot of another chunk size (its
   // fingerprints cover other windows) or when this index is not empty; the index is then
-  // partial and must be discarded. Never crashes and allocates in proportion to the input.
+  // partial and must be discarded (or cleared). Never crashes and allocates in proportion to the
+  // input. Adopting the seed changes how publish(), remove(), match() and contains() hash, so
+  // none of them may run meanwhile: load before other threads reach the index, or (an HA
+  // follower's rebuild) from the one thread that publishes and removes while matches are served
+  // elsewhere.
   bool load(SnapshotReader& in);
+  // Empties the index to the state of a freshly constructed one with the same seed: no scope
+  // holds a chunk, entry_count() is 0 and save() writes no content. Each scope's shard is emptied
+  // under its own lock but stays allocated (threads may hold it; shards live until ~BlendIndex);
+  // like a scope emptied by remove(), it is counted nowhere and save() leaves it out. A publish
+  // racing with clear() may survive it. Takes its own locks.
+  void clear();
 
   // Test hook: sends every chunk of scopes created afterwards to the same hash
   // table bucket, so tests can check that colliding chunks are all kept.

@@ -72,6 +72,11 @@ void CapacityDeclarations::save(SnapshotWriter& out) const {
   }
 }
 
+void CapacityDeclarations::clear() {
+  MutexLock lock(mutex_);
+  by_instance_.clear();
+}
+
 bool CapacityDeclarations::load(SnapshotReader& in) {
   MutexLock lock(mutex_);
   const uint64_t n = in.count(28);

@@ -71,6 +71,9 @@ class CapacityDeclarations {
   void save(SnapshotWriter& out) const REQUIRES(mutex_);
   // Adds the declarations a save() wrote. False on malformed input.
   bool load(SnapshotReader& in) EXCLUDES(mutex_);
+  // Empties this to the state of a freshly constructed one: every declaration is forgotten.
+  // Takes its own lock.
+  void clear() EXCLUDES(mutex_);
 
  private:
   mutable Mutex mutex_;

@@ -77,6 +77,11 @@ void EventGate::save(SnapshotWriter& out) const {
   }
 }
 
+void EventGate::clear() {
+  MutexLock lock(mutex_);
+  cursors_.clear();
+}
+
 bool EventGate::load(SnapshotReader& in) {
   MutexLock lock(mutex_);
   const uint64_t n = in.count(21);

@@ -93,6 +93,11 @@ class EventGate {
   void save(SnapshotWriter& out) const REQUIRES(mutex_);
   // Adds the cursors a save() wrote, without fencing anything. False on malformed input.
   bool load(SnapshotReader& in) EXCLUDES(mutex_);
+  // Empties the gate to the state of a freshly constructed one as far as save() and load() see
+  // it: every cursor is forgotten, without fencing anything (the whole derived state is being
+  // rebuilt). The counters are kept: they count batches since start, for metrics. Takes its own
+  // lock.
+  void clear() EXCLUDES(mutex_);
 
  private:
   Decision judge(std::string_view instance_id, uint64_t incarnation, uint64_t seq) REQUIRES(mutex_);

@@ -54,4 +54,10 @@ bool EventIngest::load(SnapshotReader& in) {
   return gate_.load(in) && capacity_.load(in) && l2_.load(in);
 }
 
+void EventIngest::clear() {
+  gate_.clear();
+  capacity_.clear();
+  l2_.clear();
+}
+
 }  // namespace lmcache::core

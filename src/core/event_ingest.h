@@ -78,12 +78,17 @@ class EventIngest {
   // freeze()'s `during` (the forked child holds the locks), or when no other thread can reach
   // this object.
   void save(SnapshotWriter& out) const NO_THREAD_SAFETY_ANALYSIS;
-  // Loads what save() wrote into this (empty) object and its L2 accounting at start-up, before
-  // any request. False on malformed input; the state is then partial and must be discarded.
-  // Over a state that is not empty (an HA follower's rebuild) it stores every saved key again,
-  // as a replayed store would, and replaces the saved cursors and declarations; what the saved
-  // state lacks stays.
+  // Loads what save() wrote into this empty object and its L2 accounting: at start-up, before
+  // any request, or after clear(). False on malformed input; the state is then partial and must
+  // be discarded (or cleared).
   bool load(SnapshotReader& in);
+  // Empties what save() covers to the state of a freshly constructed object: the cursors, the
+  // capacity declarations and the L2 accounting (EventGate::clear, CapacityDeclarations::clear,
+  // L2Accounting::clear). Nothing is fenced and nothing reaches the blend feed or the admitted
+  // observer. Counters are kept. Each part is emptied under its own lock, one after the other,
+  // so a batch ingested meanwhile may be kept by one part and dropped by another: call it only
+  // when nothing else ingests (see DerivedState::rebuild).
+  void clear();
   const EventGate& gate() const { return gate_; }
   const CapacityDeclarations& capacity() const { return capacity_; }
 

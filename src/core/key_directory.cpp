@@ -17,6 +17,27 @@ constexpr uint8_t kHasL2 = 2;
 KeyDirectory::KeyDirectory() = default;
 KeyDirectory::~KeyDirectory() = default;
 
+void KeyDirectory::clear() {
+  ledger_.clear();
+  // Record ids start again at 0: a reused slot must read as "no placement".
+  for (Slot* block : blocks_) {
+    for (uint32_t i = 0; i < kBlockSize; ++i) block[i] = Slot{0, 0, kNone, 0, 0, 0};
+  }
+  spill_.clear();
+  instances_ = StringInterner();
+  backends_ = StringInterner();
+  holders_.clear();
+  free_holders_.clear();
+  holder_ids_.clear();
+  l1_records_.clear();
+  module_bytes_.clear();
+  bindings_.clear();
+  keys_ = 0;
+  placements_ = 0;
+  std::fill(std::begin(keys_by_tier_), std::end(keys_by_tier_), 0);
+  std::fill(std::begin(placements_by_tier_), std::end(placements_by_tier_), 0);
+}
+
 // ---------------------------------------------------------------------------------- Storage
 
 KeyDirectory::Slot& KeyDirectory::slot_for(uint32_t id) {

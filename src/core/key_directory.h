@@ -157,6 +157,10 @@ class KeyDirectory {
   // Heap bytes of the ledger plus the directory's slots, side tables, interned names and bindings.
   size_t memory_bytes() const;
 
+  // Forgets every key, placement and binding, and the ledger with them (UsageLedger::clear), so
+  // the directory is as freshly constructed. The slot blocks are kept (reset) for reuse.
+  void clear();
+
  private:
   static constexpr uint32_t kNone = 0xFFFFFFFFu;
   static constexpr uint32_t kBlockBits = 16;

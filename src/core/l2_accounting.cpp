@@ -183,6 +183,12 @@ void L2Accounting::save(SnapshotWriter& out) const {
   directory_.save(out);
 }
 
+void L2Accounting::clear() {
+  MutexLock lock(mutex_);
+  sequences_.clear();
+  directory_.clear();
+}
+
 bool L2Accounting::load(SnapshotReader& in) {
   MutexLock lock(mutex_);
   return sequences_.load(in) && directory_.load(in);

@@ -137,9 +137,14 @@ class L2Accounting {
   // and last_access, each salt's LRU order, the token bindings). Counters are not saved.
   void save(SnapshotWriter& out) const REQUIRES(mutex_);
   // Stores what a save() wrote into this accounting, in order, so each salt's LRU order comes
-  // back (keys that were in flight are eligible again). Meant for an empty accounting at start.
-  // False on malformed input (part of it may have been applied).
+  // back (keys that were in flight are eligible again). Meant for an empty accounting: at start,
+  // or after clear(). False on malformed input (part of it may have been applied).
   bool load(SnapshotReader& in) EXCLUDES(mutex_);
+  // Empties what save() covers to the state of a freshly constructed accounting: every key,
+  // placement, binding and salt total (KeyDirectory::clear) and the seed-era sequence cursors.
+  // The counters since start (events applied, lookups, ...) are kept, for metrics. Takes its
+  // own lock.
+  void clear() EXCLUDES(mutex_);
 
  private:
   mutable Mutex mutex_;

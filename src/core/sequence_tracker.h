@@ -48,6 +48,9 @@ class SequenceTracker {
   void save(SnapshotWriter& out) const;
   // Adds the cursors a save() wrote. False on malformed input (some may have been added).
   bool load(SnapshotReader& in);
+  // Forgets every cursor, as a freshly constructed tracker; the counters (since start, for
+  // metrics) are kept.
+  void clear() { last_.clear(); }
 
  private:
   boost::unordered_flat_map<std::string, uint64_t, StringHash, StringEqual>

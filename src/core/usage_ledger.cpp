@@ -72,6 +72,20 @@ UsageLedger::UsageLedger() : index_(0, IndexHash{this}, IndexEq{this}) {}
 
 UsageLedger::~UsageLedger() = default;
 
+void UsageLedger::clear() {
+  // Records past next_unused_ are never read, and allocate() initialises a record it hands out.
+  next_unused_ = 0;
+  free_head_ = kNone;
+  index_.clear();
+  long_hashes_.clear();
+  models_ = StringInterner();
+  salt_names_ = StringInterner();
+  owners_ = StringInterner();
+  salts_.clear();
+  total_bytes_ = 0;
+  l2_keys_ = 0;
+}
+
 uint32_t UsageLedger::find_record(ObjectKeyView key) const {
   const auto model = models_.find(key.model_name);
   if (!model) return kNone;

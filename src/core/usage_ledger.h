@@ -131,6 +131,11 @@ class UsageLedger {
   // Heap bytes held by the ledger: record slab, index, interned strings, side tables.
   size_t memory_bytes() const;
 
+  // Forgets every record (in L2, in flight or detached) and every interned name, so the ledger
+  // is as freshly constructed: record ids start again at 0. The slab's blocks and the index's
+  // buckets are kept for reuse (memory_bytes() does not drop).
+  void clear();
+
   // --- Records (used by KeyDirectory) ---
   //
   // Every key has at most one record, found through the one index. A record is either in L2

@@ -297,6 +297,116 @@ TEST_F(HaWarmTest, AFollowerThatMissedDroppedEntriesRebuildsFromASnapshot) {
   EXPECT_EQ(to_b.get("/l2/status").json(), status_before);
 }
 
+// The v2 key of chunk `i` of `salt` (as v2_batch stores it), for /directory/lookup.
+json::object v2_key(int i, const std::string& salt) {
+  return json::object{{"chunk_hash_hex", hash(i)},
+                      {"model_name", "llama"},
+                      {"kv_rank", 0x01000100},
+                      {"object_group_id", 0},
+                      {"cache_salt", salt}};
+}
+
+// A /directory/blend-lookup of the tokens of chunks `first` and `first + 1` (as v2_batch binds
+// them) in `salt`.
+std::string blend_lookup(int first, const std::string& salt) {
+  json::array tokens;
+  for (int t = 4 * first; t < 4 * first + 8; ++t) tokens.emplace_back(t);
+  return json::serialize(json::object{
+      {"token_ids", tokens}, {"model_name", "llama"}, {"world_size", 1}, {"cache_salt", salt}});
+}
+
+// GET /directory/stats without the blend index's table size, which follows the index's history
+// (a loaded index's tables are sized for what it holds, the leader's for what it once held).
+json::value stats_without_table_size(HttpTestClient& client) {
+  json::value stats = client.get("/directory/stats").json();
+  stats.at("blend").as_object().erase("table_size");
+  return stats;
+}
+
+TEST_F(HaWarmTest, AFollowerRebuiltAfterAGapHoldsNeitherKeysNorBlendContentDeletedWithinIt) {
+  auto a = start_node("leader", {"--replication-log-mb", "1"});
+  auto b = start_node("follower");
+  HttpTestClient to_a(a->port());
+  HttpTestClient to_b(b->port());
+  ASSERT_TRUE(wait_for_metric(to_b, kSnapshots, 1)) << b->log();
+
+  // Before the gap: v2 chunks 0..19 of "alpha" (indexed for blend too) and two blend publishes.
+  int64_t seq = 0;
+  ASSERT_EQ(to_a.post("/events", events_body(v2_batch(++seq, "store", 0, 20, "alpha"))).status,
+            200);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(to_a.post("/blend/fingerprints", blend_publish(i)).status, 200);
+  }
+  ASSERT_TRUE(caught_up(to_b, a->port())) << b->log();
+  ASSERT_TRUE(wait_for_metric(to_b, "lmcache_coordinator_l2_tracked_keys", 20)) << b->log();
+
+  // Within the gap: chunks 0..9 deleted, chunks 100..109 of "beta" stored, publish 0 removed and
+  // publish 5 added, between two rounds of more than the leader's log keeps (1 MiB). The first
+  // round answers the long-poll b left waiting (b reads that answer when it resumes), so b can
+  // only learn of these changes through the log, which dropped them.
+  ASSERT_EQ(kill(b->pid(), SIGSTOP), 0);
+  int64_t seed_seq = 0;
+  auto overflow_the_log = [&] {
+    for (int i = 0; i < 6; ++i, ++seed_seq) {
+      ASSERT_EQ(to_a.post("/l2/events",
+                          l2_batch(seed_seq + 1, 2000 * static_cast<int>(seed_seq), 2000, "s", 10))
+                    .status,
+                200);
+    }
+  };
+  overflow_the_log();
+  ASSERT_EQ(to_a.post("/events", events_body(v2_batch(++seq, "delete", 0, 10, "alpha"))).status,
+            200);
+  ASSERT_EQ(to_a.post("/events", events_body(v2_batch(++seq, "store", 100, 10, "beta"))).status,
+            200);
+  const std::string removed =
+      json::serialize(json::object{{"object_keys", json::array{"k0-0", "k0-1"}}});
+  ASSERT_EQ(to_a.del("/blend/fingerprints", removed).json().at("removed"), 2);
+  ASSERT_EQ(to_a.post("/blend/fingerprints", blend_publish(5)).status, 200);
+  overflow_the_log();
+  ASSERT_EQ(kill(b->pid(), SIGCONT), 0);
+  ASSERT_TRUE(wait_for_metric(to_b, kGaps, 1)) << b->log();
+  ASSERT_TRUE(wait_for_metric(to_b, kSnapshots, 2)) << b->log();
+  ASSERT_EQ(to_a.post("/events", events_body(v2_batch(++seq, "store", 200, 1, "beta"))).status,
+            200);
+  ASSERT_TRUE(caught_up(to_b, a->port())) << b->log();
+
+  json::array keys;
+  for (int i : {0, 9, 10, 19}) keys.push_back(v2_key(i, "alpha"));
+  for (int i : {100, 109, 200}) keys.push_back(v2_key(i, "beta"));
+  const std::string lookup = json::serialize(json::object{{"keys", keys}});
+  const json::value status_before = to_a.get("/l2/status").json();
+  const json::value stats_before = stats_without_table_size(to_a);
+  const json::value lookup_before = to_a.post("/directory/lookup", lookup).json();
+  const json::value deleted_blend_before =
+      to_a.post("/directory/blend-lookup", blend_lookup(0, "alpha")).json();
+  const json::value added_blend_before =
+      to_a.post("/directory/blend-lookup", blend_lookup(100, "beta")).json();
+  // What the leader answers: the deleted keys and chunks are gone, the added ones there.
+  const json::array& results = lookup_before.at("results").as_array();
+  ASSERT_EQ(results.size(), 7U);
+  EXPECT_TRUE(results[0].at("placements").as_array().empty());
+  EXPECT_TRUE(results[1].at("placements").as_array().empty());
+  EXPECT_FALSE(results[2].at("placements").as_array().empty());
+  EXPECT_FALSE(results[4].at("placements").as_array().empty());
+  EXPECT_TRUE(deleted_blend_before.at("matches").as_array().empty());
+  EXPECT_EQ(added_blend_before.at("matches").as_array().size(), 2U);
+
+  // Elected, b answers exactly as a did.
+  a->stop(SIGKILL);
+  ASSERT_TRUE(eventually([&] { return readyz(b->port()).status == 200U; }, 10s)) << b->log();
+  EXPECT_EQ(to_b.get("/l2/status").json(), status_before);
+  EXPECT_EQ(stats_without_table_size(to_b), stats_before);
+  EXPECT_EQ(to_b.post("/directory/lookup", lookup).json(), lookup_before);
+  EXPECT_EQ(to_b.post("/directory/blend-lookup", blend_lookup(0, "alpha")).json(),
+            deleted_blend_before);
+  EXPECT_EQ(to_b.post("/directory/blend-lookup", blend_lookup(100, "beta")).json(),
+            added_blend_before);
+  EXPECT_EQ(blend_matches(to_b, 0), 0U);
+  EXPECT_EQ(blend_matches(to_b, 1), 2U);
+  EXPECT_EQ(blend_matches(to_b, 5), 2U);
+}
+
 TEST_F(HaWarmTest, ANodeJoiningLateLoadsASnapshotAndCarriesTheStateThroughTwoFailovers) {
   auto a = start_node("leader");
   auto b = start_node("follower");

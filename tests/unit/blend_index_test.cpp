@@ -464,5 +464,18 @@ TEST(BlendIndexTest, SnapshotContentListedTwiceIsRefused) {
   EXPECT_FALSE(load(after, bytes));
 }
 
+TEST(BlendIndexTest, AScopeEmptiedByRemoveIsNeitherCountedNorSaved) {
+  BlendIndex index(kChunk, 1, 5);
+  publish_one(index, range("kept", random_tokens(kChunk, 1), {"k"}));
+  publish_one(index, range("emptied", random_tokens(kChunk, 2), {"e"}));
+  ASSERT_EQ(index.stats().scopes, 2u);
+  ASSERT_EQ(remove_keys(index, {"e"}), 1u);
+  EXPECT_EQ(index.stats().scopes, 1u);
+  // Saved, it is the index that never had the scope.
+  BlendIndex never(kChunk, 1, 5);
+  publish_one(never, range("kept", random_tokens(kChunk, 1), {"k"}));
+  EXPECT_EQ(saved(index), saved(never));
+}
+
 }  // namespace
 }  // namespace lmcache::core
