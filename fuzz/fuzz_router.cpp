@@ -140,14 +140,14 @@ struct Coordinator {
   core::InstanceRegistry registry;
   core::L2Accounting l2{core::EvictionConfig{}, &pins.keys()};
   core::BlendIndex blend{4, 1, 42};
-  core::BlendFeed blend_feed{blend};  // fed by POST /events
-  core::TokenChainHasher chunk_hasher{4};
+  core::BlendFeed blend_feed{blend};                // fed by POST /events
+  core::TokenChainHasher chunk_hasher{4, 1 << 20};  // with a link cache, as served
   client::MpClient mp_client{io.get_executor()};
   app::HealthSweep health_sweep{registry, std::chrono::seconds(30), std::chrono::seconds(10),
                                 metrics};
   core::EventIngest events{l2};  // POST /events, and the eviction loop's dialect source
   app::EvictionLoop eviction{l2, quotas, registry, events, mp_client, metrics};
-  app::CoreStateMetrics core_state_metrics{registry, l2, quotas, blend, pins.keys()};
+  app::CoreStateMetrics core_state_metrics{registry, l2, quotas, blend, pins.keys(), chunk_hasher};
   http::RequestMetrics request_metrics;
   http::Router router;
   core::AdminTokens tokens{{std::string(kTokens[0]), std::string(kTokens[1])}};
