@@ -95,9 +95,12 @@ std::vector<ChunkHash> TokenChainHasher::chunk_hashes(std::span<const uint32_t> 
   hash_links(resumed_from, tokens.subspan(cached * chunk_size_, (chunks - cached) * chunk_size_),
              std::span<ChunkHash>(hashes).subspan(cached));
   if (link_cache_ && cached < chunks) {
+    // A prompt whose first link was not held keeps only that link: a prompt seen once costs one
+    // insert, not one per chunk. Seen again, its first link is found and the rest is inserted.
+    const size_t admitted = cached > 0 ? chunks - cached : 1;
     link_cache_->insert_chain(resumed_from,
-                              tokens.subspan(cached * chunk_size_, (chunks - cached) * chunk_size_),
-                              std::span<const ChunkHash>(hashes).subspan(cached));
+                              tokens.subspan(cached * chunk_size_, admitted * chunk_size_),
+                              std::span<const ChunkHash>(hashes).subspan(cached, admitted));
   }
   return hashes;
 }

@@ -39,8 +39,11 @@ class TokenChainHasher {
  public:
   // `chunk_size` (C, `--chunk-size`, upstream's default 256) must be >= 1; 0 throws
   // std::invalid_argument. It must equal the MP servers' value, or no key will match.
-  // With `link_cache_bytes` above 0, links computed are kept in a ChainLinkCache of that size and
-  // a prefix hashed before is read from it (the digests are the same either way).
+  // With `link_cache_bytes` above 0, links are kept in a ChainLinkCache of that size and a
+  // prefix hashed before is read from it (the digests are the same either way). Admission: a
+  // request whose first chunk's link is not held leaves only that link; a request that found
+  // its first link leaves every link it hashed. So a prompt is cached from its second request on,
+  // and one seen only once costs a single insert.
   explicit TokenChainHasher(size_t chunk_size, size_t link_cache_bytes = 0);
   ~TokenChainHasher();
   TokenChainHasher(const TokenChainHasher&) = delete;
