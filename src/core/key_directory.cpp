@@ -390,14 +390,16 @@ void KeyDirectory::apply_seed_delete(ObjectKeyView key) {
 
 std::vector<Placement> KeyDirectory::placements(ObjectKeyView key) const {
   const uint32_t id = ledger_.find_record(key);
-  if (id == UsageLedger::kNoRecord) return {};
-  return record_placements(id);
+  std::vector<Placement> out;
+  if (id != UsageLedger::kNoRecord) append_placements(id, out);
+  return out;
 }
 
-void KeyDirectory::placements(std::span<const ObjectKeyView> keys,
-                              std::vector<std::vector<Placement>>& out) const {
-  out.clear();
-  out.resize(keys.size());
+void KeyDirectory::placements(std::span<const ObjectKeyView> keys, std::vector<Placement>& all,
+                              std::vector<uint32_t>& first) const {
+  all.clear();
+  first.clear();
+  first.reserve(keys.size() + 1);
   std::vector<uint32_t> ids(keys.size());
   ledger_.find_records(keys, ids);
   // The slots of found keys are fetched while the next ones are read: random keys of a large
@@ -406,8 +408,10 @@ void KeyDirectory::placements(std::span<const ObjectKeyView> keys,
   for (size_t i = 0; i < std::min(kAhead, ids.size()); ++i) prefetch_slot(ids[i]);
   for (size_t i = 0; i < keys.size(); ++i) {
     if (i + kAhead < ids.size()) prefetch_slot(ids[i + kAhead]);
-    if (ids[i] != UsageLedger::kNoRecord) out[i] = record_placements(ids[i]);
+    first.push_back(static_cast<uint32_t>(all.size()));
+    if (ids[i] != UsageLedger::kNoRecord) append_placements(ids[i], all);
   }
+  first.push_back(static_cast<uint32_t>(all.size()));
 }
 
 void KeyDirectory::prefetch_slot(uint32_t id) const {
@@ -416,16 +420,14 @@ void KeyDirectory::prefetch_slot(uint32_t id) const {
   }
 }
 
-std::vector<Placement> KeyDirectory::record_placements(uint32_t id) const {
-  std::vector<Placement> out;
+void KeyDirectory::append_placements(uint32_t id, std::vector<Placement>& out) const {
   Placements packed;
   load(id, packed);
-  out.reserve(packed.size());
+  const auto begin = static_cast<std::ptrdiff_t>(out.size());
   for (const Packed& p : packed) out.push_back(expand(p));
-  std::sort(out.begin(), out.end(), [](const Placement& a, const Placement& b) {
+  std::sort(out.begin() + begin, out.end(), [](const Placement& a, const Placement& b) {
     return std::tie(a.instance_id, a.tier, a.backend) < std::tie(b.instance_id, b.tier, b.backend);
   });
-  return out;
 }
 
 std::optional<double> KeyDirectory::last_access(ObjectKeyView key) const {

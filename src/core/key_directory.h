@@ -125,9 +125,10 @@ class KeyDirectory {
   std::vector<Placement> placements(ObjectKeyView key) const;
   // The same for many keys, in order: each key's record is found first (independent probes the
   // CPU overlaps, which matters once the index misses the caches), then its placements read.
-  // Unknown keys get an empty list and cost no allocation. `out` is resized to keys.size().
-  void placements(std::span<const ObjectKeyView> keys,
-                  std::vector<std::vector<Placement>>& out) const;
+  // All placements go to one list, key after key: key i's are all[first[i], first[i + 1]), so
+  // `first` gets keys.size() + 1 entries and an unknown key an empty range. Both are replaced.
+  void placements(std::span<const ObjectKeyView> keys, std::vector<Placement>& all,
+                  std::vector<uint32_t>& first) const;
   std::optional<double> last_access(ObjectKeyView key) const;
   // The binding of a chunk hash (raw bytes), or null. Shared, so a caller may keep it past the
   // lock: a later store replaces the map's pointer, never the binding it points to.
@@ -206,8 +207,8 @@ class KeyDirectory {
   uint32_t instance_of(const Packed& p) const { return holders_[p.holder].instance; }
   uint16_t acquire_backend(std::string_view backend);
   Placement expand(const Packed& p) const;
-  // The placements of a live record, sorted by (instance_id, tier, backend).
-  std::vector<Placement> record_placements(uint32_t id) const;
+  // Appends the placements of a live record to `out`, sorted by (instance_id, tier, backend).
+  void append_placements(uint32_t id, std::vector<Placement>& out) const;
   // Asks the CPU to fetch a record's slot (kNoRecord or a slot not yet allocated: nothing).
   void prefetch_slot(uint32_t id) const;
 

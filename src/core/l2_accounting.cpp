@@ -76,7 +76,7 @@ L2Accounting::KeysLookup L2Accounting::lookup(std::span<const ObjectKeyView> key
   out.bindings.resize(keys.size());
   MutexLock lock(mutex_);
   ++lookups_;
-  directory_.placements(keys, out.placements);
+  directory_.placements(keys, out.all_placements, out.first_placement);
   const TokenBinding* binding = nullptr;
   for (size_t i = 0; i < keys.size(); ++i) {
     if (i == 0 || keys[i].chunk_hash != keys[i - 1].chunk_hash) {

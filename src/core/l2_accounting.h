@@ -95,9 +95,17 @@ class L2Accounting {
   // request at world size 8): no allocation for an unknown key, and one binding look-up per run
   // of keys with the same chunk hash (the ranks of one chunk), not one per key.
   struct KeysLookup {
-    std::vector<std::vector<Placement>> placements;         // per key (sorted; empty when unknown)
+    // Every key's placements, key after key (each key's sorted; none when unknown): key i's are
+    // all_placements[first_placement[i], first_placement[i + 1]).
+    std::vector<Placement> all_placements;
+    std::vector<uint32_t> first_placement;                  // keys + 1 entries
     std::vector<const TokenBinding*> bindings;              // per key: its chunk's binding, or null
     std::vector<std::shared_ptr<const TokenBinding>> held;  // keeps `bindings` alive
+
+    std::span<const Placement> placements(size_t key) const {
+      return std::span<const Placement>(all_placements)
+          .subspan(first_placement[key], first_placement[key + 1] - first_placement[key]);
+    }
   };
   KeysLookup lookup(std::span<const ObjectKeyView> keys) const;
   // A page of the directory and the number of matching keys (KeyDirectory::list).

@@ -67,7 +67,7 @@ class StringText {
 
 }  // namespace
 
-json::array placements_json(const std::vector<core::Placement>& placements) {
+json::array placements_json(std::span<const core::Placement> placements) {
   json::array out;
   out.reserve(placements.size());
   for (const core::Placement& p : placements) {
@@ -119,10 +119,11 @@ std::string lookup_answer_text(size_t chunks, std::span<const core::ObjectKeyVie
     out += head;
     append_integer(out, core::kv_rank_to_wire(key.kv_rank));
     out += tail;
-    if (found.placements[i].empty()) {
+    const std::span<const core::Placement> placements = found.placements(i);
+    if (placements.empty()) {
       out += "[]";
     } else {
-      append_json(out, placements_json(found.placements[i]));
+      append_json(out, placements_json(placements));
     }
     out += ",\"token_ids\":";
     const core::TokenBinding* binding = found.bindings[i];

@@ -17,10 +17,10 @@
 namespace lmcache::http {
 
 // `[{"instance_id","incarnation","tier","backend","size_bytes","shared"}]`, in the given order.
-boost::json::array placements_json(const std::vector<core::Placement>& placements);
+boost::json::array placements_json(std::span<const core::Placement> placements);
 
 // The answer's text for `keys` (in request order) and what the directory found for them
-// (found.placements and found.bindings have one entry per key). Byte for byte what
+// (`found` has placements and a binding for each key). Byte for byte what
 // json_response would print for the same answer built as a tree (strings that are not UTF-8
 // repaired the same way), so the two forms of the route cannot drift apart.
 std::string lookup_answer_text(size_t chunks, std::span<const core::ObjectKeyView> keys,

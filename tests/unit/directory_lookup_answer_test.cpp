@@ -68,6 +68,7 @@ TEST(DirectoryLookupAnswerTest, TextIsTheTreeByteForByte) {
   auto binding_b = std::make_shared<core::TokenBinding>();  // bound, with no tokens
   std::vector<ObjectKey> keys;
   core::L2Accounting::KeysLookup found;
+  std::vector<std::vector<Placement>> per_key;
   for (int i = 0; i < 200; ++i) {
     std::string hash(i % 7 == 0 ? 16 : 32, '\0');
     for (char& c : hash) c = static_cast<char>(rng());
@@ -81,16 +82,20 @@ TEST(DirectoryLookupAnswerTest, TextIsTheTreeByteForByte) {
                                      p == 0 ? "fs" : "cpu\xFE", "mp-\xC3\xA9" + std::to_string(p),
                                      rng(), rng() * uint64_t{1000}, p == 1});
     }
-    found.placements.push_back(std::move(placements));
+    found.first_placement.push_back(static_cast<uint32_t>(found.all_placements.size()));
+    found.all_placements.insert(found.all_placements.end(), placements.begin(), placements.end());
+    per_key.push_back(std::move(placements));
     const int kind = (i / 8) % 3;  // runs of 8 keys, as the ranks of a chunk
     found.bindings.push_back(kind == 0 ? nullptr : kind == 1 ? binding_a.get() : binding_b.get());
   }
+  found.first_placement.push_back(static_cast<uint32_t>(found.all_placements.size()));
   const std::vector<ObjectKeyView> views(keys.begin(), keys.end());
   EXPECT_EQ(lookup_answer_text(keys.size(), views, found),
-            tree_answer(keys.size(), keys, found.placements, found.bindings));
+            tree_answer(keys.size(), keys, per_key, found.bindings));
   const std::vector<ObjectKey> none;
-  EXPECT_EQ(lookup_answer_text(0, {}, core::L2Accounting::KeysLookup{}),
-            tree_answer(0, none, {}, {}));
+  core::L2Accounting::KeysLookup nothing;
+  nothing.first_placement = {0};
+  EXPECT_EQ(lookup_answer_text(0, {}, nothing), tree_answer(0, none, {}, {}));
 }
 
 HttpResponse post_lookup(const Router& router, std::string body) {

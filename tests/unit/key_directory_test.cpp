@@ -70,6 +70,30 @@ TEST_F(KeyDirectoryTest, PrivatePlacementsAreOnePerInstanceAndSortedByInstanceTi
   EXPECT_EQ(counts.placements_by_tier[1], 2u);
 }
 
+TEST_F(KeyDirectoryTest, ManyKeysGetTheirPlacementsInOneListKeyAfterKey) {
+  apply(kStore, kL2, "fs", "mp-b", 1, "ac");
+  apply(kStore, kL2, "fs", "mp-a", 1, "a");
+  apply(kStore, kL1, "cpu", "mp-a", 1, "d");
+  const std::string keys[] = {hash('a'), hash('b'), hash('c'), hash('a'), hash('d'), hash('e')};
+  std::vector<ObjectKeyView> views;
+  for (const std::string& key : keys) views.emplace_back(key, "m", 0, 0, "salt");
+  views.emplace_back(keys[2], "other-model", 0, 0, "salt");  // a model nobody stores
+  std::vector<Placement> all = {Placement{}};                // replaced, not appended to
+  std::vector<uint32_t> first = {7, 7};
+  dir_.placements(views, all, first);
+  ASSERT_EQ(first.size(), views.size() + 1);
+  EXPECT_EQ(first.front(), 0u);
+  EXPECT_EQ(first.back(), all.size());
+  for (size_t i = 0; i < views.size(); ++i) {
+    const std::vector<Placement> got(all.begin() + first[i], all.begin() + first[i + 1]);
+    EXPECT_EQ(got, dir_.placements(views[i])) << "key " << i;
+  }
+  EXPECT_EQ(first[2] - first[1], 0u);  // 'b' is unknown
+  EXPECT_EQ(first[1] - first[0], 2u);  // 'a': mp-a then mp-b
+  EXPECT_EQ(all[first[0]].instance_id, "mp-a");
+  EXPECT_EQ(all.size(), 2u + 1u + 2u + 1u);
+}
+
 TEST_F(KeyDirectoryTest, SharedPlacementIsOverwrittenByItsLastReporter) {
   apply(kStore, kL2, "s3", "mp-a", 1, "a", 100, true);
   apply(kStore, kL2, "s3", "mp-b", 5, "a", 150, true);
