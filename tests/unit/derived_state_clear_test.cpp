@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "capacity_declaration.h"
 #include "core/blend_feed.h"
 #include "core/blend_index.h"
 #include "core/capacity_declarations.h"
@@ -330,15 +331,7 @@ struct Node {
 
   void ingest(const Batch& b) { events.ingest(b.batch); }
   void declare(std::string_view instance, uint64_t incarnation, uint64_t seq, uint64_t bytes) {
-    CacheEventBatch batch;
-    batch.instance_id = instance;
-    batch.incarnation = incarnation;
-    batch.seq = seq;
-    batch.type = CacheEventType::kConfig;
-    batch.backend = "fs";
-    batch.capacity_bytes = bytes;
-    batch.capacity_revision = 1;
-    events.ingest(batch);
+    events.ingest(testing::capacity_declaration(instance, incarnation, seq, bytes, 1));
   }
 
   bool holds(char c) {

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "capacity_declaration.h"
 #include "core/blend_feed.h"
 #include "core/blend_index.h"
 #include "core/derived_state.h"
@@ -58,15 +59,7 @@ struct State {
   }
 
   void declare(std::string_view instance, uint64_t incarnation, uint64_t seq, uint64_t bytes) {
-    CacheEventBatch batch;
-    batch.instance_id = instance;
-    batch.incarnation = incarnation;
-    batch.seq = seq;
-    batch.type = CacheEventType::kConfig;
-    batch.backend = "fs";
-    batch.capacity_bytes = bytes;
-    batch.capacity_revision = 2;
-    events.ingest(batch);
+    events.ingest(testing::capacity_declaration(instance, incarnation, seq, bytes, 2));
   }
 
   std::string saved() {

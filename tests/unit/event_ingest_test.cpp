@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "capacity_declaration.h"
+
 namespace lmcache::core {
 namespace {
 
@@ -38,16 +40,8 @@ class EventIngestTest : public ::testing::Test {
 
   Verdict declare(std::string_view id, uint64_t incarnation, uint64_t seq, uint64_t revision,
                   uint64_t bytes) {
-    CacheEventBatch batch;
-    batch.instance_id = id;
-    batch.incarnation = incarnation;
-    batch.seq = seq;
-    batch.type = CacheEventType::kConfig;
-    batch.tier = CacheTier::kL2;
-    batch.backend = "fs";
-    batch.capacity_bytes = bytes;
-    batch.capacity_revision = revision;
-    return ingest_.ingest(batch).verdict;
+    return ingest_.ingest(testing::capacity_declaration(id, incarnation, seq, bytes, revision))
+        .verdict;
   }
 
   // Every tracked key of "salt" as (hash byte, owner), least recent first: without a quota the
