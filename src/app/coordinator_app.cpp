@@ -194,7 +194,9 @@ struct CoordinatorApp::Impl {
     if (config.ha()) {  // before run(): no request is dispatched yet
       ha.emplace(io.get_executor(), config, server->port(), quotas, pins,
                  HaMode::Duties{[this] { start_leader_duties(); }, [this] { stop_leader_duties(); },
-                                [this](int64_t epoch) { mutation_log.begin_epoch(epoch); }});
+                                [this](int64_t epoch, std::function<void()> done) {
+                                  hold_follower(epoch, std::move(done));
+                                }});
       router.set_front([this](http::HttpRequest& request, http::Respond& respond) {
         if (ha->front(request, respond)) return true;
         log_if_accepted(request, respond);
@@ -275,6 +277,17 @@ struct CoordinatorApp::Impl {
     from_snapshots.download_path = snapshot_path(config) + ".download";
     follower = std::make_shared<ReplicationFollower>(
         io.get_executor(), std::move(leader), std::move(apply), std::move(from_snapshots), metrics);
+  }
+
+  // HA: this node won `epoch`. The follower applies nothing more (the view it follows still
+  // names the old leader until this node serves), then the mutation log opens the epoch.
+  void hold_follower(int64_t epoch, std::function<void()> done) {
+    auto open = [this, epoch, done = std::move(done)] {
+      mutation_log.begin_epoch(epoch);
+      done();
+    };
+    if (!follower) return open();
+    follower->hold(epoch, std::move(open));
   }
 
   // Loads the derived state from the checkpoint, if one is there and sound. A missing or

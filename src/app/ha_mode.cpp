@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/post.hpp>
 #include <boost/beast/http/field.hpp>
 #include <random>
 
@@ -87,9 +88,14 @@ HaMode::HaMode(const boost::asio::any_io_executor& executor, const CoordinatorCo
                               : config.advertise_url;
   options.lease = std::chrono::seconds(config.leader_lease_s);
   LeaderElection::Hooks hooks;
-  hooks.prepare = [this, prepare = duties.prepare](int64_t epoch, std::function<void(bool)> ready) {
-    if (prepare) prepare(epoch);
-    read_copy_->load(std::move(ready));
+  hooks.prepare = [this, executor, prepare = duties.prepare](int64_t epoch,
+                                                             std::function<void(bool)> ready) {
+    if (!prepare) return read_copy_->load(std::move(ready));
+    prepare(epoch, [this, executor, ready = std::move(ready)]() mutable {
+      boost::asio::post(executor, [this, ready = std::move(ready)]() mutable {
+        read_copy_->load(std::move(ready));
+      });
+    });
   };
   hooks.on_elected = [start = duties.start](int64_t) {
     if (start) start();

@@ -43,8 +43,11 @@ class HaMode {
   struct Duties {
     std::function<void()> start;
     std::function<void()> stop;
-    // On winning, before anything is served as leader (the mutation log opens its epoch).
-    std::function<void(int64_t epoch)> prepare;
+    // On winning `epoch`, before anything is served as leader: stops what must not touch the
+    // leader's state any more (the follower's tail) and opens the mutation log's epoch, then
+    // calls `done` (from any thread; once). The quotas are then loaded from etcd, and the node
+    // serves. Empty: nothing to do.
+    std::function<void(int64_t epoch, std::function<void()> done)> prepare;
   };
 
   // `config.ha()` must be true; `port` is the bound port (for the default advertise URL).

@@ -80,13 +80,31 @@ ReplicationFollower::ReplicationFollower(const boost::asio::any_io_executor& exe
       needs_snapshot_(snapshots_.start_with_one) {}
 
 void ReplicationFollower::start() {
-  boost::asio::post(strand_, [self = shared_from_this()] { self->tick(); });
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    if (self->started_) return;
+    self->started_ = true;
+    self->tick();
+  });
 }
 
 void ReplicationFollower::stop() {
   boost::asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
     self->timer_.cancel();
+  });
+}
+
+void ReplicationFollower::hold(int64_t epoch, std::function<void()> held) {
+  boost::asio::post(strand_, [self = shared_from_this(), epoch, held = std::move(held)] {
+    spdlog::info("replication: held at epoch {} seq {}: this node won epoch {}",
+                 self->epoch_.load(std::memory_order_relaxed),
+                 self->after_.load(std::memory_order_relaxed), epoch);
+    self->held_epoch_ = epoch;
+    // The request or timer under way ends the loop it belongs to; the held loop replaces it.
+    ++self->generation_;
+    self->timer_.cancel();
+    held();
+    if (self->started_) self->idle(kIdle);
   });
 }
 
@@ -97,14 +115,22 @@ std::pair<int64_t, uint64_t> ReplicationFollower::position() const {
 void ReplicationFollower::idle(std::chrono::milliseconds delay) {
   if (stopped_) return;
   timer_.expires_after(delay);
-  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (!ec) self->tick();
-  });
+  // A wait that completed before hold() cancelled it still carries the old generation.
+  timer_.async_wait(
+      [self = shared_from_this(), generation = generation_](boost::system::error_code ec) {
+        if (!ec && generation == self->generation_) self->tick();
+      });
 }
 
 void ReplicationFollower::tick() {
   if (stopped_) return;
   const std::optional<Leader> leader = leader_();
+  if (held_epoch_ != 0) {
+    if (!leader || leader->epoch <= held_epoch_) return idle(kIdle);
+    spdlog::info("replication: released from the hold of epoch {} by the leader of epoch {}",
+                 held_epoch_, leader->epoch);
+    held_epoch_ = 0;
+  }
   if (!leader || leader->epoch == 0) {
     lag_.Set(0);
     return idle(kIdle);
@@ -120,16 +146,18 @@ void ReplicationFollower::tick() {
   const std::string target = "/cluster/log?epoch=" + std::to_string(leader->epoch) +
                              "&after=" + std::to_string(after_.load(std::memory_order_relaxed));
   client_.send(boost::beast::http::verb::get, endpoints->front(), target, {}, {},
-               [self = shared_from_this(), leader = *leader](client::MpResponse response) mutable {
-                 boost::asio::post(self->strand_, [self, leader = std::move(leader),
+               [self = shared_from_this(), leader = *leader,
+                generation = generation_](client::MpResponse response) mutable {
+                 boost::asio::post(self->strand_, [self, leader = std::move(leader), generation,
                                                    response = std::move(response)]() mutable {
-                   self->on_answer(leader, std::move(response));
+                   self->on_answer(leader, generation, std::move(response));
                  });
                });
 }
 
-void ReplicationFollower::on_answer(const Leader& leader, client::MpResponse response) {
-  if (stopped_) return;
+void ReplicationFollower::on_answer(const Leader& leader, uint64_t generation,
+                                    client::MpResponse response) {
+  if (stopped_ || generation != generation_) return;
   if (leader.epoch != epoch_.load(std::memory_order_relaxed)) return tick();
   if (!response.ok()) {
     spdlog::debug("replication: the leader's log at {}: {}", leader.url, response.error_text);
@@ -194,16 +222,18 @@ void ReplicationFollower::fetch_snapshot(const Leader& leader, uint64_t id, uint
   std::string target = "/cluster/snapshot?epoch=" + std::to_string(leader.epoch);
   if (id != 0) target += "&id=" + std::to_string(id) + "&offset=" + std::to_string(offset);
   client_.send(boost::beast::http::verb::get, endpoints->front(), target, {}, {},
-               [self = shared_from_this(), leader = leader](client::MpResponse response) mutable {
-                 boost::asio::post(self->strand_, [self, leader = std::move(leader),
+               [self = shared_from_this(), leader = leader,
+                generation = generation_](client::MpResponse response) mutable {
+                 boost::asio::post(self->strand_, [self, leader = std::move(leader), generation,
                                                    response = std::move(response)]() mutable {
-                   self->on_snapshot(leader, std::move(response));
+                   self->on_snapshot(leader, generation, std::move(response));
                  });
                });
 }
 
-void ReplicationFollower::on_snapshot(const Leader& leader, client::MpResponse response) {
-  if (stopped_) return;
+void ReplicationFollower::on_snapshot(const Leader& leader, uint64_t generation,
+                                      client::MpResponse response) {
+  if (stopped_ || generation != generation_) return;
   if (leader.epoch != epoch_.load(std::memory_order_relaxed)) return tick();
   if (!response.ok() || response.status != 200) {
     spdlog::debug("replication: snapshot from {}: {} {}", leader.url, response.status,

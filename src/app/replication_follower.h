@@ -25,8 +25,8 @@ namespace lmcache::app {
 // Keeps this node's soft state a copy of the leader's by replaying the leader's accepted
 // mutations (GET /cluster/log on the leader, long-polled) through `apply`, in seq order, each
 // once. While this node leads or knows no leader it idles (and looks again every 100 ms), so
-// a follower that is elected stops tailing with its state as it is, and a deposed leader
-// starts following.
+// a follower that is elected (and held, see below) stops tailing with its state as it is, and
+// a deposed leader starts following.
 //
 // Fencing and gaps: the log is read by (epoch, seq). A new leader's log starts at seq 1 of its
 // epoch, and the follower starts it from there, keeping its state (the new leader was a
@@ -48,8 +48,13 @@ namespace lmcache::app {
 // lmcache_coordinator_replication_position (the last seq applied, or loaded with a snapshot, of
 // the epoch followed).
 //
-// Runs on a strand of the executor; start() and stop() may be called from any thread. `apply`
-// runs on that strand and must not block for long.
+// Election: a follower that wins is held (hold(), from the prepare step of the election,
+// before it serves): the view it follows still names the old leader then, and an entry, a
+// snapshot or an answer under way must not land on the state it is about to serve. It idles
+// held until the view names a leader of a newer epoch (it lost or was deposed), then follows it.
+//
+// Runs on a strand of the executor; start(), stop() and hold() may be called from any thread.
+// `apply` runs on that strand and must not block for long.
 class ReplicationFollower : public std::enable_shared_from_this<ReplicationFollower> {
  public:
   struct Leader {
@@ -75,6 +80,10 @@ class ReplicationFollower : public std::enable_shared_from_this<ReplicationFollo
   void start();
   // No request or apply starts after this has run on the strand.
   void stop();
+  // This node won `epoch`: once `held` has run (on the strand), no entry or snapshot is applied
+  // any more and no answer of a request sent before is used. Following resumes by itself when
+  // the leader source names a leader of an epoch greater than `epoch` (epochs only grow).
+  void hold(int64_t epoch, std::function<void()> held);
 
   // The position applied so far (for tests): the epoch followed and its last applied seq.
   std::pair<int64_t, uint64_t> position() const;
@@ -82,14 +91,16 @@ class ReplicationFollower : public std::enable_shared_from_this<ReplicationFollo
  private:
   void tick();
   void idle(std::chrono::milliseconds delay);
-  void on_answer(const Leader& leader, client::MpResponse response);
+  // `generation`: generation_ when the request was sent; a stale answer is dropped (the loop
+  // went on without it).
+  void on_answer(const Leader& leader, uint64_t generation, client::MpResponse response);
   // Moves the position to `seq` (after_ and its gauge).
   void set_position(uint64_t seq);
   // Counts a gap; the next tick loads a snapshot.
   void on_gap(const std::string& why);
   // Asks for snapshot `id` from `offset` (id 0: a new snapshot).
   void fetch_snapshot(const Leader& leader, uint64_t id, uint64_t offset);
-  void on_snapshot(const Leader& leader, client::MpResponse response);
+  void on_snapshot(const Leader& leader, uint64_t generation, client::MpResponse response);
   void load_snapshot();
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
@@ -104,8 +115,12 @@ class ReplicationFollower : public std::enable_shared_from_this<ReplicationFollo
   prometheus::Counter& snapshots_loaded_;
   prometheus::Gauge& position_;
 
-  // Touched only on the strand (position() reads the atomics).
+  // Touched only on the strand (position() reads the atomics). One loop runs at a time: a tick
+  // either sends one request or arms the timer, and its answer or the timer ticks again.
   bool stopped_ = false;
+  bool started_ = false;
+  int64_t held_epoch_ = 0;   // hold()'s epoch until a newer leader releases it; 0: not held
+  uint64_t generation_ = 0;  // bumped by hold(): answers and timers of before are dropped
   bool needs_snapshot_ = false;
   uint64_t snapshot_id_ = 0;        // the snapshot being downloaded
   uint64_t snapshot_position_ = 0;  // its log position
