@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <exception>
 
+#include "app/allocator_tuning.h"
 #include "app/coordinator_app.h"
 #include "app/coordinator_config.h"
 #include "http/tls_context.h"
 
 int main(int argc, char** argv) {
   using namespace lmcache::app;
+  keep_freed_heap_memory();
   const ConfigOutcome outcome = parse_coordinator_command_line(argc, argv, process_environment());
   if (const auto* exit = std::get_if<ConfigExit>(&outcome)) {
     std::fprintf(exit->code == 0 ? stdout : stderr, "%s\n", exit->message.c_str());
