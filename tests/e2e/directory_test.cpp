@@ -147,6 +147,38 @@ TEST_F(DirectoryTest, LookupByTokensExpandsChunksRankMinorAndFindsStoredKeys) {
   EXPECT_EQ(answer.at("results").at(0).at("key").at("cache_salt"), "");
 }
 
+TEST_F(DirectoryTest, LookupByTokensAnswersTheSameWhenTheLinkCacheAnswers) {
+  // A prompt of 5 chunks, a continuation sharing its first 3, and a coordinator without the
+  // cache as the reference.
+  json::array prompt;
+  for (int64_t t = 0; t < 20; ++t) prompt.push_back(t * 7919 % 128000);
+  json::array continuation(prompt.begin(), prompt.begin() + 12);
+  for (int64_t t = 0; t < 8; ++t) continuation.push_back(100000 + t);
+  auto body = [](const json::array& tokens) {
+    return json::object{{"token_ids", tokens},
+                        {"model_name", "llama"},
+                        {"world_size", 2},
+                        {"cache_salt", "tenant"}};
+  };
+  CoordinatorProcess uncached{{"--blend-chunk-size", "4", "--token-chain-cache-mb", "0"}};
+  HttpTestClient reference(uncached.port());
+  const auto expected = [&](const json::array& tokens) {
+    auto res = reference.post("/directory/lookup", json::serialize(body(tokens)));
+    EXPECT_EQ(res.status, 200) << res.body;
+    return res.body;
+  };
+  const std::string prompt_answer = expected(prompt);
+  const std::string continuation_answer = expected(continuation);
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(lookup(body(prompt)).body, prompt_answer) << "round " << round;
+    EXPECT_EQ(lookup(body(continuation)).body, continuation_answer) << "round " << round;
+  }
+  // From the second request of each prompt on its links are held: the third round alone reads
+  // all 10 of them from the cache.
+  EXPECT_GE(metric_value(client_, "lmcache_coordinator_token_chain_cache_hits_total"), 10.0);
+  EXPECT_EQ(metric_value(reference, "lmcache_coordinator_token_chain_cache_hits_total"), 0.0);
+}
+
 TEST_F(DirectoryTest, LookupRejectsBadBodies) {
   const auto status_of = [this](const std::string& body) {
     return client_.post("/directory/lookup", body).status;
