@@ -44,7 +44,7 @@ void close_inherited(int from, int keep) {
 Checkpointer::Checkpointer(std::string path, core::DerivedState state,
                            prometheus::Registry& metrics)
     : path_(std::move(path)),
-      state_(state),
+      state_(std::move(state)),
       written_(prometheus::BuildCounter()
                    .Name("checkpoint_writes_total")
                    .Help("Checkpoints of the derived state, by outcome")

@@ -17,7 +17,7 @@ ReplicationSnapshots::ReplicationSnapshots(const boost::asio::any_io_executor& e
       log_(log),
       path_(std::move(path)),
       chunk_bytes_(chunk_bytes),
-      checkpointer_(path_, state, metrics_) {}
+      checkpointer_(path_, std::move(state), metrics_) {}
 
 ReplicationSnapshots::~ReplicationSnapshots() {
   std::error_code ignored;
