@@ -39,7 +39,8 @@ namespace lmcache::app {
 // watch starts after the newest snapshot read, on the next endpoint in order, after a back-off
 // (0.2 s doubling to 5 s; back to 0.2 s after a watch that etcd had confirmed).
 //
-// A slow poll stays as the safety net for a watch that misses a change or hangs: it reads the
+// A slow poll stays as the safety net for a watch that misses a change or hangs (its member
+// stalled without closing the connection; the watch is not restarted then): it reads the
 // store's revision (a count-only range) and rereads the prefix when it moved since the copy was
 // taken; every `watched_poll` while the watch is confirmed, every `unwatched_poll` while it is
 // not (connecting, or backing off).

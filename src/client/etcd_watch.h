@@ -40,7 +40,9 @@ namespace lmcache::client {
 //  - After stop(), neither callback is called.
 //
 // A connection that goes silent without closing (a member cut off from the network) is found
-// by TCP keep-alive within about half a minute.
+// by TCP keep-alive within about half a minute. A member that is alive but stalled (a hung or
+// stopped process: the kernel still answers keep-alive) is not found; the owner needs another
+// way to notice changes meanwhile (EtcdReadCopy polls).
 //
 // `executor` must run handlers one at a time (a strand, or an io_context with one thread); the
 // callbacks run on it, and start() and stop() must be called on it.
