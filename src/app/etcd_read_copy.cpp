@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -12,6 +13,10 @@
 
 namespace lmcache::app {
 namespace {
+
+// The wait before watching again after a watch closed: doubles from the first to the last.
+constexpr std::chrono::milliseconds kFirstBackoff{200};
+constexpr std::chrono::milliseconds kLastBackoff{5000};
 
 std::optional<uint64_t> parse_bytes(const std::string& text) {
   uint64_t value = 0;
@@ -65,15 +70,17 @@ std::optional<std::vector<core::PinCount>> decode_pins(const std::string& text) 
 
 EtcdReadCopy::EtcdReadCopy(const boost::asio::any_io_executor& executor, client::EtcdClient& etcd,
                            std::string prefix, core::QuotaStore& quotas, core::Pins& pins,
-                           std::chrono::milliseconds interval, std::function<bool()> serving)
+                           Options options, std::function<bool()> serving)
     : strand_(boost::asio::make_strand(executor)),
       timer_(strand_),
+      reconnect_timer_(strand_),
       etcd_(etcd),
       prefix_(std::move(prefix)),
       quotas_(quotas),
       pins_(pins),
-      interval_(interval),
-      serving_(std::move(serving)) {}
+      options_(options),
+      serving_(std::move(serving)),
+      backoff_(kFirstBackoff) {}
 
 void EtcdReadCopy::start() {
   boost::asio::post(strand_, [self = shared_from_this()] { self->poll(); });
@@ -83,12 +90,16 @@ void EtcdReadCopy::stop() {
   boost::asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
     self->timer_.cancel();
+    self->reconnect_timer_.cancel();
+    if (self->watch_) self->watch_->stop();
+    self->watch_.reset();
   });
 }
 
 void EtcdReadCopy::schedule() {
   if (stopped_) return;
-  timer_.expires_after(interval_);
+  const bool watched = options_.watch && watch_ && watch_->created();
+  timer_.expires_after(watched && !serving_() ? options_.watched_poll : options_.unwatched_poll);
   timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->poll();
   });
@@ -100,14 +111,82 @@ void EtcdReadCopy::poll() {
   auto self = shared_from_this();
   etcd_.current_revision(prefix_, [self](const client::EtcdRangeResult& now) {
     boost::asio::post(self->strand_, [self, now] {
-      if (!now.error.empty() || now.revision == self->revision()) return self->schedule();
-      self->etcd_.get_prefix(self->prefix_, [self](const client::EtcdRangeResult& snapshot) {
-        boost::asio::post(self->strand_, [self, snapshot] {
-          if (snapshot.error.empty()) self->apply(snapshot.kvs, snapshot.revision, false);
-          self->schedule();
-        });
-      });
+      if (now.error.empty() && now.revision != self->revision()) self->reread();
+      self->schedule();
     });
+  });
+}
+
+void EtcdReadCopy::reread() {
+  if (stopped_) return;
+  if (rereading_) {
+    reread_again_ = true;
+    return;
+  }
+  rereading_ = true;
+  etcd_.get_prefix(prefix_, [self = shared_from_this()](const client::EtcdRangeResult& snapshot) {
+    boost::asio::post(self->strand_, [self, snapshot] {
+      self->rereading_ = false;
+      if (snapshot.error.empty()) {
+        self->read_revision_ = std::max(self->read_revision_, snapshot.revision);
+        self->apply(snapshot.kvs, snapshot.revision, false);
+      }
+      if (self->reread_again_) {
+        self->reread_again_ = false;
+        return self->reread();
+      }
+      self->watch();
+    });
+  });
+}
+
+void EtcdReadCopy::watch() {
+  if (stopped_ || !options_.watch || watch_ || reconnect_waiting_ || rereading_ ||
+      read_revision_ == 0) {
+    return;
+  }
+  const std::vector<client::MpEndpoint>& endpoints = etcd_.endpoints();
+  const client::MpEndpoint& to = endpoints[next_endpoint_ % endpoints.size()];
+  // Weak: the watch's callbacks must not keep this object alive (it owns the watch).
+  std::weak_ptr<EtcdReadCopy> weak = weak_from_this();
+  watch_ = std::make_shared<client::EtcdWatch>(
+      strand_, to, prefix_, read_revision_ + 1,
+      [weak](int64_t revision) {
+        if (auto self = weak.lock()) self->watch_changed(revision);
+      },
+      [weak](const std::string& reason) {
+        if (auto self = weak.lock()) self->watch_closed(reason);
+      });
+  watch_->start();
+}
+
+void EtcdReadCopy::watch_changed(int64_t revision) {
+  backoff_ = kFirstBackoff;
+  if (revision > read_revision_ && !serving_()) reread();
+}
+
+void EtcdReadCopy::watch_closed(const std::string& reason) {
+  const bool was_confirmed = watch_ && watch_->created();
+  const client::MpEndpoint to = watch_ ? watch_->endpoint() : client::MpEndpoint{};
+  watch_.reset();
+  if (stopped_) return;
+  if (was_confirmed) backoff_ = kFirstBackoff;
+  spdlog::log(was_confirmed ? spdlog::level::warn : spdlog::level::debug,
+              "HA: the etcd watch of {} on {} closed ({}); watching again in {} ms", prefix_,
+              to.host_header(), reason, backoff_.count());
+  next_endpoint_ = (next_endpoint_ + 1) % etcd_.endpoints().size();
+  // Read past whatever the watch could not deliver (a compacted revision, an oversized replay,
+  // changes while it was down) before watching again.
+  reread();
+  // Poll at the quicker pace until a watch is confirmed again.
+  if (timer_.expiry() > std::chrono::steady_clock::now() + options_.unwatched_poll) schedule();
+  reconnect_waiting_ = true;
+  reconnect_timer_.expires_after(backoff_);
+  backoff_ = std::min(backoff_ * 2, kLastBackoff);
+  reconnect_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec) return;
+    self->reconnect_waiting_ = false;
+    self->watch();
   });
 }
 

@@ -104,14 +104,19 @@ HaMode::HaMode(const boost::asio::any_io_executor& executor, const CoordinatorCo
   spdlog::info("HA mode: etcd {}, prefix {}, node {} at {}, lease {} s", config.etcd_endpoints,
                options.prefix, options.node_id, options.advertise_url, options.lease.count());
   spdlog::info("HA mode: quotas live in etcd; the state file {} is not used", config.state_path);
-  // As often as a follower reads the leader key (LeaderElection).
+  // As often as a follower reads the leader key (LeaderElection); the read copy polls this
+  // often only while its watch is down.
   const auto poll = std::clamp<std::chrono::milliseconds>(
       std::chrono::duration_cast<std::chrono::milliseconds>(options.lease) / 10,
       std::chrono::milliseconds(100), std::chrono::milliseconds(500));
   election_ =
       std::make_shared<LeaderElection>(executor, etcd_, std::move(options), std::move(hooks));
-  read_copy_ = std::make_shared<EtcdReadCopy>(executor, etcd_, config.etcd_prefix, quotas, pins,
-                                              poll, [this] { return election_->serving(); });
+  EtcdReadCopy::Options read_copy_options;
+  read_copy_options.unwatched_poll = poll;
+  read_copy_options.watched_poll = std::chrono::seconds(5);  // the watch reports changes sooner
+  read_copy_ =
+      std::make_shared<EtcdReadCopy>(executor, etcd_, config.etcd_prefix, quotas, pins,
+                                     read_copy_options, [this] { return election_->serving(); });
 }
 
 void HaMode::start() {

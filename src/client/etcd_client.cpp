@@ -84,16 +84,6 @@ void decode_range(const json::object& object, EtcdRangeResult& result) {
   }
 }
 
-// The end of the range of every key starting with `prefix`: the prefix with its last byte
-// incremented (bytes of 0xff dropped first); "\0" (everything) for an empty prefix.
-std::string prefix_end(std::string_view prefix) {
-  std::string end(prefix);
-  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
-  if (end.empty()) return std::string(1, '\0');
-  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  return end;
-}
-
 json::object leader_compare(std::string_view guard_key, int64_t guard_revision) {
   return json::object{{"key", etcd_base64_encode(guard_key)},
                       {"target", "CREATE"},
@@ -123,6 +113,14 @@ void decode_txn(const json::object& object, EtcdTxnResult& result) {
 }
 
 }  // namespace
+
+std::string etcd_prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (end.empty()) return std::string(1, '\0');
+  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
 
 std::string etcd_base64_encode(std::string_view bytes) {
   std::string out(base64::encoded_size(bytes.size()), '\0');
@@ -291,7 +289,7 @@ void EtcdClient::get(std::string_view key, RangeCallback done) {
 
 void EtcdClient::get_prefix(std::string_view prefix, RangeCallback done) {
   range(json::object{{"key", etcd_base64_encode(prefix)},
-                     {"range_end", etcd_base64_encode(prefix_end(prefix))}},
+                     {"range_end", etcd_base64_encode(etcd_prefix_end(prefix))}},
         std::move(done));
 }
 

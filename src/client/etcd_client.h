@@ -73,6 +73,8 @@ class EtcdClient {
   // nullopt with `why` set when an entry is malformed or the list is empty.
   static std::optional<std::vector<MpEndpoint>> parse_endpoints(std::string_view list,
                                                                 std::string* why);
+  // The endpoints this client was given, in order.
+  const std::vector<MpEndpoint>& endpoints() const { return endpoints_; }
 
   void grant_lease(int64_t ttl_seconds, LeaseCallback done);
   // One keep-alive round trip; `ttl` is 0 when etcd no longer knows the lease.
@@ -124,6 +126,10 @@ class EtcdClient {
   std::vector<MpEndpoint> endpoints_;
   std::atomic<size_t> preferred_{0};  // the endpoint that answered last
 };
+
+// The end of the range of every key starting with `prefix` (etcd's range_end): the prefix with
+// its last byte incremented (bytes of 0xff dropped first); "\0" (everything) for an empty prefix.
+std::string etcd_prefix_end(std::string_view prefix);
 
 // base64 (RFC 4648, padded), as etcd's gateway wants keys and values.
 std::string etcd_base64_encode(std::string_view bytes);
