@@ -9,32 +9,16 @@
 #include <charconv>
 #include <utility>
 
+#include "client/etcd_json_fields.h"
+
 namespace lmcache::client {
 namespace {
 
 namespace json = boost::json;
 namespace base64 = boost::beast::detail::base64;
 
-// An int64 field, which the gateway writes as a string ("5") and accepts either way. Absent
-// fields are proto defaults: 0.
-int64_t int_field(const json::object& object, std::string_view name) {
-  const json::value* value = object.if_contains(name);
-  if (value == nullptr) return 0;
-  if (value->is_int64()) return value->get_int64();
-  if (value->is_uint64()) return static_cast<int64_t>(value->get_uint64());
-  if (const json::string* text = value->if_string()) {
-    int64_t out = 0;
-    std::from_chars(text->data(), text->data() + text->size(), out);
-    return out;
-  }
-  return 0;
-}
-
-std::string string_field(const json::object& object, std::string_view name) {
-  const json::value* value = object.if_contains(name);
-  if (value == nullptr || !value->is_string()) return {};
-  return std::string(value->get_string());
-}
+using etcd_json::int_field;
+using etcd_json::string_field;
 
 std::optional<EtcdKeyValue> decode_kv(const json::value& value) {
   const json::object* object = value.if_object();

@@ -14,10 +14,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <charconv>
 #include <utility>
 
 #include "client/etcd_client.h"
+#include "client/etcd_json_fields.h"
 
 namespace lmcache::client {
 namespace {
@@ -28,35 +28,10 @@ namespace http = beast::http;
 namespace json = boost::json;
 using tcp = asio::ip::tcp;
 
-// An int64 field, which the gateway writes as a string ("5"); absent: 0.
-int64_t int_field(const json::object& object, std::string_view name) {
-  const json::value* value = object.if_contains(name);
-  if (value == nullptr) return 0;
-  if (value->is_int64()) return value->get_int64();
-  if (value->is_uint64()) return static_cast<int64_t>(value->get_uint64());
-  if (const json::string* text = value->if_string()) {
-    int64_t out = 0;
-    std::from_chars(text->data(), text->data() + text->size(), out);
-    return out;
-  }
-  return 0;
-}
-
-const json::object* object_field(const json::object& object, std::string_view name) {
-  const json::value* value = object.if_contains(name);
-  return value != nullptr ? value->if_object() : nullptr;
-}
-
-bool bool_field(const json::object& object, std::string_view name) {
-  const json::value* value = object.if_contains(name);
-  return value != nullptr && value->is_bool() && value->get_bool();
-}
-
-std::string string_field(const json::object& object, std::string_view name) {
-  const json::value* value = object.if_contains(name);
-  if (value == nullptr || !value->is_string()) return {};
-  return std::string(value->get_string());
-}
+using etcd_json::bool_field;
+using etcd_json::int_field;
+using etcd_json::object_field;
+using etcd_json::string_field;
 
 // The revision a message's events reach: the newest event's (each event's kv carries the revision
 // of its put or delete), or the header's when an event has none; 0 without events.
