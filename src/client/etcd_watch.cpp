@@ -126,10 +126,7 @@ void EtcdWatch::resolve() {
   deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec && !self->answered_) self->close("no answer from etcd within the connect timeout");
   });
-  std::string host = endpoint_.host;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  const std::string host = endpoint_.bare_host();
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (!ec) return connect({tcp::endpoint(address, endpoint_.port)});

@@ -31,14 +31,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{64} * 1024;
 
-// Host names may come bracketed ("[::1]"); the resolver wants them bare.
-std::string bare_host(const std::string& host) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    return host.substr(1, host.size() - 2);
-  }
-  return host;
-}
-
 // One request on its own connection: resolve -> connect -> write -> read.
 // Every handler holds a shared_ptr to the session, so it lives exactly as long
 // as some operation is pending; when the io_context drops its handlers the
@@ -72,7 +64,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request_deadline_ = now + timeouts_.request;
     connect_deadline_ = std::min(now + timeouts_.connect, request_deadline_);
 
-    const std::string host = bare_host(to_.host);
+    const std::string host = to_.bare_host();
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(host, ec);
     if (!ec) {
@@ -185,8 +177,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+std::string MpEndpoint::bare_host() const {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    return host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
 std::string MpEndpoint::host_header() const {
-  std::string bare = bare_host(host);
+  std::string bare = bare_host();
   if (bare.find(':') == std::string::npos) return bare + ":" + std::to_string(port);
   // IPv6 literal; a zone id's '%' is written "%25" (RFC 6874).
   std::string out = "[";

@@ -31,6 +31,8 @@ struct MpEndpoint {
 
   // The value of the Host header: "host:port", "[v6]:port" for IPv6 literals.
   std::string host_header() const;
+  // The host as a resolver takes it: without the brackets it may come in ("[::1]" -> "::1").
+  std::string bare_host() const;
 };
 
 // The outcome of one request. A transport failure (resolve, connect, timeout, a

@@ -308,6 +308,13 @@ TEST(MpEndpointTest, HostHeaderBracketsIpv6Literals) {
   EXPECT_EQ((MpEndpoint{"fe80::1%eth0", 1}.host_header()), "[fe80::1%25eth0]:1");
 }
 
+TEST(MpEndpointTest, BareHostDropsTheBracketsOfAnIpv6Literal) {
+  EXPECT_EQ((MpEndpoint{"[::1]", 8080}.bare_host()), "::1");
+  EXPECT_EQ((MpEndpoint{"::1", 8080}.bare_host()), "::1");
+  EXPECT_EQ((MpEndpoint{"etcd-0.local", 2379}.bare_host()), "etcd-0.local");
+  EXPECT_EQ((MpEndpoint{"[", 1}.bare_host()), "[");
+}
+
 TEST(PercentEncodeTest, KeepsOnlyUnreservedCharacters) {
   EXPECT_EQ(percent_encode("AZaz09-._~"), "AZaz09-._~");
   EXPECT_EQ(percent_encode("a b+c/%?#&="), "a%20b%2Bc%2F%25%3F%23%26%3D");
